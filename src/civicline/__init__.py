@@ -1,0 +1,1 @@
+"""Civicline: a city's multi-channel complaint gateway."""

@@ -1,0 +1,61 @@
+"""What the bot says, in Chinese and English. Channel-neutral plain text."""
+
+from __future__ import annotations
+
+from civicline.domain.messages import Language
+
+TEXTS: dict[str, dict[Language, str]] = {
+    "case_opened": {
+        Language.ZH: "您的诉求已登记，案件编号 {number}，已转交{department}办理，"
+        "将在{due}前答复。查询进度请发送“查询 {number}”。",
+        Language.EN: "Your complaint is registered as case {number} and has gone to the "
+        "{department}, who will answer by {due}. To check on it, send “status {number}”.",
+    },
+    "case_triage": {
+        Language.ZH: "您的诉求已登记，案件编号 {number}。工作人员将尽快确定承办部门。"
+        "查询进度请发送“查询 {number}”。",
+        Language.EN: "Your complaint is registered as case {number}. Our staff will pass it "
+        "to the right department shortly. To check on it, send “status {number}”.",
+    },
+    "status": {
+        Language.ZH: "案件 {number}：{status}。承办部门：{department}。",
+        Language.EN: "Case {number}: {status}. Department: {department}.",
+    },
+    "status_unknown": {
+        Language.ZH: "没有找到案件 {number}，请核对编号。",
+        Language.EN: "We found no case {number}. Please check the number.",
+    },
+    "greet": {
+        Language.ZH: "您好！这里是12345市民热线在线留言。请描述您遇到的问题、地点和时间。",
+        Language.EN: "Hello! This is the City Hotline 12345. Please tell us the problem, "
+        "where and when it happened.",
+    },
+    "thanks": {
+        Language.ZH: "不客气，感谢您对城市工作的支持。",
+        Language.EN: "You are welcome. Thank you for helping your city.",
+    },
+    "out_of_scope": {
+        Language.ZH: "抱歉，这里只受理向政府反映的问题和诉求。请描述您遇到的问题、地点和时间。",
+        Language.EN: "Sorry, this service takes complaints and requests to the city "
+        "government. Please tell us the problem, where and when it happened.",
+    },
+    "triage_department": {Language.ZH: "待分派", Language.EN: "not yet assigned"},
+}
+
+STATUS_NAMES: dict[str, dict[Language, str]] = {
+    "received": {Language.ZH: "已登记", Language.EN: "registered"},
+    "accepted": {Language.ZH: "已受理", Language.EN: "accepted"},
+    "assigned": {Language.ZH: "已交办", Language.EN: "assigned to a department"},
+    "in_progress": {Language.ZH: "办理中", Language.EN: "in progress"},
+    "answered": {Language.ZH: "已答复", Language.EN: "answered"},
+    "closed": {Language.ZH: "已办结", Language.EN: "closed"},
+    "forwarded": {Language.ZH: "已转办", Language.EN: "forwarded"},
+    "returned": {Language.ZH: "重新分派中", Language.EN: "being reassigned"},
+    "merged": {Language.ZH: "已并案", Language.EN: "merged with another case"},
+    "rejected": {Language.ZH: "不予受理", Language.EN: "not accepted"},
+    "reopened": {Language.ZH: "重新办理", Language.EN: "reopened"},
+}
+
+
+def say(key: str, language: Language, **values: str) -> str:
+    return TEXTS[key][language].format(**values)

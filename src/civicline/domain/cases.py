@@ -1,0 +1,191 @@
+"""The case and its lifecycle: every transition is an event with who, when and why."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from civicline.domain.errors import IllegalTransition, InvalidInput
+from civicline.domain.messages import Channel, Language
+
+
+class CaseStatus(enum.StrEnum):
+    RECEIVED = "received"  # registered, not yet accepted (the triage queue when unplaced)
+    ACCEPTED = "accepted"  # accepted as a complaint (受理)
+    ASSIGNED = "assigned"  # handed to a department (交办)
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    FORWARDED = "forwarded"  # sent on to another department
+    RETURNED = "returned"  # sent back as misrouted (退单), waits for re-dispatch
+    MERGED = "merged"  # duplicate of another case
+    REJECTED = "rejected"  # not a complaint
+    REOPENED = "reopened"
+
+
+S = CaseStatus
+
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED, S.MERGED}),
+    S.ACCEPTED: frozenset({S.ASSIGNED, S.REJECTED, S.MERGED}),
+    S.ASSIGNED: frozenset({S.IN_PROGRESS, S.ANSWERED, S.FORWARDED, S.RETURNED, S.MERGED}),
+    S.IN_PROGRESS: frozenset({S.ANSWERED, S.FORWARDED, S.RETURNED, S.MERGED}),
+    S.FORWARDED: frozenset({S.IN_PROGRESS, S.ANSWERED, S.FORWARDED, S.RETURNED, S.MERGED}),
+    S.RETURNED: frozenset({S.ASSIGNED, S.REJECTED, S.MERGED}),
+    S.ANSWERED: frozenset({S.CLOSED, S.IN_PROGRESS, S.ANSWERED}),
+    S.CLOSED: frozenset({S.REOPENED}),
+    S.REJECTED: frozenset({S.REOPENED}),
+    S.REOPENED: frozenset({S.IN_PROGRESS, S.ANSWERED, S.FORWARDED, S.RETURNED, S.MERGED}),
+    S.MERGED: frozenset(),
+}
+
+# Cases a department still owes an answer: the reply queue.
+AWAITING_REPLY: frozenset[CaseStatus] = frozenset(
+    {S.ASSIGNED, S.IN_PROGRESS, S.FORWARDED, S.REOPENED}
+)
+# Cases nobody has placed yet: the triage queue.
+AWAITING_TRIAGE: frozenset[CaseStatus] = frozenset({S.RECEIVED, S.ACCEPTED, S.RETURNED})
+OPEN: frozenset[CaseStatus] = frozenset(AWAITING_REPLY | AWAITING_TRIAGE | {S.ANSWERED})
+# A reply from staff is allowed while the case is with a department.
+REPLYABLE: frozenset[CaseStatus] = frozenset(AWAITING_REPLY | {S.ANSWERED})
+
+
+class EventKind(enum.StrEnum):
+    TRANSITION = "transition"
+    REPLY = "reply"
+    MESSAGE = "message"  # the citizen wrote again on an open case
+    CLASSIFIED = "classified"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    kind: EventKind
+    at: datetime
+    actor: str
+    from_status: CaseStatus | None = None
+    to_status: CaseStatus | None = None
+    reason: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class Case:
+    number: str
+    citizen_id: int
+    channel: Channel
+    reply_to: str  # the citizen's address on ``channel``: where answers go
+    summary: str
+    language: Language
+    created_at: datetime
+    accept_due_at: datetime
+    complete_due_at: datetime
+    category: str | None = None
+    department: str | None = None
+    status: CaseStatus = CaseStatus.RECEIVED
+    urgent: bool = False
+    classified_by: str | None = None
+    confidence: float | None = None
+    merged_into: str | None = None
+    resolution: str | None = None
+    updated_at: datetime | None = None
+    id: int | None = None
+    events: list[CaseEvent] = field(default_factory=list)
+    pending_events: list[CaseEvent] = field(default_factory=list)
+
+    def transition(
+        self,
+        target: CaseStatus,
+        *,
+        actor: str,
+        at: datetime,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> CaseEvent:
+        if target not in TRANSITIONS[self.status]:
+            raise IllegalTransition(self.number, self.status, target)
+        event = CaseEvent(
+            kind=EventKind.TRANSITION,
+            at=at,
+            actor=actor,
+            from_status=self.status,
+            to_status=target,
+            reason=reason,
+            data=data or {},
+        )
+        self.status = target
+        self.updated_at = at
+        self.record(event)
+        return event
+
+    def record(self, event: CaseEvent) -> None:
+        """Add a history event; the repository writes pending events with the case."""
+        self.events.append(event)
+        self.pending_events.append(event)
+
+    # Business actions -------------------------------------------------------------------
+
+    def accept(self, *, actor: str, at: datetime, reason: str | None = None) -> None:
+        self.transition(S.ACCEPTED, actor=actor, at=at, reason=reason)
+
+    def assign(
+        self, department: str, *, actor: str, at: datetime, reason: str | None = None
+    ) -> None:
+        if self.status == S.RECEIVED:
+            self.accept(actor=actor, at=at)
+        self.transition(
+            S.ASSIGNED, actor=actor, at=at, reason=reason, data={"department": department}
+        )
+        self.department = department
+
+    def forward(self, department: str, *, actor: str, at: datetime, reason: str) -> None:
+        _require(reason, "a forward needs a reason")
+        if department == self.department:
+            raise InvalidInput(f"case {self.number} is already with {department}")
+        self.transition(
+            S.FORWARDED,
+            actor=actor,
+            at=at,
+            reason=reason,
+            data={"from_department": self.department, "department": department},
+        )
+        self.department = department
+
+    def return_misrouted(self, *, actor: str, at: datetime, reason: str) -> None:
+        _require(reason, "a return (退单) needs a reason")
+        self.transition(
+            S.RETURNED, actor=actor, at=at, reason=reason, data={"from_department": self.department}
+        )
+        self.department = None
+
+    def mark_answered(self, *, actor: str, at: datetime) -> None:
+        if self.status != S.ANSWERED:
+            self.transition(S.ANSWERED, actor=actor, at=at)
+
+    def close(self, *, actor: str, at: datetime, resolution: str) -> None:
+        _require(resolution, "closing needs a resolution summary")
+        self.transition(S.CLOSED, actor=actor, at=at, reason=resolution)
+        self.resolution = resolution
+
+    def reject(self, *, actor: str, at: datetime, reason: str) -> None:
+        _require(reason, "a rejection needs a reason")
+        self.transition(S.REJECTED, actor=actor, at=at, reason=reason)
+
+    def merge_into(
+        self, other: str, *, actor: str, at: datetime, reason: str | None = None
+    ) -> None:
+        if other == self.number:
+            raise InvalidInput("a case cannot be merged into itself")
+        self.transition(S.MERGED, actor=actor, at=at, reason=reason, data={"into": other})
+        self.merged_into = other
+
+    def reopen(self, *, actor: str, at: datetime, reason: str) -> None:
+        _require(reason, "reopening needs a reason")
+        self.transition(S.REOPENED, actor=actor, at=at, reason=reason)
+
+
+def _require(text: str | None, message: str) -> None:
+    if not text or not text.strip():
+        raise InvalidInput(message)

@@ -1,0 +1,95 @@
+"""Messages in and out: the inbox and the outbox of the gateway."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Channel(enum.StrEnum):
+    WEBCHAT = "webchat"
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    HOTLINE = "hotline"
+    VOICE = "voice"
+    OPEN311 = "open311"
+
+
+class InboundStatus(enum.StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+# Where a delivery may go next. A receipt can arrive before the send call has returned,
+# so sending -> delivered is allowed; delivered and failed are final.
+DELIVERY_MOVES: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    DeliveryStatus.QUEUED: frozenset({DeliveryStatus.SENDING, DeliveryStatus.FAILED}),
+    DeliveryStatus.SENDING: frozenset(
+        {
+            DeliveryStatus.SENT,
+            DeliveryStatus.DELIVERED,
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.FAILED,
+        }
+    ),
+    DeliveryStatus.SENT: frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}),
+    DeliveryStatus.DELIVERED: frozenset(),
+    DeliveryStatus.FAILED: frozenset(),
+}
+
+
+class Language(enum.StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+def guess_language(text: str) -> Language:
+    """Chinese if the text holds any CJK ideograph, English otherwise."""
+    if any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text):
+        return Language.ZH
+    return Language.EN
+
+
+@dataclass(slots=True)
+class InboundMessage:
+    channel: Channel
+    provider_message_id: str
+    sender_address: str
+    text: str
+    received_at: datetime
+    language: Language | None = None
+    id: int | None = None
+    citizen_id: int | None = None
+    case_id: int | None = None
+    status: InboundStatus = InboundStatus.RECEIVED
+    attachments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class OutboundMessage:
+    channel: Channel
+    recipient_address: str
+    text: str
+    created_at: datetime
+    case_id: int | None = None
+    citizen_id: int | None = None
+    in_reply_to: int | None = None
+    author: str = "bot"
+    id: int | None = None
+    status: DeliveryStatus = DeliveryStatus.QUEUED
+    attempts: int = 0
+    provider_message_id: str | None = None
+    last_error: str | None = None
+    updated_at: datetime | None = None
+
+    def can_move_to(self, target: DeliveryStatus) -> bool:
+        return target in DELIVERY_MOVES[self.status]

@@ -1,0 +1,75 @@
+"""Categories and departments: the city's routing table, loaded from an editable data file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from civicline.domain.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    code: str
+    name_zh: str
+    name_en: str
+    department: str
+    accept_hours: int
+    complete_working_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Taxonomy:
+    departments: dict[str, Department]
+    categories: dict[str, Category]
+    triage_department: str
+
+    def category(self, code: str) -> Category:
+        try:
+            return self.categories[code]
+        except KeyError:
+            raise NotFound("category", code) from None
+
+    def department(self, code: str) -> Department:
+        try:
+            return self.departments[code]
+        except KeyError:
+            raise NotFound("department", code) from None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Taxonomy:
+        """Build from the parsed data file; every reference is checked."""
+        try:
+            departments = {
+                code: Department(code, str(d["zh"]), str(d["en"]))
+                for code, d in raw["departments"].items()
+            }
+            categories = {
+                code: Category(
+                    code=code,
+                    name_zh=str(c["zh"]),
+                    name_en=str(c["en"]),
+                    department=str(c["department"]),
+                    accept_hours=int(c["accept_hours"]),
+                    complete_working_days=int(c["complete_working_days"]),
+                )
+                for code, c in raw["categories"].items()
+            }
+            triage = str(raw["triage_department"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(f"taxonomy file is malformed: {exc!r}") from exc
+        for cat in categories.values():
+            if cat.department not in departments:
+                raise InvalidInput(f"category {cat.code} names unknown department {cat.department}")
+            if cat.accept_hours <= 0 or cat.complete_working_days <= 0:
+                raise InvalidInput(f"category {cat.code} needs positive deadlines")
+        if triage not in departments:
+            raise InvalidInput(f"triage department {triage} is not a department")
+        return cls(departments=departments, categories=categories, triage_department=triage)

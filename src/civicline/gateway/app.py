@@ -1,0 +1,80 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from civicline.gateway import staff_routes, webchat_routes
+from civicline.gateway.bootstrap import Services, services_for
+from civicline.gateway.deps import ServicesDep
+from civicline.gateway.errors import BodyLimit, install_error_handlers
+from civicline.gateway.settings import Settings
+
+HERE = Path(__file__).parent
+PROBE_TIMEOUT = 2.0
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The gateway. Given ``services``, it uses them (and leaves closing them to the caller)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        async with services_for(settings) as own:
+            app.state.services = own
+            yield
+
+    app = FastAPI(
+        title="Civicline",
+        summary="A city's multi-channel complaint gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(webchat_routes.router, tags=["webchat"])
+    app.include_router(staff_routes.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(services: ServicesDep) -> JSONResponse:
+        checks = {
+            "database": _check(_ping_database(services)),
+            "redis": _check(services.redis.ping()),
+            "nlu": _check(services.classifier.classify("你好")),
+        }
+        results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+        ok = all(r == "ok" for r in results.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": results}, 200 if ok else 503
+        )
+
+    return app
+
+
+async def _ping_database(services: Services) -> None:
+    async with services.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _check(probe: Awaitable[object]) -> str:
+    try:
+        await asyncio.wait_for(probe, PROBE_TIMEOUT)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"

@@ -1,0 +1,128 @@
+"""The composition root: builds every long-lived client once and closes them on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from civicline.bots.dialogue import Conversation
+from civicline.channels.webchat import WebchatSender
+from civicline.domain.messages import Channel
+from civicline.domain.taxonomy import Taxonomy
+from civicline.gateway.settings import Settings
+from civicline.handlers.cases import Routing
+from civicline.handlers.delivery import RetryPolicy
+from civicline.handlers.ports import Sender
+from civicline.nlu.base import Classifier
+from civicline.nlu.local import LocalClassifier
+from civicline.storage import database
+from civicline.storage.base import UnitOfWork
+from civicline.storage.queue import ArqQueue, connect
+from civicline.storage.rate_limit import RateLimiter
+from civicline.storage.redis_server import EmbeddedRedis
+from civicline.storage.sql import SqlUnitOfWork
+from civicline.storage.taxonomy_file import load_taxonomy
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    redis: ArqRedis
+    queue: ArqQueue
+    taxonomy: Taxonomy
+    classifier: Classifier
+    senders: Mapping[Channel, Sender]
+    webchat_limiter: RateLimiter
+    embedded_redis: EmbeddedRedis | None = None
+    clock: Callable[[], datetime] = field(default=utcnow, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sessions = database.session_factory(self.engine)
+
+    def uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self._sessions)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def conversation(self) -> Conversation:
+        return Conversation(
+            taxonomy=self.taxonomy,
+            routing=Routing(self.settings.nlu_min_confidence, self.settings.timezone),
+            nlu=self.classifier,
+        )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.settings.delivery_max_attempts)
+
+    @property
+    def sweep_grace(self) -> timedelta:
+        return timedelta(seconds=self.settings.sweep_grace_seconds)
+
+
+async def load_classifier(settings: Settings) -> LocalClassifier:
+    """Train the local model on first start (a few seconds), reuse it afterwards."""
+    return await asyncio.to_thread(
+        LocalClassifier.load_or_train, settings.nlu_data_path, settings.var_dir / "models"
+    )
+
+
+async def sync_departments(services: Services) -> None:
+    async with services.uow() as uow:
+        await uow.departments.sync(list(services.taxonomy.departments.values()))
+        await uow.commit()
+
+
+@asynccontextmanager
+async def services_for(settings: Settings) -> AsyncIterator[Services]:
+    """Everything the gateway and the workers share, for the lifetime of the process."""
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    embedded = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(settings.var_dir / "redis")
+        redis_url = await asyncio.to_thread(embedded.start)
+    engine = database.create_engine(settings.db_url, pool_size=settings.db_pool_size)
+    redis = None
+    try:
+        redis = await connect(redis_url)
+        services = Services(
+            settings=settings,
+            engine=engine,
+            redis=redis,
+            queue=ArqQueue(redis),
+            taxonomy=taxonomy,
+            classifier=await load_classifier(settings),
+            senders={Channel.WEBCHAT: WebchatSender()},
+            webchat_limiter=RateLimiter(
+                redis,
+                limit=settings.webchat_rate_limit_per_minute,
+                window_seconds=60,
+                prefix="webchat",
+            ),
+            embedded_redis=embedded,
+        )
+        await sync_departments(services)
+        yield services
+    finally:
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,71 @@
+"""Clear 4xx answers for bad input and refused actions; a body size limit."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
+from civicline.handlers.staff import NotAllowed
+
+STATUS_FOR: list[tuple[type[DomainError], int]] = [
+    (NotFound, 404),
+    (IllegalTransition, 409),
+    (NotAllowed, 403),
+    (InvalidInput, 422),
+]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        status = next((code for kind, code in STATUS_FOR if isinstance(exc, kind)), 400)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    app.add_exception_handler(DomainError, domain_error)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, whether declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body is larger than {self.max_bytes} bytes"}, status_code=413
+        )
+        await response({"type": "http"}, _empty_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}

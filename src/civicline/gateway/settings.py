@@ -1,0 +1,69 @@
+"""All configuration, from ``CIVICLINE_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from civicline.nlu.training_data import default_data_path
+from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CIVICLINE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    var_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: a SQLite file in var_dir"
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis:// or unix:// URL; default: an embedded Redis server"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = Field(
+        default=None, description="signs staff tokens; default: generated once into var_dir"
+    )
+    token_ttl_seconds: int = 8 * 3600
+    taxonomy_path: Path = DEFAULT_TAXONOMY
+    nlu_data_path: Path = Field(default_factory=default_data_path)
+    nlu_min_confidence: float = Field(default=0.35, ge=0, le=1)
+    city_timezone: str = "Asia/Shanghai"
+    webchat_max_length: int = 4000
+    webchat_rate_limit_per_minute: int = 20
+    max_body_bytes: int = 64 * 1024
+    sweep_interval_seconds: int = 15
+    sweep_grace_seconds: int = 30
+    delivery_max_attempts: int = 5
+    worker_concurrency: int = 10
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    @property
+    def db_url(self) -> str:
+        return (
+            self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'civicline.db').resolve()}"
+        )
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.city_timezone)
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()

@@ -1,0 +1,244 @@
+"""The staff REST API: sign in, the reply queue, one case, replies and lifecycle actions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
+
+from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
+from civicline.domain.messages import InboundMessage, OutboundMessage
+from civicline.gateway.auth import issue_token, verify_password
+from civicline.gateway.deps import ServicesDep, UserDep
+from civicline.handlers import staff
+from civicline.handlers.sweep import DELIVER_OUTBOUND
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", tags=["staff"])
+
+CASE_NUMBER = r"^\d{6}-\d{5,}$"
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
+    expires_in: int
+
+
+class CaseSummary(BaseModel):
+    number: str
+    status: CaseStatus
+    channel: str
+    category: str | None
+    department: str | None
+    urgent: bool
+    classified_by: str | None
+    confidence: float | None
+    created_at: datetime
+    accept_due_at: datetime
+    complete_due_at: datetime
+    summary: str
+
+    @classmethod
+    def of(cls, case: Case) -> CaseSummary:
+        return cls(
+            number=case.number,
+            status=case.status,
+            channel=case.channel,
+            category=case.category,
+            department=case.department,
+            urgent=case.urgent,
+            classified_by=case.classified_by,
+            confidence=case.confidence,
+            created_at=case.created_at,
+            accept_due_at=case.accept_due_at,
+            complete_due_at=case.complete_due_at,
+            summary=case.summary,
+        )
+
+
+class EventOut(BaseModel):
+    kind: str
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    data: dict[str, Any]
+
+
+class ThreadMessage(BaseModel):
+    id: int
+    direction: Literal["inbound", "outbound"]
+    text: str
+    at: datetime
+    author: str
+    status: str
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class CaseDetail(CaseSummary):
+    resolution: str | None
+    merged_into: str | None
+    messages: list[ThreadMessage]
+    history: list[EventOut]
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=staff.MAX_REPLY_LENGTH)
+
+
+class ReplyOut(BaseModel):
+    outbound_id: int
+    status: str
+
+
+class ActionIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+    department: str | None = Field(default=None, max_length=64)
+    into: str | None = Field(default=None, pattern=CASE_NUMBER)
+
+
+def _inbound(m: InboundMessage) -> ThreadMessage:
+    assert m.id is not None
+    return ThreadMessage(
+        id=m.id,
+        direction="inbound",
+        text=m.text,
+        at=m.received_at,
+        author="citizen",
+        status=m.status,
+    )
+
+
+def _outbound(m: OutboundMessage) -> ThreadMessage:
+    assert m.id is not None
+    return ThreadMessage(
+        id=m.id,
+        direction="outbound",
+        text=m.text,
+        at=m.created_at,
+        author=m.author,
+        status=m.status,
+        attempts=m.attempts,
+        last_error=m.last_error,
+    )
+
+
+@router.post("/auth/token", response_model=Token, tags=["auth"])
+async def sign_in(credentials: Credentials, services: ServicesDep) -> Token:
+    async with services.uow() as uow:
+        user = await uow.staff.by_username(credentials.username)
+    ok = await verify_password(user.password_hash if user else None, credentials.password)
+    if user is None or not ok or not user.active:
+        raise HTTPException(401, "wrong username or password")
+    assert user.id is not None
+    ttl = services.settings.token_ttl_seconds
+    return Token(
+        access_token=issue_token(services.settings.signing_key, user.id, ttl), expires_in=ttl
+    )
+
+
+@router.get("/cases", response_model=list[CaseSummary])
+async def reply_queue(
+    user: UserDep,
+    services: ServicesDep,
+    queue: Literal["reply", "triage"] = "reply",
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
+    department: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CaseSummary]:
+    """The reply queue (or the triage queue), earliest deadline first."""
+    if not user.sees_all_departments:
+        if department not in (None, user.department):
+            raise HTTPException(403, "staff see their own department's cases only")
+        department = user.department
+    statuses = status or (AWAITING_REPLY if queue == "reply" else AWAITING_TRIAGE)
+    if department is not None:
+        services.taxonomy.department(department)
+    async with services.uow() as uow:
+        cases = await uow.cases.queue(
+            statuses=statuses, department=department, limit=limit, offset=offset
+        )
+    return [CaseSummary.of(c) for c in cases]
+
+
+@router.get("/cases/{number}", response_model=CaseDetail)
+async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDetail:
+    thread = await staff.case_thread(number, user=user, uow=services.uow())
+    messages = [_inbound(m) for m in thread.inbound] + [_outbound(m) for m in thread.outbound]
+    messages.sort(key=lambda m: m.at)
+    case = thread.case
+    return CaseDetail(
+        **CaseSummary.of(case).model_dump(),
+        resolution=case.resolution,
+        merged_into=case.merged_into,
+        messages=messages,
+        history=[
+            EventOut(
+                kind=e.kind,
+                at=e.at,
+                actor=e.actor,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                reason=e.reason,
+                data=e.data,
+            )
+            for e in case.events
+        ],
+    )
+
+
+@router.post("/cases/{number}/replies", status_code=202, response_model=ReplyOut)
+async def post_reply(number: str, body: ReplyIn, user: UserDep, services: ServicesDep) -> ReplyOut:
+    """Queue an answer; it goes out on the channel the case came from."""
+    outbound = await staff.post_reply(
+        number, body.text, user=user, uow=services.uow(), now=services.now()
+    )
+    assert outbound.id is not None
+    try:
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound.id)
+    except (RedisError, OSError):
+        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound.id})
+    return ReplyOut(outbound_id=outbound.id, status=outbound.status)
+
+
+@router.post("/cases/{number}/{action}", response_model=CaseSummary)
+async def case_action(
+    number: str, action: staff.Action, body: ActionIn, user: UserDep, services: ServicesDep
+) -> CaseSummary:
+    """accept, assign, forward, return (退单), reject, merge, close or reopen the case."""
+    case = await staff.act(
+        number,
+        staff.ActionRequest(action, reason=body.reason, department=body.department, into=body.into),
+        user=user,
+        uow=services.uow(),
+        taxonomy=services.taxonomy,
+        now=services.now(),
+    )
+    return CaseSummary.of(case)
+
+
+class DepartmentOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@router.get("/departments", response_model=list[DepartmentOut])
+async def departments(_user: UserDep, services: ServicesDep) -> list[DepartmentOut]:
+    return [
+        DepartmentOut(code=d.code, name_zh=d.name_zh, name_en=d.name_en)
+        for d in services.taxonomy.departments.values()
+    ]

@@ -1,0 +1,41 @@
+"""Creating staff accounts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from civicline.domain.staff import Role, StaffUser
+from civicline.gateway.auth import hash_password
+from civicline.gateway.bootstrap import Services
+
+MIN_PASSWORD = 8
+
+
+class UserExists(Exception):
+    pass
+
+
+async def create_user(
+    services: Services, username: str, password: str, role: Role, department: str | None
+) -> StaffUser:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+    if role == Role.STAFF and department is None:
+        raise ValueError("staff accounts need a --department")
+    if department is not None and department not in services.taxonomy.departments:
+        raise ValueError(f"unknown department {department}")
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with services.uow() as uow:
+        if await uow.staff.by_username(username):
+            raise UserExists(f"user {username} exists")
+        user = await uow.staff.add(
+            StaffUser(
+                username=username,
+                password_hash=password_hash,
+                role=role,
+                department=department,
+                created_at=services.now(),
+            )
+        )
+        await uow.commit()
+        return user

@@ -1,0 +1,87 @@
+"""The workers: arq jobs that process inbound messages, deliver replies and sweep."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import Retry
+from arq.cron import cron
+from arq.worker import Worker, func
+
+from civicline.bots.dialogue import handle_inbound
+from civicline.gateway.bootstrap import Services
+from civicline.handlers.delivery import deliver
+from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
+from civicline.storage.queue import QUEUE_NAME
+
+log = logging.getLogger(__name__)
+
+
+async def process_inbound(ctx: dict[str, Any], message_id: int) -> None:
+    services: Services = ctx["services"]
+    handled = await handle_inbound(
+        message_id,
+        uow_factory=services.uow,
+        conversation=services.conversation,
+        now=services.now(),
+    )
+    if handled.case_number:
+        log.info("case opened", extra={"case": handled.case_number, "inbound_id": message_id})
+    for outbound_id in handled.outbound_ids:
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id)
+
+
+async def deliver_outbound(ctx: dict[str, Any], outbound_id: int) -> None:
+    services: Services = ctx["services"]
+    outcome = await deliver(
+        outbound_id,
+        uow_factory=services.uow,
+        senders=services.senders,
+        policy=services.retry_policy,
+        now=services.now(),
+    )
+    if outcome.retry_in is not None:
+        raise Retry(defer=outcome.retry_in)
+
+
+async def sweep_unfinished(ctx: dict[str, Any]) -> None:
+    services: Services = ctx["services"]
+    await sweep(
+        uow_factory=services.uow,
+        queue=services.queue,
+        now=services.now(),
+        grace=services.sweep_grace,
+    )
+
+
+def build_worker(services: Services, *, burst: bool = False, sweep_at_start: bool = True) -> Worker:
+    settings = services.settings
+    every = max(1, min(59, settings.sweep_interval_seconds))
+    return Worker(
+        functions=[
+            func(process_inbound, name=PROCESS_INBOUND, max_tries=3),
+            func(
+                deliver_outbound,
+                name=DELIVER_OUTBOUND,
+                max_tries=settings.delivery_max_attempts + 1,
+            ),
+        ],
+        cron_jobs=[
+            cron(
+                sweep_unfinished,
+                name="sweep",
+                second=set(range(0, 60, every)),
+                run_at_startup=sweep_at_start,
+                unique=True,
+            )
+        ],
+        redis_pool=services.redis,
+        queue_name=QUEUE_NAME,
+        ctx={"services": services},
+        keep_result=0,
+        max_jobs=settings.worker_concurrency,
+        burst=burst,
+        handle_signals=False,
+        poll_delay=0.05,
+    )

@@ -1,0 +1,28 @@
+"""The classifier port: what every NLU engine (local, Rasa) answers for a piece of text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+CONVERSATION_INTENTS = frozenset({"greet", "thanks", "out_of_scope"})
+
+MAX_RANKING = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    intent: str
+    confidence: float
+    ranking: tuple[tuple[str, float], ...]
+    engine: str
+
+    @property
+    def is_conversation(self) -> bool:
+        return self.intent in CONVERSATION_INTENTS
+
+
+class Classifier(Protocol):
+    engine: str
+
+    async def classify(self, text: str) -> Classification: ...

@@ -1,0 +1,116 @@
+"""Storage ports. Handlers depend on these; SQL and Redis adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from civicline.domain.cases import Case, CaseStatus
+from civicline.domain.citizens import Citizen, ContactHandle
+from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
+from civicline.domain.staff import StaffUser
+from civicline.domain.taxonomy import Department
+
+
+class CitizenRepository(Protocol):
+    async def get(self, citizen_id: int) -> Citizen: ...
+    async def by_handle(self, handle: ContactHandle) -> Citizen | None: ...
+    async def get_or_create(
+        self, handle: ContactHandle, *, at: datetime, language: Language
+    ) -> Citizen: ...
+
+
+class InboxRepository(Protocol):
+    async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+        """Store once per (channel, provider message id); returns the row and whether it is new."""
+        ...
+
+    async def get(self, message_id: int, *, lock: bool = False) -> InboundMessage: ...
+    async def save(self, message: InboundMessage, *, processed_at: datetime | None) -> None: ...
+    async def for_case(self, case_id: int) -> list[InboundMessage]: ...
+    async def unprocessed_ids(self, *, received_before: datetime, limit: int) -> list[int]: ...
+    async def conversation(
+        self, channel: Channel, address: str, *, limit: int
+    ) -> list[InboundMessage]: ...
+
+
+class CaseRepository(Protocol):
+    async def next_number(self, day: date) -> str: ...
+    async def add(self, case: Case) -> Case: ...
+    async def get(self, case_id: int) -> Case: ...
+    async def by_number(
+        self, number: str, *, with_history: bool = False, lock: bool = False
+    ) -> Case: ...
+    async def save(self, case: Case) -> None: ...
+    async def queue(
+        self,
+        *,
+        statuses: Iterable[CaseStatus],
+        department: str | None,
+        limit: int,
+        offset: int = 0,
+    ) -> list[Case]:
+        """Cases in the given states, earliest completion deadline first."""
+        ...
+
+    async def numbers_by_id(self, case_ids: Iterable[int]) -> dict[int, str]: ...
+
+
+class OutboxRepository(Protocol):
+    async def add(self, message: OutboundMessage) -> OutboundMessage: ...
+    async def get(self, message_id: int, *, lock: bool = False) -> OutboundMessage: ...
+    async def save(self, message: OutboundMessage) -> None: ...
+    async def for_case(self, case_id: int) -> list[OutboundMessage]: ...
+    async def conversation(
+        self, channel: Channel, address: str, *, limit: int
+    ) -> list[OutboundMessage]: ...
+    async def unfinished_ids(self, *, updated_before: datetime, limit: int) -> list[int]: ...
+
+
+class StaffRepository(Protocol):
+    async def add(self, user: StaffUser) -> StaffUser: ...
+    async def by_username(self, username: str) -> StaffUser | None: ...
+    async def get(self, user_id: int) -> StaffUser: ...
+    async def count(self) -> int: ...
+
+
+class DepartmentRepository(Protocol):
+    async def sync(self, departments: Sequence[Department]) -> None:
+        """Make the table hold these departments (added or renamed; none removed)."""
+        ...
+
+    async def all(self) -> list[Department]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: commit explicitly, anything else rolls back on exit."""
+
+    citizens: CitizenRepository
+    inbox: InboxRepository
+    cases: CaseRepository
+    outbox: OutboxRepository
+    staff: StaffRepository
+    departments: DepartmentRepository
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class JobQueue(Protocol):
+    """The fast path to the workers. Enqueueing the same job twice while it waits is a no-op."""
+
+    async def enqueue(self, job: str, key: int, *, defer_seconds: float = 0) -> bool:
+        """Queue ``job`` for ``key``; False when that job is already waiting or running."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -1,0 +1,230 @@
+"""The relational schema: the database is the system of record."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite has no 64-bit autoincrement BIGINT; INTEGER PRIMARY KEY is its rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on PostgreSQL and on SQLite (which keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in_list(statuses: frozenset[str]) -> str:
+    return ", ".join(f"'{s}'" for s in sorted(statuses))
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class DepartmentRow(Base):
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class StaffUserRow(Base):
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class CitizenRow(Base):
+    __tablename__ = "citizens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    language: Mapped[str] = mapped_column(String(8))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ContactHandleRow(Base):
+    __tablename__ = "contact_handles"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(200))
+
+
+class InboundMessageRow(Base):
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_message_id"),
+        Index("ix_inbound_messages_conversation", "channel", "sender_address", "id"),
+        # The sweeper's look-up: only unprocessed rows are indexed.
+        Index(
+            "ix_inbound_messages_unprocessed",
+            "received_at",
+            postgresql_where=text("status = 'received'"),
+            sqlite_where=text("status = 'received'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    sender_address: Mapped[str] = mapped_column(String(200))
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    attachments: Mapped[list[str]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class CaseCounterRow(Base):
+    __tablename__ = "case_counters"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        # The reply queue: open cases of one department by deadline. Partial, so it holds
+        # only the cases still owed an answer, however many closed cases pile up.
+        Index(
+            "ix_cases_reply_queue",
+            "department",
+            "complete_due_at",
+            postgresql_where=text(f"status IN ({_in_list(AWAITING_REPLY)})"),
+            sqlite_where=text(f"status IN ({_in_list(AWAITING_REPLY)})"),
+        ),
+        Index(
+            "ix_cases_awaiting_reply_by_deadline",
+            "complete_due_at",
+            postgresql_where=text(f"status IN ({_in_list(AWAITING_REPLY)})"),
+            sqlite_where=text(f"status IN ({_in_list(AWAITING_REPLY)})"),
+        ),
+        Index(
+            "ix_cases_triage",
+            "accept_due_at",
+            postgresql_where=text(f"status IN ({_in_list(AWAITING_TRIAGE)})"),
+            sqlite_where=text(f"status IN ({_in_list(AWAITING_TRIAGE)})"),
+        ),
+        Index("ix_cases_citizen", "citizen_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    reply_to: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    status: Mapped[str] = mapped_column(String(16))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    classified_by: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    merged_into: Mapped[str | None] = mapped_column(String(32))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    accept_due_at: Mapped[datetime]
+    complete_due_at: Mapped[datetime]
+
+
+class CaseEventRow(Base):
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboundMessageRow(Base):
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        Index("ix_outbound_messages_case", "case_id", "id"),
+        Index("ix_outbound_messages_conversation", "channel", "recipient_address", "id"),
+        Index(
+            "ix_outbound_messages_unfinished",
+            "updated_at",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'sending')"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient_address: Mapped[str] = mapped_column(String(200))
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    in_reply_to: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
