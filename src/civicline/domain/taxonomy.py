@@ -48,14 +48,14 @@ class Taxonomy:
         """Build from the parsed data file; every reference is checked."""
         try:
             departments = {
-                code: Department(code, str(d["zh"]), str(d["en"]))
+                code: Department(code, _name(d, "zh", code), _name(d, "en", code))
                 for code, d in raw["departments"].items()
             }
             categories = {
                 code: Category(
                     code=code,
-                    name_zh=str(c["zh"]),
-                    name_en=str(c["en"]),
+                    name_zh=_name(c, "zh", code),
+                    name_en=_name(c, "en", code),
                     department=str(c["department"]),
                     accept_hours=int(c["accept_hours"]),
                     complete_working_days=int(c["complete_working_days"]),
@@ -73,3 +73,10 @@ class Taxonomy:
         if triage not in departments:
             raise InvalidInput(f"triage department {triage} is not a department")
         return cls(departments=departments, categories=categories, triage_department=triage)
+
+
+def _name(entry: dict[str, Any], language: str, code: str) -> str:
+    value = entry[language]
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{code} needs a non-empty {language} name")
+    return value

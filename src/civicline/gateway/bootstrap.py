@@ -41,6 +41,7 @@ def utcnow() -> datetime:
 class Services:
     settings: Settings
     engine: AsyncEngine
+    redis_url: str
     redis: ArqRedis
     queue: ArqQueue
     taxonomy: Taxonomy
@@ -79,7 +80,9 @@ class Services:
 async def load_classifier(settings: Settings) -> LocalClassifier:
     """Train the local model on first start (a few seconds), reuse it afterwards."""
     return await asyncio.to_thread(
-        LocalClassifier.load_or_train, settings.nlu_data_path, settings.var_dir / "models"
+        LocalClassifier.load_or_train,
+        settings.nlu_data_path,
+        settings.model_dir or settings.var_dir / "models",
     )
 
 
@@ -105,6 +108,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         services = Services(
             settings=settings,
             engine=engine,
+            redis_url=redis_url,
             redis=redis,
             queue=ArqQueue(redis),
             taxonomy=taxonomy,

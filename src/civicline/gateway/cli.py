@@ -52,7 +52,7 @@ def run() -> None:
     async def main() -> None:
         async with services_for(settings) as services:
             await _first_admin(services)
-            worker = build_worker(services)
+            worker = await build_worker(services)
             server = _server(settings, services)
             typer.echo(
                 f"Civicline is up: citizens at {settings.public_base_url}/ , API docs at /docs"
@@ -95,7 +95,7 @@ def worker(
 
     async def main() -> None:
         async with services_for(settings) as services:
-            work = build_worker(services, burst=burst)
+            work = await build_worker(services, burst=burst)
             try:
                 await work.async_run()
             finally:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 8 * 3600
     taxonomy_path: Path = DEFAULT_TAXONOMY
     nlu_data_path: Path = Field(default_factory=default_data_path)
+    model_dir: Path | None = Field(
+        default=None, description="where trained NLU models are cached; default: var_dir/models"
+    )
     nlu_min_confidence: float = Field(default=0.35, ge=0, le=1)
     city_timezone: str = "Asia/Shanghai"
     webchat_max_length: int = 4000

@@ -13,7 +13,7 @@ from civicline.bots.dialogue import handle_inbound
 from civicline.gateway.bootstrap import Services
 from civicline.handlers.delivery import deliver
 from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
-from civicline.storage.queue import QUEUE_NAME
+from civicline.storage.queue import QUEUE_NAME, connect
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,10 @@ async def sweep_unfinished(ctx: dict[str, Any]) -> None:
     )
 
 
-def build_worker(services: Services, *, burst: bool = False, sweep_at_start: bool = True) -> Worker:
+async def build_worker(
+    services: Services, *, burst: bool = False, sweep_at_start: bool = True
+) -> Worker:
+    """A worker on its own Redis connection (arq closes it with the worker)."""
     settings = services.settings
     every = max(1, min(59, settings.sweep_interval_seconds))
     return Worker(
@@ -76,7 +79,7 @@ def build_worker(services: Services, *, burst: bool = False, sweep_at_start: boo
                 unique=True,
             )
         ],
-        redis_pool=services.redis,
+        redis_pool=await connect(services.redis_url),
         queue_name=QUEUE_NAME,
         ctx={"services": services},
         keep_result=0,

@@ -39,8 +39,9 @@ async def open_case(
         and classification.confidence >= routing.min_confidence
     )
     category = taxonomy.category(classification.intent if placed else "other")
-    deadlines = deadlines_for(category, now)
-    number = await uow.cases.next_number(now.astimezone(routing.city_timezone).date())
+    local_now = now.astimezone(routing.city_timezone)
+    deadlines = deadlines_for(category, local_now)
+    number = await uow.cases.next_number(local_now.date())
     case = Case(
         number=number,
         citizen_id=message.citizen_id,

@@ -155,4 +155,6 @@ async def act(
 def _department(request: ActionRequest, taxonomy: Taxonomy) -> str:
     if not request.department:
         raise InvalidInput(f"{request.action} needs a department")
-    return taxonomy.department(request.department).code
+    if request.department not in taxonomy.departments:
+        raise InvalidInput(f"unknown department {request.department}")
+    return request.department

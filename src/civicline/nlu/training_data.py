@@ -29,24 +29,29 @@ def strip_entities(text: str) -> str:
 
 
 def load_examples(path: Path) -> list[Example]:
+    return parse_examples(path.read_bytes(), source=path)
+
+
+def parse_examples(content: bytes | str, *, source: Path | str) -> list[Example]:
+    """Parse Rasa NLU YAML; `source` only names the data in error messages."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
+        document = yaml.safe_load(text)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text") from exc
+        raise ValueError(f"{source}: not UTF-8 text") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("nlu"), list):
-        raise ValueError(f"{path}: expected a mapping with an `nlu:` list")
+        raise ValueError(f"{source}: expected a mapping with an `nlu:` list")
     examples: list[Example] = []
     for index, item in enumerate(document["nlu"]):
-        examples.extend(_parse_item(path, index, item))
+        examples.extend(_parse_item(f"{source}: nlu item {index + 1}", item))
     if not examples:
-        raise ValueError(f"{path}: no intent examples")
+        raise ValueError(f"{source}: no intent examples")
     return examples
 
 
-def _parse_item(path: Path, index: int, item: Any) -> list[Example]:
-    where = f"{path}: nlu item {index + 1}"
+def _parse_item(where: str, item: Any) -> list[Example]:
     if not isinstance(item, dict):
         raise ValueError(f"{where}: expected a mapping, got {type(item).__name__}")
     if "intent" not in item:
@@ -56,18 +61,19 @@ def _parse_item(path: Path, index: int, item: Any) -> list[Example]:
     intent, block = item["intent"], item.get("examples")
     if not isinstance(intent, str) or not intent.strip():
         raise ValueError(f"{where}: `intent` must be a non-empty string")
+    intent = intent.strip()
     if not isinstance(block, str):
-        raise ValueError(f"{where} ({intent}): `examples` must be a block of `- ` lines")
+        raise ValueError(f"{where} ({intent}): `examples` must be a block of '- ' lines")
     examples = []
-    for line in block.splitlines():
-        line = line.strip()
+    for raw in block.splitlines():
+        line = raw.strip()
         if not line:
             continue
         if not line.startswith("- "):
-            raise ValueError(f"{where} ({intent}): example line does not start with '- ': {line!r}")
+            raise ValueError(f"{where} ({intent}): line does not start with '- ': {line!r}")
         text = strip_entities(line[2:]).strip()
         if text:
-            examples.append(Example(text=text, intent=intent.strip()))
+            examples.append(Example(text=text, intent=intent))
     if not examples:
         raise ValueError(f"{where} ({intent}): no examples")
     return examples

@@ -15,7 +15,7 @@ DEFAULT_TAXONOMY = Path(__file__).resolve().parent.parent / "taxonomy.yml"
 def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InvalidInput(f"cannot read taxonomy file {path}: {exc}") from exc
     if not isinstance(raw, dict):
         raise InvalidInput(f"taxonomy file {path} must hold a mapping")

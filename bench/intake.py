@@ -1,0 +1,541 @@
+"""Benchmark: web chat intake and end-to-end cases per second on PostgreSQL and Redis.
+
+In one run, on loopback only: a fresh PostgreSQL database (dropped at the end), Redis db 14
+(flushed at start and end), a bare FastAPI baseline (bench/bare_app.py) and ``civicline
+gateway``, each on one uvicorn worker pinned to CPU 0; the load (wrk, the paced client) on CPU 1.
+
+1. throughput (wrk, closed loop): bare GET /const, bare POST /echo, gateway POST
+   /api/v1/webchat/messages (validate + rate limit + persist + enqueue; no worker running);
+2. latency at half the gateway's throughput (open loop, measured from the scheduled send
+   time), for the gateway and for bare POST /echo at the same rate;
+3. end to end: one ``civicline worker`` drains what the intake stored; cases per second.
+
+Aims: intake >= 40 % of bare POST throughput; intake p99 < 50 ms at half its throughput.
+
+Usage (about 2.5 minutes): cd /work/main && .venv/bin/python bench/intake.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import redis
+import uvloop
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+WEBCHAT_PATH = "/api/v1/webchat/messages"
+TEXT = (
+    "小区门口的垃圾桶好几天没人清运了，气味非常难闻，"
+    "还招来很多苍蝇和老鼠，居民意见很大，希望环卫部门尽快处理一下。"
+)
+CONVERSATIONS = 300
+PINNED = shutil.which("taskset") is not None and len(os.sched_getaffinity(0)) >= 2
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+
+class BenchFailed(Exception):
+    pass
+
+
+def pin(argv: list[str], cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if PINNED else argv
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def conversation_id(i: int) -> str:
+    return f"bench{i % CONVERSATIONS:027d}"  # 32 characters of [A-Za-z0-9_-]
+
+
+class Processes:
+    """Children in their own process groups, logged to files, all stopped by ``stop_all``."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            self.running[name] = subprocess.Popen(
+                pin(argv, SERVER_CPU),
+                env=env,
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self, name: str) -> None:
+        proc = self.running.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                return
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+    def wait_healthy(self, name: str, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.running[name].poll() is not None:
+                raise BenchFailed(f"{name} exited early:\n{self.log_tail(name)}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise BenchFailed(f"{name} not healthy after {timeout:.0f} s:\n{self.log_tail(name)}")
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log_problems(self, name: str) -> list[str]:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return []
+        text = path.read_text(errors="replace").splitlines()
+        return [line for line in text if re.search(r"WARNING|ERROR|CRITICAL|Traceback", line)]
+
+
+# --- wrk (closed loop throughput) -------------------------------------------------------------
+
+
+def wrk(url: str, mode: str, *, seconds: float, connections: int) -> dict[str, Any]:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
+    argv += ["-s", str(HERE / "wrk.lua"), url, "--", mode, secrets.token_hex(4)]
+    done = subprocess.run(
+        pin(argv, LOAD_CPU), capture_output=True, text=True, timeout=seconds + 30, check=True
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_RESULT ")), None)
+    if line is None:
+        raise BenchFailed(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+    result: dict[str, Any] = json.loads(line.removeprefix("WRK_RESULT "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["errors"] = sum(
+        result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+    )
+    return result
+
+
+def throughput(
+    url: str, mode: str, *, warmup: float, seconds: float, connections: int
+) -> tuple[dict[str, Any], int]:
+    """Warm up, then measure; returns the measurement and how many requests both sent."""
+    warm = wrk(url, mode, seconds=warmup, connections=connections)
+    result = wrk(url, mode, seconds=seconds, connections=connections)
+    print(
+        f"  {mode:8} {result['rps']:8.0f} req/s  non-2xx {result['non_2xx']}"
+        f"  socket errors {result['errors']}"
+    )
+    return result, warm["requests"] - warm["non_2xx"] + result["requests"] - result["non_2xx"]
+
+
+# --- the paced (open loop) client -------------------------------------------------------------
+
+
+def http_post(port: int, path: str, body: bytes, cookie: str | None) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    )
+    if cookie:
+        head += f"Cookie: civicline_chat={cookie}\r\n"
+    return (head + "\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    if length is None:
+        raise BenchFailed(f"response without Content-Length: {head[:200]!r}")
+    await reader.readexactly(int(length[1]))
+    return int(head[9:12])
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def paced(
+    port: int, make: Callable[[int], bytes], *, rate: float, seconds: float, pool: int = 64
+) -> dict[str, Any]:
+    """Send ``rate`` requests/s for ``seconds`` over ``pool`` keep-alive connections.
+
+    Latency runs from each request's scheduled send time, so time spent waiting for a free
+    connection or behind a slow response counts (no coordinated omission)."""
+    loop = asyncio.get_running_loop()
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(pool):
+        idle.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    latencies: list[float] = []
+    lags: list[float] = []
+    statuses: Counter[int | str] = Counter()
+
+    async def one(i: int, scheduled: float) -> None:
+        reader, writer = await idle.get()
+        try:
+            async with asyncio.timeout(10):
+                writer.write(make(i))
+                statuses[await read_response(reader)] += 1
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            statuses[type(exc).__name__] += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        finally:
+            idle.put_nowait((reader, writer))
+        latencies.append(loop.time() - scheduled)
+
+    total = int(rate * seconds)
+    start = loop.time() + 0.1
+    tasks = []
+    for i in range(total):
+        scheduled = start + i / rate
+        if (delay := scheduled - loop.time()) > 0:
+            await asyncio.sleep(delay)
+        lags.append(loop.time() - scheduled)
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    sent_in = loop.time() - start
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    finally:
+        while not idle.empty():
+            idle.get_nowait()[1].close()
+    ordered, lags = sorted(latencies), sorted(lags)
+    return {
+        "target_rps": rate,
+        "sent_rps": total / sent_in,
+        "requests": total,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "ok": sum(v for k, v in statuses.items() if isinstance(k, int) and 200 <= k < 300),
+        "p50_ms": percentile(ordered, 0.50) * 1e3,
+        "p90_ms": percentile(ordered, 0.90) * 1e3,
+        "p99_ms": percentile(ordered, 0.99) * 1e3,
+        "max_ms": ordered[-1] * 1e3,
+        "send_lag_p99_ms": percentile(lags, 0.99) * 1e3,
+    }
+
+
+def webchat_body(prefix: str, i: int) -> bytes:
+    payload = {"client_message_id": f"{prefix}-{i}", "text": TEXT, "language": "zh"}
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def run_paced(port: int, path: str, cookie: bool, rate: float, seconds: float) -> dict[str, Any]:
+    prefix = secrets.token_hex(4)
+
+    def make(i: int) -> bytes:
+        return http_post(
+            port, path, webchat_body(prefix, i), conversation_id(i) if cookie else None
+        )
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(paced(port, make, rate=rate, seconds=seconds))
+    print(
+        f"  {path:26} target {rate:6.0f}/s sent {result['sent_rps']:6.0f}/s"
+        f"  p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} max {result['max_ms']:6.1f} ms"
+        f"  statuses {result['statuses']}"
+    )
+    return result
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+async def pg(url: str, sql: str) -> Any:
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        return await connection.fetchval(sql)
+    finally:
+        await connection.close()
+
+
+def end_to_end(
+    procs: Processes, env: dict[str, str], cwd: Path, db: str, *, cap: int, timeout: float
+) -> dict[str, Any]:
+    """Start one worker; time how fast it turns stored inbound messages into cases."""
+
+    async def measure() -> dict[str, Any]:
+        connection = await asyncpg.connect(db, timeout=10)
+        try:
+            count = "select count(*) from inbound_messages"
+            stored = await connection.fetchval(count)
+            target = min(stored, cap)
+            procs.start("worker", [str(BIN / "civicline"), "worker"], env, cwd)
+            started = time.monotonic()
+            first: tuple[float, int] | None = None
+            done = 0
+            while time.monotonic() - started < timeout and done < target:
+                if procs.running["worker"].poll() is not None:
+                    raise BenchFailed(f"worker exited:\n{procs.log_tail('worker')}")
+                await asyncio.sleep(0.2)
+                done = stored - await connection.fetchval(count + " where status = 'received'")
+                if first is None and done > 0:
+                    first = (time.monotonic(), done)
+            ended = time.monotonic()
+            procs.stop("worker")
+            rate = float("nan")
+            if first is not None and ended > first[0]:
+                rate = (done - first[1]) / (ended - first[0])
+            return {
+                "stored": stored,
+                "target": target,
+                "processed": done,
+                "timed_out": done < target,
+                "startup_s": (first[0] - started) if first else None,
+                "cases_per_s": rate,
+                "cases": await connection.fetchval("select count(*) from cases"),
+                "outbound": await connection.fetchval("select count(*) from outbound_messages"),
+            }
+        finally:
+            await connection.close()
+
+    return asyncio.run(measure())
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """The fraction of all CPUs busy over ``seconds`` (to notice other load on the machine)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    (total0, idle0), _, (total1, idle1) = sample(), time.sleep(seconds), sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def busiest_processes() -> str:
+    ps = ["ps", "-eo", "pid,pcpu,etime,args", "--sort=-pcpu"]
+    return "\n".join(subprocess.run(ps, capture_output=True, text=True).stdout.splitlines()[:4])
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "pinned": PINNED,
+        "postgres": asyncio.run(pg(PG_ADMIN, "show server_version")),
+        "synchronous_commit": asyncio.run(pg(PG_ADMIN, "show synchronous_commit")),
+        "redis": redis.Redis.from_url(REDIS_URL).info("server")["redis_version"],
+    }
+
+
+def report(r: dict[str, Any]) -> None:
+    t, lat, e2e = r["throughput"], r["latency"], r["end_to_end"]
+    gw, echo = lat["gateway"], lat["bare_echo"]
+    rows = [
+        ("bare GET /const", f"{t['bare_get']['rps']:.0f}", "req/s"),
+        ("bare POST /echo", f"{t['bare_echo']['rps']:.0f}", "req/s"),
+        ("intake POST /api/v1/webchat/messages", f"{t['intake']['rps']:.0f}", "req/s"),
+        ("  PostgreSQL sessions opened meanwhile", f"{t['intake']['pg_sessions_opened']}", ""),
+        ("  intake / bare POST", f"{r['ratio_post']:.1%}", "aim >= 40 %"),
+        ("  intake / bare GET", f"{r['ratio_get']:.1%}", ""),
+        (f"latency at {gw['target_rps']:.0f} req/s (sent {gw['sent_rps']:.0f})", "", ""),
+        ("  intake p50 / p90", f"{gw['p50_ms']:.1f} / {gw['p90_ms']:.1f}", "ms"),
+        ("  intake p99 / max", f"{gw['p99_ms']:.1f} / {gw['max_ms']:.1f}", "ms (aim p99 < 50)"),
+        ("  bare POST p50 / p90", f"{echo['p50_ms']:.1f} / {echo['p90_ms']:.1f}", "ms"),
+        ("  bare POST p99 / max", f"{echo['p99_ms']:.1f} / {echo['max_ms']:.1f}", "ms"),
+        ("end to end, one worker", f"{e2e['cases_per_s']:.1f}", "messages/s -> cases"),
+        (
+            "  processed / target / stored",
+            f"{e2e['processed']} / {e2e['target']} / {e2e['stored']}",
+            "messages" + (" (TIMED OUT)" if e2e["timed_out"] else ""),
+        ),
+        ("  cases opened, outbound messages", f"{e2e['cases']}, {e2e['outbound']}", ""),
+        ("  worker start-up to first processed", f"{e2e['startup_s'] or 0:.1f}", "s"),
+        ("aim: intake >= 40 % of bare POST", "MET" if r["aim_throughput"] else "NOT MET", ""),
+        ("aim: intake p99 < 50 ms at half load", "MET" if r["aim_latency"] else "NOT MET", ""),
+    ]
+    m = r["machine"]
+    print(f"\nCivicline intake benchmark  {r['started']}")
+    print(
+        f"machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, PostgreSQL"
+        f" {m['postgres']} (synchronous_commit={m['synchronous_commit']}), Redis {m['redis']},"
+        f" {'server on CPU 0, load on CPU 1' if m['pinned'] else 'not pinned'};"
+        f" other load before/after: {m['busy_before']:.0%} / {m['busy_after']:.0%} of all CPUs"
+    )
+    width = max(len(row[0]) for row in rows) + 2
+    for name, value, unit in rows:
+        print(f"{name:<{width}}{value:>18}  {unit}")
+    for name, lines in r["log_problems"].items():
+        if lines:
+            print(f"{name} log: {len(lines)} warning/error lines, first: {lines[0][:200]}")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10, help="each wrk measurement")
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--paced-seconds", type=float, default=10)
+    parser.add_argument("--e2e-cap", type=int, default=5000, help="messages to time, at most")
+    parser.add_argument("--e2e-timeout", type=float, default=60)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if PINNED:
+        os.sched_setaffinity(0, {int(LOAD_CPU)})  # the paced client; children are re-pinned
+
+    started = datetime.now()
+    db_name = f"civicline_bench_{secrets.token_hex(4)}"
+    db_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db_name}"
+    tmp = Path(tempfile.mkdtemp(prefix="civicline-bench-"))
+    procs = Processes(tmp)
+    rds = redis.Redis.from_url(REDIS_URL)
+    busy = cpu_busy()
+    if busy > 0.15:
+        print(f"WARNING: the machine is already {busy:.0%} busy:\n{busiest_processes()}")
+    try:
+        rds.flushdb()
+        asyncio.run(pg(PG_ADMIN, f'create database "{db_name}"'))
+        env = os.environ | {
+            "CIVICLINE_DATABASE_URL": db_url,
+            "CIVICLINE_REDIS_URL": REDIS_URL,
+            "CIVICLINE_PORT": str(gateway_port := free_port()),
+            "CIVICLINE_VAR_DIR": str(tmp / "var"),
+            "CIVICLINE_SECRET_KEY": "bench",
+            "CIVICLINE_WEBCHAT_RATE_LIMIT_PER_MINUTE": "100000000",
+            "CIVICLINE_LOG_LEVEL": "WARNING",
+        }
+        civicline = str(BIN / "civicline")
+        subprocess.run([civicline, "db", "upgrade"], env=env, cwd=tmp, check=True, timeout=120)
+        bare_port = free_port()
+        bare = [str(BIN / "uvicorn"), "--app-dir", str(HERE), "bare_app:app", "--port"]
+        bare += [str(bare_port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+        procs.start("bare", [*bare, "--log-level", "warning", "--workers", "1"], env, tmp)
+        procs.start("gateway", [civicline, "gateway"], env, tmp)
+        procs.wait_healthy("bare", f"http://127.0.0.1:{bare_port}/const", 30)
+        procs.wait_healthy("gateway", f"http://127.0.0.1:{gateway_port}/healthz", 120)
+
+        print(
+            f"throughput: wrk -c{args.connections}, {args.warmup:g} s warm-up + {args.seconds:g} s"
+        )
+        load = {"warmup": args.warmup, "seconds": args.seconds, "connections": args.connections}
+        bare_get, _ = throughput(f"http://127.0.0.1:{bare_port}/const", "get", **load)
+        bare_echo, _ = throughput(f"http://127.0.0.1:{bare_port}/echo", "echo", **load)
+        sessions = f"select sessions from pg_stat_database where datname = '{db_name}'"
+        sessions_before = asyncio.run(pg(PG_ADMIN, sessions))
+        intake, intake_ok = throughput(
+            f"http://127.0.0.1:{gateway_port}{WEBCHAT_PATH}", "webchat", **load
+        )
+        intake["pg_sessions_opened"] = asyncio.run(pg(PG_ADMIN, sessions)) - sessions_before
+        for name, result in (("bare GET", bare_get), ("bare POST", bare_echo)):
+            if result["non_2xx"] or result["errors"]:
+                raise BenchFailed(f"{name} failed requests: {result}")
+        if intake["non_2xx"] or intake["errors"]:
+            raise BenchFailed(
+                f"gateway intake failed requests: {intake}\n{procs.log_tail('gateway')}"
+            )
+
+        rate = intake["rps"] / 2
+        print(f"latency: open loop at {rate:.0f} req/s for {args.paced_seconds:g} s")
+        lat_gw = run_paced(gateway_port, WEBCHAT_PATH, True, rate, args.paced_seconds)
+        lat_echo = run_paced(bare_port, "/echo", False, rate, args.paced_seconds)
+        if lat_gw["ok"] != lat_gw["requests"]:
+            raise BenchFailed(f"gateway failed paced requests: {lat_gw['statuses']}")
+        for name, result in (("gateway", lat_gw), ("bare", lat_echo)):
+            if result["sent_rps"] < 0.95 * rate:
+                raise BenchFailed(f"the paced client could not keep up ({name}): {result}")
+        intake_ok += lat_gw["ok"]
+
+        print(f"end to end: one worker, up to {args.e2e_cap} messages or {args.e2e_timeout:g} s")
+        e2e = end_to_end(
+            procs,
+            env,
+            tmp,
+            db_url.replace("+asyncpg", ""),
+            cap=args.e2e_cap,
+            timeout=args.e2e_timeout,
+        )
+        e2e["accepted_by_intake"] = intake_ok
+        # wrk stops with up to one request per connection in flight: stored, never counted.
+        if not 0 <= e2e["stored"] - intake_ok <= 2 * args.connections:
+            print(f"WARNING: {intake_ok} requests accepted but {e2e['stored']} messages stored")
+
+        results = {
+            "started": started.isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv),
+            "machine": machine() | {"busy_before": busy, "busy_after": cpu_busy()},
+            "throughput": {"bare_get": bare_get, "bare_echo": bare_echo, "intake": intake},
+            "latency": {"gateway": lat_gw, "bare_echo": lat_echo},
+            "end_to_end": e2e,
+            "ratio_post": intake["rps"] / bare_echo["rps"],
+            "ratio_get": intake["rps"] / bare_get["rps"],
+            "log_problems": {n: procs.log_problems(n) for n in ("gateway", "worker", "bare")},
+        }
+        results["aim_throughput"] = results["ratio_post"] >= 0.40
+        results["aim_latency"] = lat_gw["p99_ms"] < 50
+        report(results)
+        out = HERE / "results" / f"intake-{started:%Y%m%d-%H%M%S}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        print(f"\nwrote {out}")
+        return 0
+    except BenchFailed as exc:
+        print(f"\nBENCH FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        procs.stop_all()
+        try:
+            rds.flushdb()
+            asyncio.run(pg(PG_ADMIN, f'drop database if exists "{db_name}" with (force)'))
+        finally:
+            rds.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

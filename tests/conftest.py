@@ -1,0 +1,164 @@
+"""Shared fixtures: SQLite and PostgreSQL databases, embedded and real Redis, the services.
+
+The real PostgreSQL and Redis come from CIVICLINE_TEST_POSTGRES_URL and
+CIVICLINE_TEST_REDIS_URL (defaults: this machine's). When one is unreachable its tests skip,
+unless CIVICLINE_REQUIRE_SERVICES=1 (CI sets it): then they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from civicline.gateway.bootstrap import Services, services_for
+from civicline.gateway.settings import Settings
+from civicline.storage import database
+from civicline.storage.redis_server import EmbeddedRedis
+from civicline.storage.sql import SqlUnitOfWork
+from civicline.storage.tables import Base
+
+POSTGRES_URL = os.environ.get(
+    "CIVICLINE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("CIVICLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("CIVICLINE_REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable: {exc!r}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL, migrated once, dropped at the end."""
+    admin = make_url(POSTGRES_URL)
+    name = f"civicline_test_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        _unavailable("PostgreSQL", exc)
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    database.upgrade(url)
+    yield url
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained NLU model for the whole run."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'civicline.db'}"
+        database.upgrade(url)
+        yield url
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield url
+    asyncio.run(_truncate(url))
+
+
+async def _truncate(url: str) -> None:
+    engine = database.create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = database.create_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def uow_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(engine)
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.sessions = database.session_factory(engine)
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "real"])
+async def redis_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A clean Redis: the embedded server, then the real one."""
+    if request.param == "embedded":
+        url = request.getfixturevalue("embedded_redis").url
+    else:
+        url = REDIS_URL
+    client = aioredis.Redis.from_url(url)
+    try:
+        await client.flushdb()
+    except (OSError, aioredis.ConnectionError) as exc:
+        await client.aclose()
+        _unavailable("Redis", exc)
+    yield url
+    await client.flushdb()
+    await client.aclose()
+
+
+def make_settings(tmp_path: Path, model_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "var_dir": tmp_path / "var",
+        "model_dir": model_dir,
+        "secret_key": "test-secret-key",
+        "sweep_grace_seconds": 0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def services(
+    db_url: str, tmp_path: Path, model_dir: Path, embedded_redis: EmbeddedRedis
+) -> AsyncIterator[Services]:
+    """The gateway's services on this test's database and a clean embedded Redis."""
+    client = aioredis.Redis.from_url(embedded_redis.url)
+    await client.flushdb()
+    await client.aclose()
+    settings = make_settings(tmp_path, model_dir, database_url=db_url, redis_url=embedded_redis.url)
+    async with services_for(settings) as built:
+        yield built

@@ -1,0 +1,47 @@
+"""A dead Redis at intake: the citizen still gets 202, and the sweeper finishes the work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from arq.connections import ArqRedis
+
+from civicline.handlers.sweep import sweep
+from civicline.storage.queue import ArqQueue
+from tests.e2e.conftest import Gateway, eventually
+
+
+async def test_message_is_kept_while_redis_is_down(gateway: Gateway) -> None:
+    services = gateway.services
+    live_queue, live_limiter_redis = services.queue, services.webchat_limiter.redis
+    dead = ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    services.queue = ArqQueue(dead)
+    services.webchat_limiter.redis = dead
+    citizen = gateway.citizen()
+    await citizen.get("/")
+    try:
+        answer = await citizen.post(
+            "/api/v1/webchat/messages",
+            json={
+                "client_message_id": uuid.uuid4().hex,
+                "text": "东门菜市场的垃圾好几天没人清运了",
+            },
+        )
+        assert answer.status_code == 202, answer.text
+    finally:
+        services.queue, services.webchat_limiter.redis = live_queue, live_limiter_redis
+        await dead.aclose()
+
+    messages = (await citizen.get("/api/v1/webchat/messages")).json()["messages"]
+    assert [m["status"] for m in messages] == ["received"]
+
+    await sweep(
+        uow_factory=services.uow, queue=services.queue, now=services.now(), grace=timedelta(0)
+    )
+
+    async def answered() -> bool:
+        got = (await citizen.get("/api/v1/webchat/messages")).json()["messages"]
+        return any(m["direction"] == "outbound" and m["case_number"] for m in got)
+
+    assert await eventually(answered)

@@ -1,0 +1,72 @@
+"""The job queue on the embedded and the real Redis: de-duplication, running, retry."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from arq import Retry
+from arq.worker import Worker, func
+
+from civicline.storage.queue import QUEUE_NAME, ArqQueue, connect, job_id
+
+
+async def test_same_job_is_queued_once_while_it_waits(redis_url: str) -> None:
+    redis = await connect(redis_url)
+    queue = ArqQueue(redis)
+    try:
+        assert await queue.enqueue("process_inbound", 7) is True
+        assert await queue.enqueue("process_inbound", 7) is False
+        assert await queue.enqueue("process_inbound", 8) is True
+        queued = await redis.queued_jobs(queue_name=QUEUE_NAME)
+        assert sorted(j.job_id for j in queued) == [
+            job_id("process_inbound", 7),
+            job_id("process_inbound", 8),
+        ]
+    finally:
+        await redis.aclose()
+
+
+async def test_worker_runs_jobs_then_a_finished_job_can_be_queued_again(redis_url: str) -> None:
+    redis = await connect(redis_url)
+    queue = ArqQueue(redis)
+    seen: list[int] = []
+    attempts: dict[int, int] = {}
+
+    async def work(_ctx: dict[str, Any], key: int) -> None:
+        attempts[key] = attempts.get(key, 0) + 1
+        if key == 2 and attempts[key] == 1:
+            raise Retry(defer=0.05)
+        seen.append(key)
+
+    def worker() -> Worker:
+        return Worker(
+            functions=[func(work, name="work")],
+            redis_pool=redis,
+            queue_name=QUEUE_NAME,
+            keep_result=0,
+            burst=True,
+            handle_signals=False,
+            poll_delay=0.01,
+        )
+
+    try:
+        for key in (1, 2, 3):
+            await queue.enqueue("work", key)
+        w = worker()
+        await asyncio.wait_for(w.async_run(), 20)
+        await w.close()
+        assert sorted(seen) == [1, 2, 3]
+        assert attempts[2] == 2
+        # Done and no result kept: the sweeper may queue it again if the database says so.
+        assert await queue.enqueue("work", 1) is True
+    finally:
+        await redis.aclose()
+
+
+async def test_unreachable_redis_raises_a_redis_error() -> None:
+    from redis.exceptions import RedisError
+
+    with pytest.raises((RedisError, OSError)):
+        await connect("redis://127.0.0.1:1/0")

@@ -1,0 +1,118 @@
+"""Nothing is lost: a worker killed mid-job and a flushed Redis are repaired by the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+from civicline.domain.messages import DeliveryStatus, InboundStatus
+from civicline.domain.staff import Role
+from civicline.gateway.bootstrap import Services
+from civicline.gateway.users import create_user
+from civicline.gateway.worker import build_worker
+from civicline.handlers import staff
+from civicline.handlers.inbox import receive
+from civicline.handlers.sweep import PROCESS_INBOUND, sweep
+from tests.factories import inbound
+
+COMPLAINTS = [
+    "幸福路88号的路灯坏了一个星期，晚上很黑",
+    "人民公园旁边的饭店油烟太大，熏得窗户都不敢开",
+    "21路公交车经常不按站停车，司机态度也很差",
+    "公司拖欠我们三个月工资了，老板一直躲着不见",
+    "小区电梯经常困人，物业不管不问",
+    "The streetlight outside 12 Harbour Road has been out for a week",
+]
+
+
+async def _ids(services: Services) -> tuple[list[int], list[int]]:
+    async with services.uow() as uow:
+        far = services.now() + timedelta(days=1)
+        return (
+            await uow.inbox.unprocessed_ids(received_before=far, limit=1000),
+            await uow.outbox.unfinished_ids(updated_before=far, limit=1000),
+        )
+
+
+async def _flush(services: Services) -> None:
+    await services.redis.flushdb()
+
+
+async def _sweep_and_drain(services: Services) -> None:
+    await sweep(
+        uow_factory=services.uow, queue=services.queue, now=services.now(), grace=timedelta(0)
+    )
+    worker = await build_worker(services, burst=True, sweep_at_start=False)
+    await asyncio.wait_for(worker.async_run(), 60)
+    await worker.close()
+
+
+def _worker_process(services: Services) -> subprocess.Popen[bytes]:
+    settings = services.settings
+    env = {
+        **os.environ,
+        "CIVICLINE_DATABASE_URL": settings.db_url,
+        "CIVICLINE_REDIS_URL": settings.redis_url or "",
+        "CIVICLINE_VAR_DIR": str(settings.var_dir),
+        "CIVICLINE_MODEL_DIR": str(settings.model_dir),
+        "CIVICLINE_SECRET_KEY": "test-secret-key",
+        "CIVICLINE_WORKER_CONCURRENCY": "1",
+        "CIVICLINE_LOG_LEVEL": "WARNING",
+    }
+    code = "from civicline.gateway.cli import app; app()"
+    return subprocess.Popen([sys.executable, "-c", code, "worker"], env=env)
+
+
+async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) -> None:
+    messages = [
+        inbound(f"m{i}", address=f"conv-{i % 3}", text=COMPLAINTS[i % len(COMPLAINTS)])
+        for i in range(30)
+    ]
+    for message in messages:
+        message.received_at = services.now()
+        stored, _ = await receive(message, uow=services.uow())
+        await services.queue.enqueue(PROCESS_INBOUND, stored.id or 0)
+
+    worker = _worker_process(services)
+    mid_job = False
+    try:
+        # Kill it once it has finished some work and holds a job in progress.
+        for _ in range(3000):
+            pending, _ = await _ids(services)
+            running = await services.redis.keys("arq:in-progress:*")
+            if len(pending) < len(messages) and running:
+                mid_job = True
+                break
+            await asyncio.sleep(0.005)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(10)
+    assert mid_job, "never caught the worker in the middle of a job"
+
+    await _flush(services)
+    await _sweep_and_drain(services)
+
+    pending, unfinished = await _ids(services)
+    assert pending == [] and unfinished == []
+    async with services.uow() as uow:
+        stored = [await uow.inbox.get(i + 1) for i in range(len(messages))]
+    assert all(m.status == InboundStatus.PROCESSED and m.case_id for m in stored)
+    assert len({m.case_id for m in stored}) == len(messages)
+
+    # Staff answer every case while Redis is wiped again before the jobs run.
+    boss = await create_user(services, "boss", "a long password", Role.SUPERVISOR, None)
+    async with services.uow() as uow:
+        numbers = await uow.cases.numbers_by_id([m.case_id or 0 for m in stored])
+    replies = [
+        await staff.post_reply(n, "已处理", user=boss, uow=services.uow(), now=services.now())
+        for n in numbers.values()
+    ]
+    await _flush(services)
+    await _sweep_and_drain(services)
+    async with services.uow() as uow:
+        states = {(await uow.outbox.get(r.id or 0)).status for r in replies}
+    assert states == {DeliveryStatus.SENT}

@@ -1,0 +1,205 @@
+"""The storage port's contract, run against SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+import pytest
+
+from civicline.domain.cases import AWAITING_REPLY, CaseStatus, EventKind
+from civicline.domain.citizens import ContactHandle
+from civicline.domain.errors import NotFound
+from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, Language
+from civicline.domain.staff import Role, StaffUser
+from tests.conftest import SqlUnitOfWorkFactory
+from tests.factories import DEPARTMENTS, T0, case, inbound, outbound
+
+
+@pytest.fixture
+async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
+    async with uow_factory() as u:
+        await u.departments.sync(DEPARTMENTS)
+        await u.commit()
+    return uow_factory
+
+
+async def _citizen(uow_factory: SqlUnitOfWorkFactory, address: str = "conv-1") -> int:
+    async with uow_factory() as u:
+        citizen = await u.citizens.get_or_create(
+            ContactHandle(Channel.WEBCHAT, address), at=T0, language=Language.ZH
+        )
+        await u.commit()
+    assert citizen.id is not None
+    return citizen.id
+
+
+async def test_inbox_stores_a_provider_message_once(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        first, created = await u.inbox.add(inbound("m1"))
+        again, created_again = await u.inbox.add(inbound("m1", text="另一条"))
+        other, created_other = await u.inbox.add(inbound("m2"))
+        await u.commit()
+    assert (created, created_again, created_other) == (True, False, True)
+    assert again.id == first.id and again.text == "路灯坏了"
+    assert other.id != first.id
+
+
+async def test_inbox_tracks_unprocessed_messages(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        a, _ = await u.inbox.add(inbound("a"))
+        b, _ = await u.inbox.add(inbound("b"))
+        await u.commit()
+    async with uow() as u:
+        b.status = InboundStatus.PROCESSED
+        await u.inbox.save(b, processed_at=T0)
+        await u.commit()
+    async with uow() as u:
+        assert await u.inbox.unprocessed_ids(
+            received_before=T0 + timedelta(seconds=1), limit=10
+        ) == [a.id]
+        assert await u.inbox.unprocessed_ids(received_before=T0, limit=10) == []
+        stored = await u.inbox.get(a.id or 0)
+    assert stored.received_at == T0 and stored.received_at.tzinfo is not None
+
+
+async def test_nothing_is_kept_without_commit(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        await u.inbox.add(inbound("lost"))
+    async with uow() as u:
+        assert await u.inbox.unprocessed_ids(received_before=T0 + timedelta(days=1), limit=10) == []
+
+
+async def test_one_citizen_per_handle(uow: SqlUnitOfWorkFactory) -> None:
+    first = await _citizen(uow, "conv-1")
+    again = await _citizen(uow, "conv-1")
+    other = await _citizen(uow, "conv-2")
+    assert first == again != other
+    async with uow() as u:
+        citizen = await u.citizens.get(first)
+        assert citizen.handle_on(Channel.WEBCHAT) == ContactHandle(Channel.WEBCHAT, "conv-1")
+        assert await u.citizens.by_handle(ContactHandle(Channel.SMS, "+8613800000000")) is None
+        with pytest.raises(NotFound):
+            await u.citizens.get(999_999)
+
+
+async def test_case_numbers_are_sequential_per_day_and_unique_under_concurrency(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    day = date(2026, 11, 27)
+
+    async def take() -> str:
+        async with uow() as u:
+            number = await u.cases.next_number(day)
+            await u.commit()
+            return number
+
+    numbers = [await take() for _ in range(3)]
+    assert numbers == ["261127-00001", "261127-00002", "261127-00003"]
+    many = await asyncio.gather(*(take() for _ in range(20)))
+    assert len(set(many)) == 20
+    assert sorted(many)[-1] == "261127-00023"
+    async with uow() as u:
+        assert await u.cases.next_number(date(2026, 11, 28)) == "261128-00001"
+
+
+async def test_case_and_its_history_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    citizen = await _citizen(uow)
+    new = case("261127-00001", citizen)
+    new.assign("housing_construction", actor="system", at=T0, reason="routed")
+    async with uow() as u:
+        await u.cases.add(new)
+        await u.commit()
+    assert new.pending_events == []
+    async with uow() as u:
+        loaded = await u.cases.by_number("261127-00001", with_history=True)
+        loaded.forward(
+            "transport", actor="staff:li", at=T0 + timedelta(hours=1), reason="是道路问题"
+        )
+        await u.cases.save(loaded)
+        await u.commit()
+    async with uow() as u:
+        final = await u.cases.by_number("261127-00001", with_history=True)
+        assert (await u.cases.get(final.id or 0)).number == final.number
+        with pytest.raises(NotFound):
+            await u.cases.by_number("261127-99999")
+    assert final.status == CaseStatus.FORWARDED and final.department == "transport"
+    assert [(e.kind, e.from_status, e.to_status) for e in final.events] == [
+        (EventKind.TRANSITION, CaseStatus.RECEIVED, CaseStatus.ACCEPTED),
+        (EventKind.TRANSITION, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED),
+        (EventKind.TRANSITION, CaseStatus.ASSIGNED, CaseStatus.FORWARDED),
+    ]
+    last = final.events[-1]
+    assert last.actor == "staff:li" and last.reason == "是道路问题"
+    assert last.data == {"from_department": "housing_construction", "department": "transport"}
+    assert last.at == T0 + timedelta(hours=1)
+
+
+async def test_reply_queue_orders_by_deadline_and_filters(uow: SqlUnitOfWorkFactory) -> None:
+    citizen = await _citizen(uow)
+    async with uow() as u:
+        for i, (days, dept) in enumerate(
+            [(5, "housing_construction"), (2, "housing_construction"), (1, "transport"), (3, None)]
+        ):
+            c = case(f"261127-0000{i + 1}", citizen, due_in_days=days)
+            if dept:
+                c.assign(dept, actor="system", at=T0)
+            await u.cases.add(c)
+        await u.commit()
+    async with uow() as u:
+        housing = await u.cases.queue(
+            statuses=AWAITING_REPLY, department="housing_construction", limit=10
+        )
+        everyone = await u.cases.queue(statuses=AWAITING_REPLY, department=None, limit=10)
+        triage = await u.cases.queue(statuses=[CaseStatus.RECEIVED], department=None, limit=10)
+        page = await u.cases.queue(statuses=AWAITING_REPLY, department=None, limit=1, offset=1)
+        numbers = await u.cases.numbers_by_id([c.id or 0 for c in everyone])
+    assert [c.number for c in housing] == ["261127-00002", "261127-00001"]
+    assert [c.number for c in everyone] == ["261127-00003", "261127-00002", "261127-00001"]
+    assert [c.number for c in triage] == ["261127-00004"]
+    assert [c.number for c in page] == ["261127-00002"]
+    assert sorted(numbers.values()) == ["261127-00001", "261127-00002", "261127-00003"]
+
+
+async def test_outbox_tracks_delivery(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        message = await u.outbox.add(outbound())
+        await u.commit()
+    assert message.id is not None
+    async with uow() as u:
+        stored = await u.outbox.get(message.id, lock=True)
+        stored.status = DeliveryStatus.SENDING
+        stored.attempts = 1
+        stored.last_error = "timeout"
+        stored.updated_at = T0 + timedelta(minutes=1)
+        await u.outbox.save(stored)
+        await u.commit()
+    async with uow() as u:
+        again = await u.outbox.get(message.id)
+        assert (again.status, again.attempts, again.last_error) == (
+            DeliveryStatus.SENDING,
+            1,
+            "timeout",
+        )
+        later = T0 + timedelta(minutes=2)
+        assert await u.outbox.unfinished_ids(updated_before=later, limit=10) == [message.id]
+        assert await u.outbox.unfinished_ids(updated_before=T0, limit=10) == []
+        assert [m.id for m in await u.outbox.conversation(Channel.WEBCHAT, "conv-1", limit=5)] == [
+            message.id
+        ]
+        assert await u.outbox.conversation(Channel.WEBCHAT, "conv-2", limit=5) == []
+
+
+async def test_staff_accounts(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        assert await u.staff.count() == 0
+        user = await u.staff.add(
+            StaffUser("li", "hash", Role.STAFF, created_at=T0, department="transport")
+        )
+        await u.commit()
+    async with uow() as u:
+        found = await u.staff.by_username("li")
+        assert found is not None and found.id == user.id and found.role == Role.STAFF
+        assert await u.staff.by_username("wang") is None
+        assert await u.staff.count() == 1
+        assert [d.code for d in await u.departments.all()] == sorted(d.code for d in DEPARTMENTS)

@@ -1,0 +1,147 @@
+"""The city's routing table: the shipped file, and what a broken file does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from civicline.domain.errors import InvalidInput, NotFound
+from civicline.domain.taxonomy import Taxonomy
+from civicline.storage.taxonomy_file import load_taxonomy
+
+NATIONAL_CATEGORIES = {
+    "政法",
+    "科技与信息产业",
+    "纪检监察",
+    "党务政务",
+    "国土资源",
+    "教育文体",
+    "劳动和社会保障",
+    "城乡建设",
+    "农村农业",
+    "卫生计生",
+    "环境保护",
+    "交通运输",
+    "民政",
+    "经济管理",
+    "商贸旅游",
+    "组织人事",
+    "其他",
+}
+
+VALID = """\
+triage_department: hotline
+departments:
+  hotline: {zh: 热线中心, en: Hotline}
+  transport: {zh: 交通局, en: Transport Bureau}
+categories:
+  transport: {zh: 交通运输, en: Transport, department: transport,
+              accept_hours: 24, complete_working_days: 5}
+"""
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Taxonomy:
+    return load_taxonomy()
+
+
+def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "taxonomy.yml"
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def test_shipped_file_has_the_17_national_categories(shipped: Taxonomy) -> None:
+    names = [c.name_zh for c in shipped.categories.values()]
+    assert len(names) == 17
+    assert set(names) == NATIONAL_CATEGORIES
+
+
+def test_shipped_categories_name_real_departments(shipped: Taxonomy) -> None:
+    for category in shipped.categories.values():
+        department = shipped.department(category.department)
+        assert department.name_zh.strip(), department.code
+        assert department.name_en.strip(), department.code
+        assert category.name_en.strip(), category.code
+        assert category.accept_hours > 0
+        assert category.complete_working_days > 0
+
+
+def test_shipped_triage_department_exists_and_other_goes_there(shipped: Taxonomy) -> None:
+    assert shipped.triage_department in shipped.departments
+    assert shipped.category("other").department == shipped.triage_department
+
+
+def test_a_valid_file_loads(tmp_path: Path) -> None:
+    taxonomy = load_taxonomy(write(tmp_path, VALID))
+    category = taxonomy.category("transport")
+    assert (category.department, category.accept_hours, category.complete_working_days) == (
+        "transport",
+        24,
+        5,
+    )
+    assert taxonomy.department("hotline").name_en == "Hotline"
+
+
+def test_unknown_codes_raise_not_found(shipped: Taxonomy) -> None:
+    with pytest.raises(NotFound) as category_error:
+        shipped.category("potholes_on_mars")
+    assert category_error.value.what == "category"
+    assert category_error.value.key == "potholes_on_mars"
+    with pytest.raises(NotFound) as department_error:
+        shipped.department("ministry_of_magic")
+    assert department_error.value.what == "department"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (VALID.replace("triage_department: hotline\n", ""), "triage_department"),
+        (VALID.replace("department: transport,", "department: police,"), "police"),
+        (VALID.replace("triage_department: hotline", "triage_department: nobody"), "nobody"),
+        (VALID.replace(", en: Transport,", ","), "'en'"),
+        (VALID.replace("accept_hours: 24", "accept_hours: soon"), "soon"),
+        (VALID.replace("complete_working_days: 5", "complete_working_days: 0"), "deadlines"),
+        ("- just\n- a list\n", "mapping"),
+        ("", "mapping"),
+        ("departments: [oops\n", "cannot read"),
+        (
+            VALID.replace("  hotline: {zh: 热线中心, en: Hotline}", "  hotline: 热线中心"),
+            "malformed",
+        ),
+    ],
+    ids=[
+        "missing-key",
+        "unknown-department",
+        "unknown-triage",
+        "missing-name",
+        "non-integer-hours",
+        "zero-deadline",
+        "list",
+        "empty",
+        "bad-yaml",
+        "department-not-a-mapping",
+    ],
+)
+def test_malformed_files_raise_a_clear_invalid_input(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        load_taxonomy(write(tmp_path, text))
+
+
+def test_unreadable_path_raises_invalid_input(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yml"
+    with pytest.raises(InvalidInput, match=r"nowhere\.yml"):
+        load_taxonomy(missing)
+
+
+def test_non_utf8_file_raises_invalid_input(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput):
+        load_taxonomy(write(tmp_path, VALID, encoding="gbk"))
+
+
+def test_empty_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput):
+        load_taxonomy(write(tmp_path, VALID.replace("zh: 交通局", "zh: ")))
