@@ -91,3 +91,13 @@ async def test_staff_api_answers_4xx(gateway: Gateway) -> None:
         json={"department": "transport", "reason": "道路归交通局"},
     )
     assert forwarded.status_code == 200 and forwarded.json()["department"] == "transport"
+
+
+async def test_a_flood_from_one_conversation_is_refused(gateway: Gateway) -> None:
+    limit = gateway.services.settings.webchat_rate_limit_per_minute
+    client = await _chat(gateway)
+    codes = [(await _post(client, f"第{i}条：路灯坏了")).status_code for i in range(limit + 1)]
+    assert codes[:limit] == [202] * limit
+    assert codes[-1] == 429
+    other = await _chat(gateway)
+    assert (await _post(other, "另一位市民：路灯坏了")).status_code == 202

@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from arq import Retry
 from arq.worker import Worker, func
 
 from civicline.storage.queue import QUEUE_NAME, ArqQueue, connect, job_id
+from civicline.storage.rate_limit import RateLimiter
 
 
 async def test_same_job_is_queued_once_while_it_waits(redis_url: str) -> None:
@@ -70,3 +72,16 @@ async def test_unreachable_redis_raises_a_redis_error() -> None:
 
     with pytest.raises((RedisError, OSError)):
         await connect("redis://127.0.0.1:1/0")
+
+
+async def test_rate_limit_counts_per_key_within_a_window(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    limiter = RateLimiter(client, limit=3, window_seconds=1, prefix="test")
+    try:
+        assert [await limiter.hit("a") for _ in range(4)] == [True, True, True, False]
+        assert await limiter.hit("b") is True
+        assert 0 < await client.ttl("ratelimit:test:a") <= 1
+        await asyncio.sleep(1.1)
+        assert await limiter.hit("a") is True
+    finally:
+        await client.aclose()

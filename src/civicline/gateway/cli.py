@@ -18,7 +18,11 @@ from civicline.gateway.users import UserExists, create_user
 from civicline.gateway.worker import build_worker
 from civicline.storage import database
 
-app = typer.Typer(help="Civicline: a city's multi-channel complaint gateway.", no_args_is_help=True)
+app = typer.Typer(
+    help="Civicline: a city's multi-channel complaint gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold complaint text
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

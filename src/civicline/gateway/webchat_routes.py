@@ -69,8 +69,8 @@ async def post_message(
     try:
         if not await services.webchat_limiter.hit(conversation):
             raise HTTPException(429, "too many messages: please wait a minute")
-    except RedisError:
-        log.warning("rate limit unavailable: redis error")
+    except (RedisError, OSError) as exc:
+        log.warning("rate limit unavailable", extra={"error": type(exc).__name__})
     message, created = await receive(
         webchat.to_inbound(conversation, payload, now=services.now()), uow=services.uow()
     )

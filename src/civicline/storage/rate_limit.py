@@ -16,7 +16,8 @@ class RateLimiter:
         """Count one hit; True while the key is within its limit."""
         name = f"ratelimit:{self.prefix}:{key}"
         async with self.redis.pipeline(transaction=True) as pipe:
+            # SET NX starts the window with its expiry; INCR keeps the expiry (Redis >= 2.6).
+            pipe.set(name, 0, ex=self.window, nx=True)
             pipe.incr(name)
-            pipe.expire(name, self.window, nx=True)
-            count, _ = await pipe.execute()
+            _, count = await pipe.execute()
         return int(count) <= self.limit

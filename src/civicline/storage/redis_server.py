@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 class EmbeddedRedis:
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.socket = directory / "redis.sock"
+        self.directory = directory.resolve()
+        self.socket = self.directory / "redis.sock"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
