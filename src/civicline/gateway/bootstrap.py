@@ -16,6 +16,7 @@ from civicline.bots.dialogue import Conversation
 from civicline.channels.webchat import WebchatSender
 from civicline.domain.messages import Channel
 from civicline.domain.taxonomy import Taxonomy
+from civicline.gateway import logs
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.delivery import RetryPolicy
@@ -95,6 +96,7 @@ async def sync_departments(services: Services) -> None:
 @asynccontextmanager
 async def services_for(settings: Settings) -> AsyncIterator[Services]:
     """Everything the gateway and the workers share, for the lifetime of the process."""
+    logs.silence_leaky_loggers()
     taxonomy = load_taxonomy(settings.taxonomy_path)
     embedded = None
     redis_url = settings.redis_url

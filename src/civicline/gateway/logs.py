@@ -23,4 +23,14 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("jieba").setLevel(logging.WARNING)
+    silence_leaky_loggers()
+
+
+# Libraries that print SQL parameters, request bodies or parsed text below WARNING: that
+# would be complaint text and phone numbers.
+LEAKY = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "jieba", "httpcore")
+
+
+def silence_leaky_loggers() -> None:
+    for name in LEAKY:
+        logging.getLogger(name).setLevel(logging.WARNING)

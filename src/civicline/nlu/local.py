@@ -18,9 +18,11 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jieba
 import joblib
+import numpy as np
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -93,7 +95,15 @@ class LocalClassifier:
         return cls(pipeline)
 
     def classify_sync(self, text: str) -> Classification:
-        probabilities = self._pipeline.predict_proba([text])[0]
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        """One pass over many texts (evaluation, bulk import); same results as one at a time."""
+        if not texts:
+            return []
+        return [self._classification(row) for row in self._pipeline.predict_proba(list(texts))]
+
+    def _classification(self, probabilities: np.ndarray[Any, Any]) -> Classification:
         best_first = probabilities.argsort()[::-1][:MAX_RANKING]
         ranking = tuple((self._intents[i], float(probabilities[i])) for i in best_first)
         intent, confidence = ranking[0]
