@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test lint format bench clean
+.PHONY: install browser run test lint format bench clean
 
 $(BIN)/civicline: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Civicline needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -14,10 +14,16 @@ $(BIN)/civicline: pyproject.toml
 
 install: $(BIN)/civicline
 
+# Browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "browser tests need Chromium: sudo apt-get install chromium"; fi; }
+
 run: install
 	$(BIN)/civicline run
 
-test: install
+test: install browser
 	$(BIN)/pytest
 
 lint: install
