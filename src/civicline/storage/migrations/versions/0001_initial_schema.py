@@ -87,7 +87,7 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(
             "ix_cases_awaiting_reply_by_deadline",
-            ["complete_due_at"],
+            ["complete_due_at", "id"],
             unique=False,
             postgresql_where=sa.text(
                 "status IN ('assigned', 'forwarded', 'in_progress', 'reopened')"
@@ -97,7 +97,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_cases_citizen", ["citizen_id", "id"], unique=False)
         batch_op.create_index(
             "ix_cases_reply_queue",
-            ["department", "complete_due_at"],
+            ["department", "complete_due_at", "id"],
             unique=False,
             postgresql_where=sa.text(
                 "status IN ('assigned', 'forwarded', 'in_progress', 'reopened')"
