@@ -101,9 +101,8 @@ async def main(cases: int, open_share: float, runs: int) -> None:
             ).split(";"):
                 if statement.strip():
                     await conn.execute(text(statement))
-        print(
-            f"filled {cases:,} cases ({open_share:.0%} awaiting a reply) in {time.perf_counter() - started:.1f} s"
-        )
+        elapsed = time.perf_counter() - started
+        print(f"filled {cases:,} cases ({open_share:.0%} awaiting a reply) in {elapsed:.1f} s")
         department = codes[0]
         with_index = {
             "one department": await _time_queue(url, department, runs),
