@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         default=None, description="where trained NLU models are cached; default: var_dir/models"
     )
-    nlu_min_confidence: float = Field(default=0.35, ge=0, le=1)
+    nlu_min_confidence: float = Field(default=0.4, ge=0, le=1)
     city_timezone: str = "Asia/Shanghai"
     webchat_max_length: int = 4000
     webchat_rate_limit_per_minute: int = 20
