@@ -59,9 +59,14 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0) 
 
 @pytest.fixture
 async def gateway(services: Services) -> AsyncIterator[Gateway]:
-    await create_user(services, "li", PASSWORD, Role.STAFF, "housing_construction")
-    await create_user(services, "zhao", PASSWORD, Role.STAFF, "transport")
-    await create_user(services, "boss", PASSWORD, Role.SUPERVISOR, None)
+    for name, role, department in [
+        ("li", Role.STAFF, "housing_construction"),
+        ("zhao", Role.STAFF, "transport"),
+        ("boss", Role.SUPERVISOR, None),
+    ]:
+        await create_user(
+            services.uow(), services.taxonomy, name, PASSWORD, role, department, now=services.now()
+        )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -104,7 +104,15 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     assert len({m.case_id for m in stored}) == len(messages)
 
     # Staff answer every case while Redis is wiped again before the jobs run.
-    boss = await create_user(services, "boss", "a long password", Role.SUPERVISOR, None)
+    boss = await create_user(
+        services.uow(),
+        services.taxonomy,
+        "boss",
+        "a long password",
+        Role.SUPERVISOR,
+        None,
+        now=services.now(),
+    )
     async with services.uow() as uow:
         numbers = await uow.cases.numbers_by_id([m.case_id or 0 for m in stored])
     replies = [

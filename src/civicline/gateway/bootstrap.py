@@ -87,9 +87,10 @@ async def load_classifier(settings: Settings) -> LocalClassifier:
     )
 
 
-async def sync_departments(services: Services) -> None:
-    async with services.uow() as uow:
-        await uow.departments.sync(list(services.taxonomy.departments.values()))
+async def sync_departments(uow: UnitOfWork, taxonomy: Taxonomy) -> None:
+    """Keep the departments table in step with the taxonomy file."""
+    async with uow:
+        await uow.departments.sync(list(taxonomy.departments.values()))
         await uow.commit()
 
 
@@ -124,7 +125,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             ),
             embedded_redis=embedded,
         )
-        await sync_departments(services)
+        await sync_departments(services.uow(), taxonomy)
         yield services
     finally:
         if redis is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import typer
@@ -12,11 +14,14 @@ import uvicorn
 from civicline.domain.staff import Role
 from civicline.gateway import logs
 from civicline.gateway.app import create_app
-from civicline.gateway.bootstrap import Services, services_for
+from civicline.gateway.bootstrap import Services, services_for, sync_departments, utcnow
 from civicline.gateway.settings import Settings
 from civicline.gateway.users import UserExists, create_user
 from civicline.gateway.worker import build_worker
 from civicline.storage import database
+from civicline.storage.base import UnitOfWork
+from civicline.storage.sql import SqlUnitOfWork
+from civicline.storage.taxonomy_file import load_taxonomy
 
 app = typer.Typer(
     help="Civicline: a city's multi-channel complaint gateway.",
@@ -76,7 +81,9 @@ async def _first_admin(services: Services) -> None:
         if await uow.staff.count():
             return
     password = secrets.token_urlsafe(12)
-    await create_user(services, "admin", password, Role.ADMIN, None)
+    await create_user(
+        services.uow(), services.taxonomy, "admin", password, Role.ADMIN, None, now=services.now()
+    )
     path = services.settings.var_dir / "admin-password.txt"
     path.write_text(password + "\n")
     path.chmod(0o600)
@@ -110,10 +117,26 @@ def worker(
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
-    """Apply the migrations up to REVISION."""
+    """Apply the migrations up to REVISION and load the departments of the taxonomy."""
     settings = _settings()
     database.upgrade(settings.db_url, revision)
+
+    async def main() -> None:
+        async with _database(settings) as uow_factory:
+            await sync_departments(uow_factory(), load_taxonomy(settings.taxonomy_path))
+
+    asyncio.run(main())
     typer.echo("database schema is up to date")
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Callable[[], UnitOfWork]]:
+    engine = database.create_engine(settings.db_url)
+    sessions = database.session_factory(engine)
+    try:
+        yield lambda: SqlUnitOfWork(sessions)
+    finally:
+        await engine.dispose()
 
 
 @users_app.command("create")
@@ -135,8 +158,12 @@ def users_create(
     settings = _settings()
 
     async def main() -> None:
-        async with services_for(settings) as services:
-            await create_user(services, username, password, role, department)
+        async with _database(settings) as uow_factory:
+            taxonomy = load_taxonomy(settings.taxonomy_path)
+            await sync_departments(uow_factory(), taxonomy)
+            await create_user(
+                uow_factory(), taxonomy, username, password, role, department, now=utcnow()
+            )
 
     try:
         asyncio.run(main())

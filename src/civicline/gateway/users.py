@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from civicline.domain.staff import Role, StaffUser
+from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway.auth import hash_password
-from civicline.gateway.bootstrap import Services
+from civicline.storage.base import UnitOfWork
 
 MIN_PASSWORD = 8
 
@@ -16,16 +18,23 @@ class UserExists(Exception):
 
 
 async def create_user(
-    services: Services, username: str, password: str, role: Role, department: str | None
+    uow: UnitOfWork,
+    taxonomy: Taxonomy,
+    username: str,
+    password: str,
+    role: Role,
+    department: str | None,
+    *,
+    now: datetime,
 ) -> StaffUser:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
     if role == Role.STAFF and department is None:
         raise ValueError("staff accounts need a --department")
-    if department is not None and department not in services.taxonomy.departments:
+    if department is not None and department not in taxonomy.departments:
         raise ValueError(f"unknown department {department}")
     password_hash = await asyncio.to_thread(hash_password, password)
-    async with services.uow() as uow:
+    async with uow:
         if await uow.staff.by_username(username):
             raise UserExists(f"user {username} exists")
         user = await uow.staff.add(
@@ -34,7 +43,7 @@ async def create_user(
                 password_hash=password_hash,
                 role=role,
                 department=department,
-                created_at=services.now(),
+                created_at=now,
             )
         )
         await uow.commit()
