@@ -16,7 +16,7 @@ from civicline.domain.staff import Role
 from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.users import create_user
-from civicline.gateway.worker import build_worker
+from civicline.gateway.worker import build_worker, stop_worker
 
 PASSWORD = "correct horse battery"
 
@@ -89,5 +89,4 @@ async def gateway(services: Services) -> AsyncIterator[Gateway]:
     finally:
         server.should_exit = True
         await serving
-        working.cancel()
-        await worker.close()
+        await stop_worker(worker, working)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -17,7 +18,7 @@ from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services, services_for, sync_departments, utcnow
 from civicline.gateway.settings import Settings
 from civicline.gateway.users import UserExists, create_user
-from civicline.gateway.worker import build_worker
+from civicline.gateway.worker import build_worker, stop_worker
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
 from civicline.storage.sql import SqlUnitOfWork
@@ -70,8 +71,7 @@ def run() -> None:
             try:
                 await server.serve()
             finally:
-                work.cancel()
-                await worker.close()
+                await stop_worker(worker, work)
 
     asyncio.run(main())
 
@@ -107,10 +107,15 @@ def worker(
     async def main() -> None:
         async with services_for(settings) as services:
             work = await build_worker(services, burst=burst)
-            try:
-                await work.async_run()
-            finally:
-                await work.close()
+            running = asyncio.create_task(work.async_run())
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            await stop_worker(work, running)
 
     asyncio.run(main())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -88,3 +90,20 @@ async def build_worker(
         handle_signals=False,
         poll_delay=0.05,
     )
+
+
+async def stop_worker(worker: Worker, running: asyncio.Task[None], grace: float = 10.0) -> None:
+    """Stop taking jobs, give running ones ``grace`` seconds, then cancel what is left.
+
+    A cancelled job is not lost: its inbox or outbox row is still unfinished, and the
+    sweeper queues it again.
+    """
+    worker.allow_pick_jobs = False
+    in_flight = [task for task in worker.tasks.values() if not task.done()]
+    if in_flight:
+        await asyncio.wait(in_flight, timeout=grace)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker.close()
