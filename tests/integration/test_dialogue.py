@@ -1,0 +1,120 @@
+"""The conversation with a fake classifier: routing, triage, small talk, status questions."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from civicline.bots.dialogue import Conversation, handle_inbound, is_status_query
+from civicline.domain.cases import CaseStatus
+from civicline.handlers.cases import Routing
+from civicline.nlu.base import Classification
+from civicline.storage.taxonomy_file import load_taxonomy
+from tests.conftest import SqlUnitOfWorkFactory
+from tests.factories import T0, inbound
+
+TAXONOMY = load_taxonomy()
+
+
+class FakeClassifier:
+    engine = "fake"
+
+    def __init__(self, intent: str, confidence: float) -> None:
+        self.answer = Classification(intent, confidence, ((intent, confidence),), self.engine)
+        self.seen = 0
+
+    async def classify(self, text: str) -> Classification:
+        self.seen += 1
+        return self.answer
+
+
+@pytest.fixture
+async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
+    async with uow_factory() as u:
+        await u.departments.sync(list(TAXONOMY.departments.values()))
+        await u.commit()
+    return uow_factory
+
+
+async def _handle(
+    uow: SqlUnitOfWorkFactory, text: str, nlu: FakeClassifier, provider_id: str = "m1"
+):  # type: ignore[no-untyped-def]
+    async with uow() as u:
+        stored, _ = await u.inbox.add(inbound(provider_id, text=text))
+        await u.commit()
+    conversation = Conversation(TAXONOMY, Routing(0.4, ZoneInfo("Asia/Shanghai")), nlu)
+    handled = await handle_inbound(
+        stored.id or 0, uow_factory=uow, conversation=conversation, now=T0
+    )
+    async with uow() as u:
+        replies = [await u.outbox.get(i) for i in handled.outbound_ids]
+    return handled, replies
+
+
+async def test_a_sure_classification_routes_to_the_department(uow: SqlUnitOfWorkFactory) -> None:
+    handled, [reply] = await _handle(
+        uow, "小区电梯坏了", FakeClassifier("urban_rural_construction", 0.9)
+    )
+    async with uow() as u:
+        case = await u.cases.by_number(handled.case_number or "", with_history=True)
+    assert (case.status, case.department, case.category) == (
+        CaseStatus.ASSIGNED,
+        "housing_construction",
+        "urban_rural_construction",
+    )
+    assert (case.classified_by, case.confidence) == ("fake", 0.9)
+    assert case.events[0].data["intent"] == "urban_rural_construction"
+    # 10:00 in Shanghai on Friday 27 Nov; 5 working days later is Friday 4 Dec.
+    assert (
+        case.complete_due_at.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+        == "2026-12-04"
+    )
+    assert handled.case_number in reply.text and "市住房和城乡建设局" in reply.text
+
+
+async def test_an_unsure_classification_goes_to_triage(uow: SqlUnitOfWorkFactory) -> None:
+    handled, [reply] = await _handle(uow, "有个事情想反映一下", FakeClassifier("transport", 0.2))
+    async with uow() as u:
+        case = await u.cases.by_number(handled.case_number or "")
+    assert (case.status, case.department, case.category) == (CaseStatus.RECEIVED, None, None)
+    assert "尽快确定承办部门" in reply.text
+
+
+async def test_small_talk_opens_no_case_and_a_replay_does_nothing(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    nlu = FakeClassifier("greet", 0.95)
+    handled, [reply] = await _handle(uow, "你好", nlu)
+    assert handled.case_number is None and "您好" in reply.text
+    again = await handle_inbound(
+        1,
+        uow_factory=uow,
+        conversation=Conversation(TAXONOMY, Routing(0.4, ZoneInfo("UTC")), nlu),
+        now=T0,
+    )
+    assert again.already_done and again.outbound_ids == [] and nlu.seen == 1
+
+
+async def test_status_questions_skip_the_nlu(uow: SqlUnitOfWorkFactory) -> None:
+    nlu = FakeClassifier("other", 0.9)
+    handled, _ = await _handle(uow, "路灯坏了", FakeClassifier("urban_rural_construction", 0.9))
+    _, [known] = await _handle(uow, f"查询{handled.case_number}进度", nlu, "m2")
+    _, [unknown] = await _handle(uow, "查询 991231-00001", nlu, "m3")
+    assert nlu.seen == 0
+    assert "已交办" in known.text and "市住房和城乡建设局" in known.text
+    assert "没有找到案件 991231-00001" in unknown.text
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("查询 261127-00042", "261127-00042"),
+        ("status 26112700042", "261127-00042"),
+        ("261127-00042", "261127-00042"),
+        ("我的电话13812345678，路灯坏了，请查询一下", None),
+        ("261127-00042号案件说好三天修好路灯，现在还没修，我要投诉", None),
+    ],
+)
+def test_what_counts_as_a_status_question(text: str, number: str | None) -> None:
+    assert is_status_query(text) == number
