@@ -19,7 +19,7 @@ from civicline.domain.errors import NotFound
 from civicline.domain.messages import InboundStatus, Language, guess_language
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Routing, open_case, reply_to_message
-from civicline.nlu.base import CONVERSATION_INTENTS, Classifier
+from civicline.nlu.base import Classifier
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
 STATUS_WORDS = re.compile(r"查询|进度|状态|进展|status|progress|check", re.IGNORECASE)
@@ -73,7 +73,7 @@ async def handle_inbound(
         if classification is None and number:
             text = await _status_text(number, language, uow, conversation.taxonomy)
             case_number = None
-        elif classification is not None and classification.intent in CONVERSATION_INTENTS:
+        elif classification is not None and classification.is_conversation:
             text = say(classification.intent, language)
             case_number = None
         else:

@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from civicline.channels.base import SendResult
 from civicline.domain.messages import (
     Channel,
     DeliveryStatus,
@@ -29,7 +30,6 @@ from civicline.domain.messages import (
     OutboundMessage,
     guess_language,
 )
-from civicline.handlers.ports import SendResult
 
 COOKIE = "civicline_chat"
 _CONVERSATION_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
