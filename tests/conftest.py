@@ -108,6 +108,7 @@ def uow_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
 
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
         self.sessions = database.session_factory(engine)
 
     def __call__(self) -> SqlUnitOfWork:

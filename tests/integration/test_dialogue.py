@@ -10,6 +10,7 @@ from civicline.bots.dialogue import Conversation, handle_inbound, is_status_quer
 from civicline.domain.cases import CaseStatus
 from civicline.handlers.cases import Routing
 from civicline.nlu.base import Classification
+from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import T0, inbound
@@ -40,9 +41,7 @@ async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
 async def _handle(
     uow: SqlUnitOfWorkFactory, text: str, nlu: FakeClassifier, provider_id: str = "m1"
 ):  # type: ignore[no-untyped-def]
-    async with uow() as u:
-        stored, _ = await u.inbox.add(inbound(provider_id, text=text))
-        await u.commit()
+    stored, _ = await SqlInboxWriter(uow.engine).add(inbound(provider_id, text=text))
     conversation = Conversation(TAXONOMY, Routing(0.4, ZoneInfo("Asia/Shanghai")), nlu)
     handled = await handle_inbound(
         stored.id or 0, uow_factory=uow, conversation=conversation, now=T0

@@ -85,3 +85,19 @@ async def test_rate_limit_counts_per_key_within_a_window(redis_url: str) -> None
         assert await limiter.hit("a") is True
     finally:
         await client.aclose()
+
+
+async def test_concurrent_enqueues_share_a_round_trip_and_stay_unique(redis_url: str) -> None:
+    redis = await connect(redis_url)
+    queue = ArqQueue(redis)
+    try:
+        keys = [i % 30 for i in range(90)]
+        flags = await asyncio.gather(*(queue.enqueue("process_inbound", k) for k in keys))
+        assert sum(flags) == 30
+        assert [flags[keys.index(k)] for k in range(30)] == [True] * 30  # the first of each
+        queued = await redis.queued_jobs(queue_name=QUEUE_NAME)
+        assert len(queued) == 30
+        assert {j.function for j in queued} == {"process_inbound"}
+        assert sorted(j.args[0] for j in queued) == list(range(30))
+    finally:
+        await redis.aclose()

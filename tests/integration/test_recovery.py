@@ -74,7 +74,7 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     ]
     for message in messages:
         message.received_at = services.now()
-        stored, _ = await receive(message, uow=services.uow())
+        stored, _ = await receive(message, inbox=services.inbox)
         await services.queue.enqueue(PROCESS_INBOUND, stored.id or 0)
 
     worker = _worker_process(services)

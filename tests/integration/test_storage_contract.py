@@ -12,6 +12,7 @@ from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, Language
 from civicline.domain.staff import Role, StaffUser
+from civicline.storage.intake import SqlInboxWriter
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import DEPARTMENTS, T0, case, inbound, outbound
 
@@ -35,29 +36,45 @@ async def _citizen(uow_factory: SqlUnitOfWorkFactory, address: str = "conv-1") -
 
 
 async def test_inbox_stores_a_provider_message_once(uow: SqlUnitOfWorkFactory) -> None:
-    async with uow() as u:
-        first, created = await u.inbox.add(inbound("m1"))
-        again, created_again = await u.inbox.add(inbound("m1", text="另一条"))
-        other, created_other = await u.inbox.add(inbound("m2"))
-        await u.commit()
+    writer = SqlInboxWriter(uow.engine)
+    first, created = await writer.add(inbound("m1"))
+    again, created_again = await writer.add(inbound("m1", text="另一条"))
+    other, created_other = await writer.add(inbound("m2"))
     assert (created, created_again, created_other) == (True, False, True)
     assert again.id == first.id and again.text == "路灯坏了"
     assert other.id != first.id
 
 
-async def test_inbox_tracks_unprocessed_messages(uow: SqlUnitOfWorkFactory) -> None:
+async def test_inbox_batches_concurrent_writes_and_duplicates(uow: SqlUnitOfWorkFactory) -> None:
+    writer = SqlInboxWriter(uow.engine)
+    await writer.add(inbound("old"))
+    keys = [f"k{i % 40}" for i in range(100)] + ["old"]
+    results = await asyncio.gather(
+        *(writer.add(inbound(k, text=f"#{n}")) for n, k in enumerate(keys))
+    )
+    created = [k for k, (_, new) in zip(keys, results, strict=True) if new]
+    assert sorted(created) == sorted({f"k{i}" for i in range(40)})
+    by_key: dict[str, set[int | None]] = {}
+    for key, (message, _) in zip(keys, results, strict=True):
+        by_key.setdefault(key, set()).add(message.id)
+    assert all(len(ids) == 1 for ids in by_key.values())
+    assert len({next(iter(ids)) for ids in by_key.values()}) == 41
     async with uow() as u:
-        a, _ = await u.inbox.add(inbound("a"))
-        b, _ = await u.inbox.add(inbound("b"))
-        await u.commit()
+        stored = [await u.inbox.get(next(iter(by_key[f"k{i}"])) or 0) for i in range(40)]
+    assert [m.text for m in stored] == [f"#{i}" for i in range(40)]  # the first one wins
+
+
+async def test_inbox_tracks_unprocessed_messages(uow: SqlUnitOfWorkFactory) -> None:
+    writer = SqlInboxWriter(uow.engine)
+    a, _ = await writer.add(inbound("a"))
+    b, _ = await writer.add(inbound("b"))
     async with uow() as u:
         b.status = InboundStatus.PROCESSED
         await u.inbox.save(b, processed_at=T0)
         await u.commit()
     async with uow() as u:
-        assert await u.inbox.unprocessed_ids(
-            received_before=T0 + timedelta(seconds=1), limit=10
-        ) == [a.id]
+        later = T0 + timedelta(seconds=1)
+        assert await u.inbox.unprocessed_ids(received_before=later, limit=10) == [a.id]
         assert await u.inbox.unprocessed_ids(received_before=T0, limit=10) == []
         stored = await u.inbox.get(a.id or 0)
     assert stored.received_at == T0 and stored.received_at.tzinfo is not None
@@ -65,9 +82,9 @@ async def test_inbox_tracks_unprocessed_messages(uow: SqlUnitOfWorkFactory) -> N
 
 async def test_nothing_is_kept_without_commit(uow: SqlUnitOfWorkFactory) -> None:
     async with uow() as u:
-        await u.inbox.add(inbound("lost"))
+        await u.outbox.add(outbound())
     async with uow() as u:
-        assert await u.inbox.unprocessed_ids(received_before=T0 + timedelta(days=1), limit=10) == []
+        assert await u.outbox.unfinished_ids(updated_before=T0 + timedelta(days=1), limit=10) == []
 
 
 async def test_one_citizen_per_handle(uow: SqlUnitOfWorkFactory) -> None:

@@ -25,6 +25,7 @@ from civicline.nlu.base import Classifier
 from civicline.nlu.local import LocalClassifier
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
+from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.queue import ArqQueue, connect
 from civicline.storage.rate_limit import RateLimiter
 from civicline.storage.redis_server import EmbeddedRedis
@@ -54,6 +55,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self._sessions = database.session_factory(self.engine)
+        self.inbox = SqlInboxWriter(self.engine)
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self._sessions)

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     sweep_grace_seconds: int = 30
     delivery_max_attempts: int = 5
     worker_concurrency: int = 10
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     log_level: str = "INFO"
 
     @property

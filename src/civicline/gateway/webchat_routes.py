@@ -72,7 +72,7 @@ async def post_message(
     except (RedisError, OSError) as exc:
         log.warning("rate limit unavailable", extra={"error": type(exc).__name__})
     message, created = await receive(
-        webchat.to_inbound(conversation, payload, now=services.now()), uow=services.uow()
+        webchat.to_inbound(conversation, payload, now=services.now()), inbox=services.inbox
     )
     assert message.id is not None
     if created:

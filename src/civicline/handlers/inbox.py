@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from civicline.domain.messages import InboundMessage
-from civicline.storage.base import UnitOfWork
+from civicline.storage.base import InboxWriter
 
 
-async def receive(message: InboundMessage, *, uow: UnitOfWork) -> tuple[InboundMessage, bool]:
+async def receive(message: InboundMessage, *, inbox: InboxWriter) -> tuple[InboundMessage, bool]:
     """Persist ``message`` unless its provider id was seen; returns it and whether it is new."""
-    async with uow:
-        stored, created = await uow.inbox.add(message)
-        if created:
-            await uow.commit()
-        return stored, created
+    return await inbox.add(message)

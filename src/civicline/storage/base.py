@@ -22,11 +22,15 @@ class CitizenRepository(Protocol):
     ) -> Citizen: ...
 
 
-class InboxRepository(Protocol):
+class InboxWriter(Protocol):
+    """Where webhooks store what arrives; committed when ``add`` returns."""
+
     async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
         """Store once per (channel, provider message id); returns the row and whether it is new."""
         ...
 
+
+class InboxRepository(Protocol):
     async def get(self, message_id: int, *, lock: bool = False) -> InboundMessage: ...
     async def save(self, message: InboundMessage, *, processed_at: datetime | None) -> None: ...
     async def for_case(self, case_id: int) -> list[InboundMessage]: ...

@@ -5,14 +5,42 @@ flow needs (a job id that is queued or running cannot be queued again), so "re-q
 database says is unfinished" is safe to run at any time. Retries with backoff are arq's
 ``Retry``. Jobs are named ``<job>:<key>`` and keep no result, so a finished job can be queued
 again if the database still says its work is unfinished.
+
+Enqueueing is batched: arq's own ``enqueue_job`` costs three round trips a job (WATCH, check,
+MULTI/EXEC); here every job waiting to be queued goes in one script call that does the same
+check-and-set per job, writing arq's own job format, so arq's worker runs them unchanged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from redis.exceptions import RedisError
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+
+from civicline.storage.batching import Batcher
 
 QUEUE_NAME = "civicline:jobs"
+JOB_EXPIRY_MS = 24 * 3600 * 1000
+
+# ARGV: queue name, then (job id, serialized job, score, expiry ms) per job.
+# Queues a job unless it is already queued or running (its job key exists) or has a result.
+_ENQUEUE = """
+local queued = {}
+for i = 2, #ARGV, 4 do
+  local id = ARGV[i]
+  if redis.call('EXISTS', KEYS[1] .. id, KEYS[2] .. id) == 0 then
+    redis.call('SET', KEYS[1] .. id, ARGV[i + 1], 'PX', ARGV[i + 3])
+    redis.call('ZADD', ARGV[1], ARGV[i + 2], id)
+    queued[#queued + 1] = 1
+  else
+    queued[#queued + 1] = 0
+  end
+end
+return queued
+"""
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -33,16 +61,21 @@ def job_id(job: str, key: int) -> str:
 class ArqQueue:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
+        self._script = redis.register_script(_ENQUEUE)
+        self._batcher: Batcher[tuple[str, int, float], bool] = Batcher(self._enqueue_many)
 
     async def enqueue(self, job: str, key: int, *, defer_seconds: float = 0) -> bool:
-        queued = await self.redis.enqueue_job(
-            job,
-            key,
-            _job_id=job_id(job, key),
-            _defer_by=defer_seconds or None,
-            _queue_name=QUEUE_NAME,
-        )
-        return queued is not None
+        return await self._batcher.submit((job, key, defer_seconds))
+
+    async def _enqueue_many(self, jobs: Sequence[tuple[str, int, float]]) -> list[bool]:
+        now = timestamp_ms()
+        argv: list[str | bytes | int] = [QUEUE_NAME]
+        for job, key, defer in jobs:
+            delay = int(defer * 1000)
+            payload = serialize_job(job, (key,), {}, None, now)
+            argv += [job_id(job, key), payload, now + delay, delay + JOB_EXPIRY_MS]
+        queued = await self._script(keys=[job_key_prefix, result_key_prefix], args=argv)
+        return [bool(flag) for flag in queued]
 
 
-__all__ = ["QUEUE_NAME", "ArqQueue", "RedisError", "connect", "job_id", "redis_settings"]
+__all__ = ["QUEUE_NAME", "ArqQueue", "connect", "job_id", "redis_settings"]

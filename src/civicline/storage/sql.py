@@ -47,8 +47,11 @@ from civicline.storage.tables import (
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
+    return insert_for(session.get_bind().dialect.name, table)
+
+
+def insert_for(dialect: str, table: Any) -> Any:
     """An INSERT that knows ON CONFLICT on both of our dialects."""
-    dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
@@ -109,7 +112,7 @@ class SqlCitizens:
         )
 
 
-def _inbound(row: InboundMessageRow) -> InboundMessage:
+def inbound_from_row(row: Any) -> InboundMessage:
     return InboundMessage(
         id=row.id,
         channel=Channel(row.channel),
@@ -129,41 +132,11 @@ class SqlInbox:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
-        result = await self.session.execute(
-            _insert(self.session, InboundMessageRow)
-            .values(
-                channel=message.channel,
-                provider_message_id=message.provider_message_id,
-                sender_address=message.sender_address,
-                citizen_id=message.citizen_id,
-                text=message.text,
-                language=message.language,
-                attachments=message.attachments,
-                status=message.status,
-                received_at=message.received_at,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-            .returning(InboundMessageRow.id)
-        )
-        new_id = result.scalar()
-        if new_id is not None:
-            message.id = new_id
-            return message, True
-        row = await self.session.scalar(
-            select(InboundMessageRow).where(
-                InboundMessageRow.channel == message.channel,
-                InboundMessageRow.provider_message_id == message.provider_message_id,
-            )
-        )
-        assert row is not None
-        return _inbound(row), False
-
     async def get(self, message_id: int, *, lock: bool = False) -> InboundMessage:
         row = await self.session.get(InboundMessageRow, message_id, with_for_update=lock)
         if row is None:
             raise NotFound("inbound message", message_id)
-        return _inbound(row)
+        return inbound_from_row(row)
 
     async def save(self, message: InboundMessage, *, processed_at: datetime | None) -> None:
         row = await self.session.get(InboundMessageRow, message.id)
@@ -181,7 +154,7 @@ class SqlInbox:
             .where(InboundMessageRow.case_id == case_id)
             .order_by(InboundMessageRow.id)
         )
-        return [_inbound(r) for r in rows]
+        return [inbound_from_row(r) for r in rows]
 
     async def unprocessed_ids(self, *, received_before: datetime, limit: int) -> list[int]:
         rows = await self.session.scalars(
@@ -207,7 +180,7 @@ class SqlInbox:
             .order_by(InboundMessageRow.id.desc())
             .limit(limit)
         )
-        return [_inbound(r) for r in reversed(list(rows))]
+        return [inbound_from_row(r) for r in reversed(list(rows))]
 
 
 def _case(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:

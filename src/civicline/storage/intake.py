@@ -1,0 +1,84 @@
+"""The inbox writer of the webhook path: many inbound messages, one INSERT and one commit.
+
+Webhooks answer as soon as their message is stored. Storing each in its own transaction costs
+a round trip and a commit per request; here every message waiting to be stored goes in one
+multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike), and
+each caller still hears back only once its row is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from civicline.domain.messages import InboundMessage
+from civicline.storage.batching import Batcher
+from civicline.storage.sql import inbound_from_row, insert_for
+from civicline.storage.tables import InboundMessageRow
+
+Key = tuple[str, str]
+
+
+def _key(message: InboundMessage) -> Key:
+    return (str(message.channel), message.provider_message_id)
+
+
+class SqlInboxWriter:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._batcher: Batcher[InboundMessage, tuple[InboundMessage, bool]] = Batcher(self.add_many)
+
+    async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+        """Store ``message`` unless its provider id was seen; returns it and whether it is new."""
+        return await self._batcher.submit(message)
+
+    async def add_many(
+        self, messages: Sequence[InboundMessage]
+    ) -> list[tuple[InboundMessage, bool]]:
+        first = {_key(m): m for m in reversed(messages)}  # the first of each key wins
+        table = InboundMessageRow.__table__
+        async with self.engine.begin() as conn:
+            inserted = await conn.execute(
+                insert_for(conn.dialect.name, table)
+                .values(
+                    [
+                        {
+                            "channel": m.channel,
+                            "provider_message_id": m.provider_message_id,
+                            "sender_address": m.sender_address,
+                            "citizen_id": m.citizen_id,
+                            "text": m.text,
+                            "language": m.language,
+                            "attachments": m.attachments,
+                            "status": m.status,
+                            "received_at": m.received_at,
+                        }
+                        for m in first.values()
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+                .returning(table.c.id, table.c.channel, table.c.provider_message_id)
+            )
+            new_ids = {(row.channel, row.provider_message_id): row.id for row in inserted}
+            seen = [key for key in first if key not in new_ids]
+            stored: dict[Key, InboundMessage] = {}
+            if seen:
+                rows = await conn.execute(
+                    select(table).where(
+                        tuple_(table.c.channel, table.c.provider_message_id).in_(seen)
+                    )
+                )
+                stored = {(r.channel, r.provider_message_id): inbound_from_row(r) for r in rows}
+        for key, message_id in new_ids.items():
+            first[key].id = message_id
+        results = []
+        for message in messages:
+            key = _key(message)
+            if key in new_ids:
+                winner = first[key]
+                results.append((winner, winner is message))
+            else:
+                results.append((stored[key], False))
+        return results
