@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from civicline.channels import webchat
 from civicline.domain.messages import Channel, DeliveryStatus
+from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep
 from civicline.handlers.delivery import record_receipt
 from civicline.handlers.inbox import receive
@@ -57,8 +58,10 @@ async def chat_page(request: Request, lang: str = "zh") -> Response:
     "/api/v1/webchat/messages", status_code=202, response_model=webchat.ChatMessageAccepted
 )
 async def post_message(
-    payload: webchat.ChatMessageIn, request: Request, response: Response, services: ServicesDep
+    payload: webchat.ChatMessageIn, request: Request, response: Response
 ) -> webchat.ChatMessageAccepted:
+    # The hot path: read the services directly, skipping FastAPI's dependency solving.
+    services: Services = request.app.state.services
     text = payload.text.strip()
     if not text:
         raise HTTPException(422, "the message is empty")

@@ -40,26 +40,26 @@ class SqlInboxWriter:
         first = {_key(m): m for m in reversed(messages)}  # the first of each key wins
         table = InboundMessageRow.__table__
         async with self.engine.begin() as conn:
+            # One cached statement, many parameter sets: SQLAlchemy sends them as multi-row
+            # VALUES batches ("insertmanyvalues") without compiling SQL per batch size.
             inserted = await conn.execute(
                 insert_for(conn.dialect.name, table)
-                .values(
-                    [
-                        {
-                            "channel": m.channel,
-                            "provider_message_id": m.provider_message_id,
-                            "sender_address": m.sender_address,
-                            "citizen_id": m.citizen_id,
-                            "text": m.text,
-                            "language": m.language,
-                            "attachments": m.attachments,
-                            "status": m.status,
-                            "received_at": m.received_at,
-                        }
-                        for m in first.values()
-                    ]
-                )
                 .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-                .returning(table.c.id, table.c.channel, table.c.provider_message_id)
+                .returning(table.c.id, table.c.channel, table.c.provider_message_id),
+                [
+                    {
+                        "channel": m.channel,
+                        "provider_message_id": m.provider_message_id,
+                        "sender_address": m.sender_address,
+                        "citizen_id": m.citizen_id,
+                        "text": m.text,
+                        "language": m.language,
+                        "attachments": m.attachments,
+                        "status": m.status,
+                        "received_at": m.received_at,
+                    }
+                    for m in first.values()
+                ],
             )
             new_ids = {(row.channel, row.provider_message_id): row.id for row in inserted}
             seen = [key for key in first if key not in new_ids]
