@@ -12,7 +12,9 @@ gateway``, each on one uvicorn worker pinned to CPU 0; the load (wrk, the paced 
 
 Aims: intake >= 40 % of bare POST throughput; intake p99 < 50 ms at half its throughput.
 
-Usage (about 2.5 minutes): cd /work/main && .venv/bin/python bench/intake.py
+Usage (about 2 minutes): cd /work/main && .venv/bin/python bench/intake.py [--wait-idle 180]
+Other load on this small machine skews the figures: the run prints how busy the machine was,
+and the server's CPU time per request, which other load hardly changes.
 """
 
 from __future__ import annotations
@@ -136,6 +138,59 @@ class Processes:
         return [line for line in text if re.search(r"WARNING|ERROR|CRITICAL|Traceback", line)]
 
 
+# --- CPU accounting ---------------------------------------------------------------------------
+
+
+def _stat(path: Path) -> tuple[str, list[str]]:
+    text = path.read_text()
+    return text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) that process ``pid`` has used."""
+    fields = _stat(Path(f"/proc/{pid}/stat"))[1]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of all PostgreSQL processes, with the backends that already exited."""
+    stats = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = _stat(path)
+        except OSError:
+            continue
+        if name == "postgres":
+            stats[path.parent.name] = fields
+    ticks = 0
+    for fields in stats.values():
+        ticks += int(fields[11]) + int(fields[12])
+        if fields[1] not in stats:  # the postmaster: add its reaped children
+            ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu() -> float:
+    info = redis.Redis.from_url(REDIS_URL).info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def machine_cpu() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # all jiffies, idle + iowait
+
+
+def busy_between(a: tuple[int, int], b: tuple[int, int]) -> float:
+    return 1 - (b[1] - a[1]) / max(1, b[0] - a[0])
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """The fraction of all CPUs busy over ``seconds`` (to notice other load on the machine)."""
+    before = machine_cpu()
+    time.sleep(seconds)
+    return busy_between(before, machine_cpu())
+
+
 # --- wrk (closed loop throughput) -------------------------------------------------------------
 
 
@@ -157,14 +212,26 @@ def wrk(url: str, mode: str, *, seconds: float, connections: int) -> dict[str, A
 
 
 def throughput(
-    url: str, mode: str, *, warmup: float, seconds: float, connections: int
+    url: str, mode: str, server: int, *, warmup: float, seconds: float, connections: int
 ) -> tuple[dict[str, Any], int]:
-    """Warm up, then measure; returns the measurement and how many requests both sent."""
+    """Warm up, then measure; returns the measurement and how many requests both sent.
+
+    Also measures the server's CPU time per request (which other load on the machine hardly
+    changes) and how busy the whole machine was."""
     warm = wrk(url, mode, seconds=warmup, connections=connections)
+    meters = {"server": lambda: process_cpu(server), "postgres": postgres_cpu, "redis": redis_cpu}
+    before, machine0 = {k: f() for k, f in meters.items()}, machine_cpu()
     result = wrk(url, mode, seconds=seconds, connections=connections)
+    used, machine1 = {k: f() - before[k] for k, f in meters.items()}, machine_cpu()
+    for name, seconds_used in used.items():
+        result[f"{name}_cpu_ms_per_req"] = seconds_used * 1e3 / max(1, result["requests"])
+    result["server_core_use"] = used["server"] / (result["duration_us"] / 1e6)
+    result["machine_busy"] = busy_between(machine0, machine1)
     print(
         f"  {mode:8} {result['rps']:8.0f} req/s  non-2xx {result['non_2xx']}"
-        f"  socket errors {result['errors']}"
+        f"  socket errors {result['errors']}  server CPU"
+        f" {result['server_cpu_ms_per_req']:.3f} ms/req ({result['server_core_use']:.0%} of a core)"
+        f"  machine {result['machine_busy']:.0%} busy"
     )
     return result, warm["requests"] - warm["non_2xx"] + result["requests"] - result["non_2xx"]
 
@@ -302,6 +369,7 @@ def end_to_end(
             procs.start("worker", [str(BIN / "civicline"), "worker"], env, cwd)
             started = time.monotonic()
             first: tuple[float, int] | None = None
+            first_cpu = 0.0
             done = 0
             while time.monotonic() - started < timeout and done < target:
                 if procs.running["worker"].poll() is not None:
@@ -310,11 +378,14 @@ def end_to_end(
                 done = stored - await connection.fetchval(count + " where status = 'received'")
                 if first is None and done > 0:
                     first = (time.monotonic(), done)
+                    first_cpu = process_cpu(procs.running["worker"].pid)
             ended = time.monotonic()
+            worker_cpu = process_cpu(procs.running["worker"].pid)
             procs.stop("worker")
-            rate = float("nan")
-            if first is not None and ended > first[0]:
+            rate = cpu_ms = float("nan")
+            if first is not None and ended > first[0] and done > first[1]:
                 rate = (done - first[1]) / (ended - first[0])
+                cpu_ms = (worker_cpu - first_cpu) * 1e3 / (done - first[1])
             return {
                 "stored": stored,
                 "target": target,
@@ -322,6 +393,7 @@ def end_to_end(
                 "timed_out": done < target,
                 "startup_s": (first[0] - started) if first else None,
                 "cases_per_s": rate,
+                "worker_cpu_ms_per_message": cpu_ms,
                 "cases": await connection.fetchval("select count(*) from cases"),
                 "outbound": await connection.fetchval("select count(*) from outbound_messages"),
             }
@@ -332,17 +404,6 @@ def end_to_end(
 
 
 # --- the report -------------------------------------------------------------------------------
-
-
-def cpu_busy(seconds: float = 1.0) -> float:
-    """The fraction of all CPUs busy over ``seconds`` (to notice other load on the machine)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-    (total0, idle0), _, (total1, idle1) = sample(), time.sleep(seconds), sample()
-    return 1 - (idle1 - idle0) / max(1, total1 - total0)
 
 
 def busiest_processes() -> str:
@@ -373,12 +434,30 @@ def machine() -> dict[str, Any]:
 
 def report(r: dict[str, Any]) -> None:
     t, lat, e2e = r["throughput"], r["latency"], r["end_to_end"]
-    gw, echo = lat["gateway"], lat["bare_echo"]
+    gw, echo, intake = lat["gateway"], lat["bare_echo"], t["intake"]
     rows = [
         ("bare GET /const", f"{t['bare_get']['rps']:.0f}", "req/s"),
         ("bare POST /echo", f"{t['bare_echo']['rps']:.0f}", "req/s"),
-        ("intake POST /api/v1/webchat/messages", f"{t['intake']['rps']:.0f}", "req/s"),
-        ("  PostgreSQL sessions opened meanwhile", f"{t['intake']['pg_sessions_opened']}", ""),
+        ("intake POST /api/v1/webchat/messages", f"{intake['rps']:.0f}", "req/s"),
+        (
+            "  server CPU per request: GET / POST / intake",
+            " / ".join(
+                f"{t[k]['server_cpu_ms_per_req']:.3f}" for k in ("bare_get", "bare_echo", "intake")
+            ),
+            "ms",
+        ),
+        ("  intake CPU per request / bare POST's", f"{r['cpu_ratio']:.1f}", "times"),
+        (
+            "  PostgreSQL / Redis CPU per intake request",
+            f"{intake['postgres_cpu_ms_per_req']:.3f} / {intake['redis_cpu_ms_per_req']:.3f}",
+            "ms",
+        ),
+        (
+            "  machine busy during GET / POST / intake",
+            " / ".join(f"{t[k]['machine_busy']:.0%}" for k in ("bare_get", "bare_echo", "intake")),
+            "of 2 CPUs",
+        ),
+        ("  PostgreSQL sessions opened meanwhile", f"{intake['pg_sessions_opened']}", ""),
         ("  intake / bare POST", f"{r['ratio_post']:.1%}", "aim >= 40 %"),
         ("  intake / bare GET", f"{r['ratio_get']:.1%}", ""),
         (f"latency at {gw['target_rps']:.0f} req/s (sent {gw['sent_rps']:.0f})", "", ""),
@@ -390,9 +469,10 @@ def report(r: dict[str, Any]) -> None:
         (
             "  processed / target / stored",
             f"{e2e['processed']} / {e2e['target']} / {e2e['stored']}",
-            "messages" + (" (TIMED OUT)" if e2e["timed_out"] else ""),
+            "messages" + (" (window ended first)" if e2e["timed_out"] else ""),
         ),
         ("  cases opened, outbound messages", f"{e2e['cases']}, {e2e['outbound']}", ""),
+        ("  worker CPU per message", f"{e2e['worker_cpu_ms_per_message']:.1f}", "ms"),
         ("  worker start-up to first processed", f"{e2e['startup_s'] or 0:.1f}", "s"),
         ("aim: intake >= 40 % of bare POST", "MET" if r["aim_throughput"] else "NOT MET", ""),
         ("aim: intake p99 < 50 ms at half load", "MET" if r["aim_latency"] else "NOT MET", ""),
@@ -446,10 +526,11 @@ def main() -> int:
     try:
         rds.flushdb()
         asyncio.run(pg(PG_ADMIN, f'create database "{db_name}"'))
+        gateway_port, bare_port = free_port(), free_port()
         env = os.environ | {
             "CIVICLINE_DATABASE_URL": db_url,
             "CIVICLINE_REDIS_URL": REDIS_URL,
-            "CIVICLINE_PORT": str(gateway_port := free_port()),
+            "CIVICLINE_PORT": str(gateway_port),
             "CIVICLINE_VAR_DIR": str(tmp / "var"),
             "CIVICLINE_SECRET_KEY": "bench",
             "CIVICLINE_WEBCHAT_RATE_LIMIT_PER_MINUTE": "100000000",
@@ -457,24 +538,25 @@ def main() -> int:
         }
         civicline = str(BIN / "civicline")
         subprocess.run([civicline, "db", "upgrade"], env=env, cwd=tmp, check=True, timeout=120)
-        bare_port = free_port()
         bare = [str(BIN / "uvicorn"), "--app-dir", str(HERE), "bare_app:app", "--port"]
         bare += [str(bare_port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
         procs.start("bare", [*bare, "--log-level", "warning", "--workers", "1"], env, tmp)
         procs.start("gateway", [civicline, "gateway"], env, tmp)
         procs.wait_healthy("bare", f"http://127.0.0.1:{bare_port}/const", 30)
         procs.wait_healthy("gateway", f"http://127.0.0.1:{gateway_port}/healthz", 120)
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        bare_pid, gateway_pid = procs.running["bare"].pid, procs.running["gateway"].pid
 
         print(
             f"throughput: wrk -c{args.connections}, {args.warmup:g} s warm-up + {args.seconds:g} s"
         )
         load = {"warmup": args.warmup, "seconds": args.seconds, "connections": args.connections}
-        bare_get, _ = throughput(f"http://127.0.0.1:{bare_port}/const", "get", **load)
-        bare_echo, _ = throughput(f"http://127.0.0.1:{bare_port}/echo", "echo", **load)
+        bare_get, _ = throughput(f"{bare_url}/const", "get", bare_pid, **load)
+        bare_echo, _ = throughput(f"{bare_url}/echo", "echo", bare_pid, **load)
         sessions = f"select sessions from pg_stat_database where datname = '{db_name}'"
         sessions_before = asyncio.run(pg(PG_ADMIN, sessions))
         intake, intake_ok = throughput(
-            f"http://127.0.0.1:{gateway_port}{WEBCHAT_PATH}", "webchat", **load
+            f"http://127.0.0.1:{gateway_port}{WEBCHAT_PATH}", "webchat", gateway_pid, **load
         )
         intake["pg_sessions_opened"] = asyncio.run(pg(PG_ADMIN, sessions)) - sessions_before
         for name, result in (("bare GET", bare_get), ("bare POST", bare_echo)):
@@ -497,14 +579,8 @@ def main() -> int:
         intake_ok += lat_gw["ok"]
 
         print(f"end to end: one worker, up to {args.e2e_cap} messages or {args.e2e_timeout:g} s")
-        e2e = end_to_end(
-            procs,
-            env,
-            tmp,
-            db_url.replace("+asyncpg", ""),
-            cap=args.e2e_cap,
-            timeout=args.e2e_timeout,
-        )
+        pg_url = db_url.replace("+asyncpg", "")
+        e2e = end_to_end(procs, env, tmp, pg_url, cap=args.e2e_cap, timeout=args.e2e_timeout)
         e2e["accepted_by_intake"] = intake_ok
         # wrk stops with up to one request per connection in flight: stored, never counted.
         if not 0 <= e2e["stored"] - intake_ok <= 2 * args.connections:
@@ -519,6 +595,7 @@ def main() -> int:
             "end_to_end": e2e,
             "ratio_post": intake["rps"] / bare_echo["rps"],
             "ratio_get": intake["rps"] / bare_get["rps"],
+            "cpu_ratio": intake["server_cpu_ms_per_req"] / bare_echo["server_cpu_ms_per_req"],
             "log_problems": {n: procs.log_problems(n) for n in ("gateway", "worker", "bare")},
         }
         results["aim_throughput"] = results["ratio_post"] >= 0.40
