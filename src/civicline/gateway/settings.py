@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     log_level: str = "INFO"
 
+    # SMS over Twilio: on when the account sid, auth token and sending number are all set.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = Field(default=None, description="E.164 sending number")
+    twilio_api_base_url: str | None = Field(
+        default=None, description="talk to this base URL instead of https://api.twilio.com"
+    )
+    sms_default_region: str = Field(
+        default="CN", description="region for phone numbers written without a country code"
+    )
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
     @property
     def db_url(self) -> str:
         return (
