@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from civicline.domain.messages import Channel, DeliveryStatus, OutboundMessage
+from civicline.domain.citizens import ContactHandle
+from civicline.domain.messages import Channel, DeliveryStatus, Language, OutboundMessage
 from civicline.handlers.delivery import RetryPolicy, deliver, record_receipt
 from civicline.handlers.ports import SendError, SendResult
 from tests.conftest import SqlUnitOfWorkFactory
@@ -141,3 +142,16 @@ async def test_receipts_never_move_backwards_or_for_unknown_ids(
         999_999, DeliveryStatus.DELIVERED, uow=uow_factory(), now=T0, channel=Channel.WEBCHAT
     )
     assert unknown is False
+
+
+async def test_nothing_goes_to_a_citizen_who_sent_stop(uow_factory: SqlUnitOfWorkFactory) -> None:
+    handle = ContactHandle(Channel.WEBCHAT, "conv-1")
+    async with uow_factory() as uow:
+        await uow.citizens.get_or_create(handle, at=T0, language=Language.ZH)
+        await uow.citizens.set_opt_out(handle, True)
+        await uow.commit()
+    message_id = await _queued(uow_factory)
+    sender = FakeSender([SendResult(DeliveryStatus.SENT)])
+    outcome = await _run(uow_factory, sender, message_id)
+    assert outcome.status == DeliveryStatus.FAILED and sender.sent == []
+    assert "opted out" in ((await _stored(uow_factory, message_id)).last_error or "")

@@ -6,8 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicline.bots.dialogue import Conversation, handle_inbound, is_status_query
+from civicline.bots.dialogue import Conversation, ask_for_rating, handle_inbound, is_status_query
 from civicline.domain.cases import CaseStatus
+from civicline.domain.citizens import ContactHandle
+from civicline.domain.messages import Channel
 from civicline.handlers.cases import Routing
 from civicline.nlu.base import Classification
 from civicline.storage.intake import SqlInboxWriter
@@ -117,3 +119,70 @@ async def test_status_questions_skip_the_nlu(uow: SqlUnitOfWorkFactory) -> None:
 )
 def test_what_counts_as_a_status_question(text: str, number: str | None) -> None:
     assert is_status_query(text) == number
+
+
+def _sms(provider_id: str, text: str, address: str = "+8613912345678"):  # type: ignore[no-untyped-def]
+    message = inbound(provider_id, address=address, text=text)
+    message.channel = Channel.SMS
+    return message
+
+
+async def _handle_sms(uow: SqlUnitOfWorkFactory, provider_id: str, text: str):  # type: ignore[no-untyped-def]
+    stored, _ = await SqlInboxWriter(uow.engine).add(_sms(provider_id, text))
+    conversation = Conversation(TAXONOMY, Routing(0.4, ZoneInfo("Asia/Shanghai")), CLASSIFIER)
+    handled = await handle_inbound(
+        stored.id or 0, uow_factory=uow, conversation=conversation, now=T0
+    )
+    async with uow() as u:
+        return handled, [await u.outbox.get(i) for i in handled.outbound_ids]
+
+
+CLASSIFIER = FakeClassifier("urban_rural_construction", 0.9)
+
+
+async def test_keywords_my_cases_help_and_sms_opt_out(uow: SqlUnitOfWorkFactory) -> None:
+    opened, _ = await _handle_sms(uow, "s1", "小区路灯坏了")
+    _, [listing] = await _handle_sms(uow, "s2", "我的案件")
+    assert opened.case_number in listing.text and "已交办" in listing.text
+    _, [helped] = await _handle_sms(uow, "s3", "HELP")
+    assert "STATUS" in helped.text or "查询" in helped.text
+
+    stopped, replies = await _handle_sms(uow, "s4", "STOP")
+    assert replies == [] and stopped.case_number is None
+    handle = ContactHandle(Channel.SMS, "+8613912345678")
+    async with uow() as u:
+        assert await u.citizens.is_opted_out(handle) is True
+    _, [resumed] = await _handle_sms(uow, "s5", "START")
+    assert "again" in resumed.text or "恢复" in resumed.text
+    async with uow() as u:
+        assert await u.citizens.is_opted_out(handle) is False
+
+
+async def test_stop_on_web_chat_is_just_text(uow: SqlUnitOfWorkFactory) -> None:
+    handled, [reply] = await _handle(uow, "STOP", FakeClassifier("out_of_scope", 0.9))
+    assert (handled.case_number is None and "抱歉" in reply.text) or "Sorry" in reply.text
+
+
+async def test_a_closed_case_is_rated_once(uow: SqlUnitOfWorkFactory) -> None:
+    _, [nothing] = await _handle_sms(uow, "r0", "5")
+    assert "待评价" in nothing.text
+    opened, _ = await _handle_sms(uow, "r1", "小区路灯坏了")
+    number = opened.case_number or ""
+    async with uow() as u:
+        case = await u.cases.by_number(number)
+        case.transition(CaseStatus.ANSWERED, actor="staff:li", at=T0)
+        case.close(actor="staff:li", at=T0, resolution="已修好")
+        await u.cases.save(case)
+        await u.commit()
+    asked = await ask_for_rating(number, uow_factory=uow, now=T0)
+    async with uow() as u:
+        request = await u.outbox.get(asked or 0)
+    assert request.channel == Channel.SMS and number in request.text
+    _, [thanks] = await _handle_sms(uow, "r2", "4分")
+    assert number in thanks.text
+    async with uow() as u:
+        rated = await u.cases.by_number(number, with_history=True)
+    assert rated.rating == 4 and rated.events[-1].kind == "rated"
+    assert await ask_for_rating(number, uow_factory=uow, now=T0) is None
+    _, [again] = await _handle_sms(uow, "r3", "5")
+    assert "待评价" in again.text

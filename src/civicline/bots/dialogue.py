@@ -1,28 +1,35 @@
 """The citizen-facing conversation: what an inbound message is and what the bot answers.
 
 Channel-neutral: a message arrives as an ``InboundMessage`` and answers leave as outbox rows.
-A message naming a case number with a status word is a status question; conversation intents
-(greetings, thanks, chit-chat) get a polite answer and never open a case; anything else is a
-complaint and opens one.
+Keywords (``bots.commands``: status, my cases, help, STOP/START on SMS, a 1-5 rating) are
+answered without the NLU; conversation intents (greetings, thanks, chit-chat) get a polite
+answer and never open a case; anything else is a complaint and opens one.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from civicline.bots import commands
 from civicline.bots.texts import STATUS_NAMES, say
-from civicline.domain.case_numbers import find_case_number
-from civicline.domain.citizens import ContactHandle
+from civicline.domain.cases import OPEN, CaseStatus
+from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
-from civicline.domain.messages import InboundStatus, Language, guess_language
+from civicline.domain.messages import (
+    Channel,
+    InboundMessage,
+    InboundStatus,
+    Language,
+    OutboundMessage,
+    guess_language,
+)
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Routing, open_case, reply_to_message
-from civicline.nlu.base import Classifier
+from civicline.nlu.base import Classification, Classifier
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
-STATUS_WORDS = re.compile(r"查询|进度|状态|进展|status|progress|check", re.IGNORECASE)
+SMS_ONLY = (commands.Stop, commands.Start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,12 @@ class Conversation:
     taxonomy: Taxonomy
     routing: Routing
     nlu: Classifier
+
+    def department_name(self, code: str | None, language: Language) -> str:
+        if code is None:
+            return say("triage_department", language)
+        dept = self.taxonomy.department(code)
+        return dept.name_zh if language == Language.ZH else dept.name_en
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +52,16 @@ class Handled:
     already_done: bool = False
 
 
+def command_for(message: InboundMessage) -> commands.Command | None:
+    command = commands.parse_command(message.text)
+    if isinstance(command, SMS_ONLY) and message.channel != Channel.SMS:
+        return None
+    return command
+
+
 def is_status_query(text: str) -> str | None:
-    number = find_case_number(text)
-    if number and (STATUS_WORDS.search(text) or len(text.strip()) <= len(number) + 2):
-        return number
-    return None
+    command = commands.parse_command(text)
+    return command.number if isinstance(command, commands.Status) else None
 
 
 async def handle_inbound(
@@ -54,10 +72,9 @@ async def handle_inbound(
         peek = await uow.inbox.get(message_id)
     if peek.status != InboundStatus.RECEIVED:
         return Handled([], already_done=True)
+    command = command_for(peek)
     # Classify outside the transaction: the NLU may be a remote server.
-    classification = None
-    if not is_status_query(peek.text):
-        classification = await conversation.nlu.classify(peek.text)
+    classification = None if command else await conversation.nlu.classify(peek.text)
 
     async with uow_factory() as uow:
         message = await uow.inbox.get(message_id, lock=True)
@@ -69,72 +86,132 @@ async def handle_inbound(
             ContactHandle(message.channel, message.sender_address), at=now, language=language
         )
         message.citizen_id = citizen.id
-        number = is_status_query(message.text)
-        if classification is None and number:
-            text = await _status_text(number, language, uow, conversation.taxonomy)
-            case_number = None
-        elif classification is not None and classification.is_conversation:
-            text = say(classification.intent, language)
-            case_number = None
+        opened = None
+        if command is not None:
+            text = await _answer_command(command, message, citizen, uow, conversation, now)
         else:
             assert classification is not None
-            case = await open_case(
-                message,
-                classification,
-                uow=uow,
-                taxonomy=conversation.taxonomy,
-                routing=conversation.routing,
-                now=now,
+            text, opened = await _answer_free_text(message, classification, uow, conversation, now)
+        outbound_ids = []
+        if text is not None:
+            reply = await uow.outbox.add(
+                reply_to_message(message, text, now=now, case_id=message.case_id)
             )
-            message.case_id = case.id
-            case_number = case.number
-            text = _ack_text(
-                case.number, case.department, case.complete_due_at, language, conversation
-            )
-        reply = await uow.outbox.add(
-            reply_to_message(message, text, now=now, case_id=message.case_id)
-        )
+            assert reply.id is not None
+            outbound_ids.append(reply.id)
         message.status = InboundStatus.PROCESSED
         await uow.inbox.save(message, processed_at=now)
         await uow.commit()
-    assert reply.id is not None
-    return Handled([reply.id], case_number=case_number)
+    return Handled(outbound_ids, case_number=opened)
 
 
-def _ack_text(
-    number: str,
-    department: str | None,
-    due: datetime,
-    language: Language,
+async def _answer_free_text(
+    message: InboundMessage,
+    classification: Classification,
+    uow: UnitOfWork,
     conversation: Conversation,
-) -> str:
-    if department is None:
-        return say("case_triage", language, number=number)
-    dept = conversation.taxonomy.department(department)
-    local_due = due.astimezone(conversation.routing.city_timezone)
-    return say(
+    now: datetime,
+) -> tuple[str, str | None]:
+    """The answer, and the number of the case it opened, if any."""
+    language = message.language or Language.ZH
+    if classification.is_conversation:
+        return say(classification.intent, language), None
+    case = await open_case(
+        message,
+        classification,
+        uow=uow,
+        taxonomy=conversation.taxonomy,
+        routing=conversation.routing,
+        now=now,
+    )
+    message.case_id = case.id
+    if case.department is None:
+        return say("case_triage", language, number=case.number), case.number
+    local_due = case.complete_due_at.astimezone(conversation.routing.city_timezone)
+    text = say(
         "case_opened",
         language,
-        number=number,
-        department=dept.name_zh if language == Language.ZH else dept.name_en,
+        number=case.number,
+        department=conversation.department_name(case.department, language),
         due=f"{local_due:%Y-%m-%d}",
     )
+    return text, case.number
 
 
-async def _status_text(number: str, language: Language, uow: UnitOfWork, taxonomy: Taxonomy) -> str:
+async def _answer_command(
+    command: commands.Command,
+    message: InboundMessage,
+    citizen: Citizen,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> str | None:
+    language = message.language or Language.ZH
+    handle = ContactHandle(message.channel, message.sender_address)
+    assert citizen.id is not None
+    match command:
+        case commands.Status(number):
+            return await _status_text(number, language, uow, conversation)
+        case commands.MyCases():
+            cases = await uow.cases.for_citizen(citizen.id, statuses=OPEN, limit=10)
+            if not cases:
+                return say("no_cases", language)
+            lines = "\n".join(f"{c.number} {STATUS_NAMES[c.status][language]}" for c in cases)
+            return say("my_cases", language, lines=lines)
+        case commands.Help():
+            return say("help", language)
+        case commands.Stop():
+            # Nothing more goes to this number until START (the carrier confirms STOP).
+            await uow.citizens.set_opt_out(handle, True)
+            return None
+        case commands.Start():
+            await uow.citizens.set_opt_out(handle, False)
+            return say("started", language)
+        case commands.Rating(score):
+            closed = await uow.cases.for_citizen(citizen.id, statuses=[CaseStatus.CLOSED], limit=5)
+            case = next((c for c in closed if c.rating is None), None)
+            if case is None:
+                return say("nothing_to_rate", language)
+            case.rate(score, actor="citizen", at=now)
+            await uow.cases.save(case)
+            message.case_id = case.id
+            return say("rated", language, number=case.number, score=str(score))
+
+
+async def _status_text(
+    number: str, language: Language, uow: UnitOfWork, conversation: Conversation
+) -> str:
     try:
         case = await uow.cases.by_number(number)
     except NotFound:
         return say("status_unknown", language, number=number)
-    if case.department:
-        dept = taxonomy.department(case.department)
-        department = dept.name_zh if language == Language.ZH else dept.name_en
-    else:
-        department = say("triage_department", language)
     return say(
         "status",
         language,
         number=number,
         status=STATUS_NAMES[case.status][language],
-        department=department,
+        department=conversation.department_name(case.department, language),
     )
+
+
+async def ask_for_rating(
+    number: str, *, uow_factory: UnitOfWorkFactory, now: datetime
+) -> int | None:
+    """After a case closes, ask the citizen on their channel to rate it (1-5)."""
+    async with uow_factory() as uow:
+        case = await uow.cases.by_number(number)
+        if case.status != CaseStatus.CLOSED or case.rating is not None:
+            return None
+        reply = await uow.outbox.add(
+            OutboundMessage(
+                channel=case.channel,
+                recipient_address=case.reply_to,
+                text=say("rate_request", case.language, number=case.number),
+                created_at=now,
+                updated_at=now,
+                case_id=case.id,
+                citizen_id=case.citizen_id,
+            )
+        )
+        await uow.commit()
+        return reply.id

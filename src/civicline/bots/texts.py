@@ -40,6 +40,35 @@ TEXTS: dict[str, dict[Language, str]] = {
         "government. Please tell us the problem, where and when it happened.",
     },
     "triage_department": {Language.ZH: "待分派", Language.EN: "not yet assigned"},
+    "help": {
+        Language.ZH: "请直接描述您遇到的问题、地点和时间。查询进度：发送“查询 案件编号”；"
+        "我的案件：发送“我的案件”；退订短信：发送“TD”；恢复：发送“订阅”。",
+        Language.EN: "Just describe the problem, where and when. Check a case: “STATUS "
+        "<case number>”. Your open cases: “MY CASES”. Stop texts: “STOP”; resume: “START”.",
+    },
+    "my_cases": {
+        Language.ZH: "您的未办结案件：\n{lines}",
+        Language.EN: "Your open cases:\n{lines}",
+    },
+    "no_cases": {Language.ZH: "您目前没有未办结的案件。", Language.EN: "You have no open cases."},
+    "started": {
+        Language.ZH: "您已恢复接收12345短信通知。",
+        Language.EN: "You will receive City Hotline 12345 texts again.",
+    },
+    "rated": {
+        Language.ZH: "感谢您对案件 {number} 的评价（{score}分）。",
+        Language.EN: "Thank you for rating case {number} ({score} of 5).",
+    },
+    "nothing_to_rate": {
+        Language.ZH: "没有找到待评价的已办结案件。如需反映新问题，请直接描述。",
+        Language.EN: "We found no closed case waiting for your rating. To report a new "
+        "problem, just describe it.",
+    },
+    "rate_request": {
+        Language.ZH: "您的案件 {number} 已办结。请回复数字1-5为办理情况评分（5为非常满意）。",
+        Language.EN: "Your case {number} is closed. Please reply with a number from 1 to 5 "
+        "to rate how it was handled (5 is very satisfied).",
+    },
 }
 
 STATUS_NAMES: dict[str, dict[Language, str]] = {

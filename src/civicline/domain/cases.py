@@ -57,6 +57,7 @@ class EventKind(enum.StrEnum):
     REPLY = "reply"
     MESSAGE = "message"  # the citizen wrote again on an open case
     CLASSIFIED = "classified"
+    RATED = "rated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Case:
     confidence: float | None = None
     merged_into: str | None = None
     resolution: str | None = None
+    rating: int | None = None
     updated_at: datetime | None = None
     id: int | None = None
     events: list[CaseEvent] = field(default_factory=list)
@@ -180,6 +182,18 @@ class Case:
             raise InvalidInput("a case cannot be merged into itself")
         self.transition(S.MERGED, actor=actor, at=at, reason=reason, data={"into": other})
         self.merged_into = other
+
+    def rate(self, score: int, *, actor: str, at: datetime) -> None:
+        """The citizen's 1-5 rating of a closed case; given once."""
+        if self.status != S.CLOSED:
+            raise InvalidInput(f"case {self.number} is not closed yet")
+        if self.rating is not None:
+            raise InvalidInput(f"case {self.number} is already rated")
+        if not 1 <= score <= 5:
+            raise InvalidInput("a rating is a number from 1 to 5")
+        self.rating = score
+        self.updated_at = at
+        self.record(CaseEvent(kind=EventKind.RATED, at=at, actor=actor, data={"rating": score}))
 
     def reopen(self, *, actor: str, at: datetime, reason: str) -> None:
         _require(reason, "reopening needs a reason")

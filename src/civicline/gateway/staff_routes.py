@@ -10,9 +10,11 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
+from civicline.bots.dialogue import ask_for_rating
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.gateway.auth import issue_token, verify_password
+from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import staff
 from civicline.handlers.sweep import DELIVER_OUTBOUND
@@ -207,10 +209,7 @@ async def post_reply(number: str, body: ReplyIn, user: UserDep, services: Servic
         number, body.text, user=user, uow=services.uow(), now=services.now()
     )
     assert outbound.id is not None
-    try:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound.id)
-    except (RedisError, OSError):
-        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound.id})
+    await _queue_delivery(services, outbound.id)
     return ReplyOut(outbound_id=outbound.id, status=outbound.status)
 
 
@@ -218,7 +217,9 @@ async def post_reply(number: str, body: ReplyIn, user: UserDep, services: Servic
 async def case_action(
     number: str, action: staff.Action, body: ActionIn, user: UserDep, services: ServicesDep
 ) -> CaseSummary:
-    """accept, assign, forward, return (退单), reject, merge, close or reopen the case."""
+    """accept, assign, forward, return (退单), reject, merge, close or reopen the case.
+
+    Closing also asks the citizen, on their channel, to rate the handling from 1 to 5."""
     case = await staff.act(
         number,
         staff.ActionRequest(action, reason=body.reason, department=body.department, into=body.into),
@@ -227,7 +228,20 @@ async def case_action(
         taxonomy=services.taxonomy,
         now=services.now(),
     )
+    if action == staff.Action.CLOSE:
+        outbound_id = await ask_for_rating(
+            case.number, uow_factory=services.uow, now=services.now()
+        )
+        if outbound_id is not None:
+            await _queue_delivery(services, outbound_id)
     return CaseSummary.of(case)
+
+
+async def _queue_delivery(services: Services, outbound_id: int) -> None:
+    try:
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id)
+    except (RedisError, OSError):
+        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
 
 
 class DepartmentOut(BaseModel):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, DeliveryStatus
 from civicline.handlers.ports import Sender, SendError
@@ -51,6 +52,14 @@ async def deliver(
         message = await uow.outbox.get(outbound_id, lock=True)
         if message.status not in PENDING:
             return DeliveryOutcome(None)
+        handle = ContactHandle(message.channel, message.recipient_address)
+        if await uow.citizens.is_opted_out(handle):
+            message.status = DeliveryStatus.FAILED
+            message.last_error = "not sent: the citizen opted out (STOP)"
+            message.updated_at = now
+            await uow.outbox.save(message)
+            await uow.commit()
+            return DeliveryOutcome(DeliveryStatus.FAILED)
         message.status = DeliveryStatus.SENDING
         message.attempts += 1
         message.updated_at = now

@@ -20,6 +20,10 @@ class CitizenRepository(Protocol):
     async def get_or_create(
         self, handle: ContactHandle, *, at: datetime, language: Language
     ) -> Citizen: ...
+    async def set_opt_out(self, handle: ContactHandle, opted_out: bool) -> None: ...
+    async def is_opted_out(self, handle: ContactHandle) -> bool:
+        """True after the citizen sent STOP on this handle (until START)."""
+        ...
 
 
 class InboxWriter(Protocol):
@@ -57,6 +61,12 @@ class CaseRepository(Protocol):
         offset: int = 0,
     ) -> list[Case]:
         """Cases in the given states, earliest completion deadline first."""
+        ...
+
+    async def for_citizen(
+        self, citizen_id: int, *, statuses: Iterable[CaseStatus], limit: int
+    ) -> list[Case]:
+        """The citizen's cases in these states, newest first."""
         ...
 
     async def numbers_by_id(self, case_ids: Iterable[int]) -> dict[int, str]: ...

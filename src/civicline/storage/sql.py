@@ -99,6 +99,27 @@ class SqlCitizens:
             return existing
         return Citizen(id=row.id, created_at=at, language=language, handles=[handle])
 
+    async def set_opt_out(self, handle: ContactHandle, opted_out: bool) -> None:
+        row = await self.session.scalar(
+            select(ContactHandleRow).where(
+                ContactHandleRow.channel == handle.channel,
+                ContactHandleRow.address == handle.address,
+            )
+        )
+        if row is None:
+            raise NotFound("contact handle", handle.channel)
+        row.opted_out = opted_out
+
+    async def is_opted_out(self, handle: ContactHandle) -> bool:
+        return bool(
+            await self.session.scalar(
+                select(ContactHandleRow.opted_out).where(
+                    ContactHandleRow.channel == handle.channel,
+                    ContactHandleRow.address == handle.address,
+                )
+            )
+        )
+
     async def _load(self, row: CitizenRow) -> Citizen:
         handles = await self.session.scalars(
             select(ContactHandleRow).where(ContactHandleRow.citizen_id == row.id)
@@ -204,6 +225,7 @@ def _case(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
         confidence=row.confidence,
         merged_into=row.merged_into,
         resolution=row.resolution,
+        rating=row.rating,
         events=[
             CaseEvent(
                 id=e.id,
@@ -229,6 +251,7 @@ _CASE_FIELDS = (
     "confidence",
     "merged_into",
     "resolution",
+    "rating",
     "summary",
     "accept_due_at",
     "complete_due_at",
@@ -327,6 +350,20 @@ class SqlCases:
             stmt = stmt.where(CaseRow.department == department)
         stmt = stmt.order_by(CaseRow.complete_due_at, CaseRow.id).limit(limit).offset(offset)
         return [_case(r) for r in await self.session.scalars(stmt)]
+
+    async def for_citizen(
+        self, citizen_id: int, *, statuses: Iterable[CaseStatus], limit: int
+    ) -> list[Case]:
+        rows = await self.session.scalars(
+            select(CaseRow)
+            .where(
+                CaseRow.citizen_id == citizen_id,
+                CaseRow.status.in_([str(s) for s in statuses]),
+            )
+            .order_by(CaseRow.id.desc())
+            .limit(limit)
+        )
+        return [_case(r) for r in rows]
 
     async def numbers_by_id(self, case_ids: Iterable[int]) -> dict[int, str]:
         ids = set(case_ids)

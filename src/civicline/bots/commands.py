@@ -1,0 +1,73 @@
+"""Keywords a citizen can send on any channel, in Chinese and English.
+
+``查询 261127-00042`` / ``STATUS 261127-00042``: where is my case; ``我的案件`` / ``MY CASES``:
+my open cases; ``帮助`` / ``HELP``; ``STOP`` / ``退订`` / ``TD`` and ``START`` / ``订阅``: stop
+and resume SMS; a lone digit 1-5 after a case is closed: its rating.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from civicline.domain.case_numbers import find_case_number
+
+STATUS_WORDS = re.compile(r"查询|进度|状态|进展|status|progress|check", re.IGNORECASE)
+MY_CASES = {"我的案件", "我的诉求", "案件列表", "my cases", "cases", "list"}
+HELP = {"帮助", "help", "?", "？", "菜单", "menu"}
+STOP = {"stop", "退订", "td", "unsubscribe", "cancel", "end", "quit", "stopall"}
+START = {"start", "订阅", "unstop"}
+RATING = re.compile(r"^\s*([1-5])\s*(?:分|星|stars?)?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class MyCases:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    score: int
+
+
+Command = Status | MyCases | Help | Stop | Start | Rating
+
+
+def parse_command(text: str) -> Command | None:
+    """The keyword command in ``text``, or None for free text (a complaint or small talk)."""
+    plain = text.strip()
+    word = plain.lower().rstrip("。.!！")
+    if word in MY_CASES:
+        return MyCases()
+    if word in HELP:
+        return Help()
+    if word in STOP:
+        return Stop()
+    if word in START:
+        return Start()
+    if match := RATING.match(plain):
+        return Rating(int(match.group(1)))
+    number = find_case_number(plain)
+    if number and (STATUS_WORDS.search(plain) or len(plain) <= len(number) + 2):
+        return Status(number)
+    return None
