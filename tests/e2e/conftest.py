@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,9 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0) 
         await asyncio.sleep(0.1)
 
 
-@pytest.fixture
-async def gateway(services: Services) -> AsyncIterator[Gateway]:
+@asynccontextmanager
+async def serving(services: Services, port: int | None = None) -> AsyncIterator[Gateway]:
+    """The gateway app on a loopback port with its worker, and three staff accounts."""
     for name, role, department in [
         ("li", Role.STAFF, "housing_construction"),
         ("zhao", Role.STAFF, "transport"),
@@ -67,7 +69,7 @@ async def gateway(services: Services) -> AsyncIterator[Gateway]:
         await create_user(
             services.uow(), services.taxonomy, name, PASSWORD, role, department, now=services.now()
         )
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(services.settings, services),
@@ -77,10 +79,10 @@ async def gateway(services: Services) -> AsyncIterator[Gateway]:
             access_log=False,
         )
     )
-    serving = asyncio.create_task(server.serve())
+    running = asyncio.create_task(server.serve())
     while not server.started:
-        if serving.done():
-            serving.result()
+        if running.done():
+            running.result()
         await asyncio.sleep(0.02)
     worker = await build_worker(services, sweep_at_start=False)
     working = asyncio.create_task(worker.async_run())
@@ -88,5 +90,11 @@ async def gateway(services: Services) -> AsyncIterator[Gateway]:
         yield Gateway(f"http://127.0.0.1:{port}", services)
     finally:
         server.should_exit = True
-        await serving
+        await running
         await stop_worker(worker, working)
+
+
+@pytest.fixture
+async def gateway(services: Services) -> AsyncIterator[Gateway]:
+    async with serving(services) as live:
+        yield live

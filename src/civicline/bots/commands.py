@@ -14,8 +14,9 @@ from civicline.domain.case_numbers import find_case_number
 
 STATUS_WORDS = re.compile(r"查询|进度|状态|进展|status|progress|check", re.IGNORECASE)
 MY_CASES = {"我的案件", "我的诉求", "案件列表", "my cases", "cases", "list"}
-HELP = {"帮助", "help", "?", "？", "菜单", "menu"}
-STOP = {"stop", "退订", "td", "unsubscribe", "cancel", "end", "quit", "stopall"}
+HELP = {"帮助", "help", "info", "?", "？", "菜单", "menu"}
+# Twilio's own opt-out words, and the Chinese carriers' 退订 / TD.
+STOP = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "退订", "td"}
 START = {"start", "订阅", "unstop"}
 RATING = re.compile(r"^\s*([1-5])\s*(?:分|星|stars?)?\s*$", re.IGNORECASE)
 

@@ -11,8 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
+from twilio.rest import Client  # type: ignore[import-untyped]
 
 from civicline.bots.dialogue import Conversation
+from civicline.channels.sms import SmsSender
+from civicline.channels.twilio_api import close_client, make_client
 from civicline.channels.webchat import WebchatSender
 from civicline.domain.messages import Channel
 from civicline.domain.taxonomy import Taxonomy
@@ -96,6 +99,17 @@ async def sync_departments(uow: UnitOfWork, taxonomy: Taxonomy) -> None:
         await uow.commit()
 
 
+def _twilio_client(settings: Settings) -> Client | None:
+    if not settings.sms_enabled:
+        return None
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    return make_client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get_secret_value(),
+        base_url=settings.twilio_api_base_url,
+    )
+
+
 @asynccontextmanager
 async def services_for(settings: Settings) -> AsyncIterator[Services]:
     """Everything the gateway and the workers share, for the lifetime of the process."""
@@ -108,6 +122,15 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         redis_url = await asyncio.to_thread(embedded.start)
     engine = database.create_engine(settings.db_url, pool_size=settings.db_pool_size)
     redis = None
+    senders: dict[Channel, Sender] = {Channel.WEBCHAT: WebchatSender()}
+    twilio = _twilio_client(settings)
+    if twilio is not None:
+        assert settings.twilio_from_number is not None
+        senders[Channel.SMS] = SmsSender(
+            twilio,
+            from_number=settings.twilio_from_number,
+            public_base_url=settings.public_base_url,
+        )
     try:
         redis = await connect(redis_url)
         services = Services(
@@ -118,7 +141,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             queue=ArqQueue(redis),
             taxonomy=taxonomy,
             classifier=await load_classifier(settings),
-            senders={Channel.WEBCHAT: WebchatSender()},
+            senders=senders,
             webchat_limiter=RateLimiter(
                 redis,
                 limit=settings.webchat_rate_limit_per_minute,
@@ -130,6 +153,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         await sync_departments(services.uow(), taxonomy)
         yield services
     finally:
+        if twilio is not None:
+            await close_client(twilio)
         if redis is not None:
             await redis.aclose()
         await engine.dispose()

@@ -1,0 +1,222 @@
+"""SMS end to end: signed Twilio webhooks in, the real twilio client out to a fake Twilio
+REST server on loopback, status callbacks back in."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
+from civicline.gateway.bootstrap import services_for
+from civicline.storage.redis_server import EmbeddedRedis
+from tests.conftest import make_settings
+from tests.e2e.conftest import Gateway, eventually, free_port, serving
+from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twilio"
+OUR_NUMBER = "+14155550100"
+
+
+def payload(name: str, **changes: str) -> dict[str, str]:
+    params: dict[str, str] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    params.update(changes)
+    return params
+
+
+@dataclass
+class Sms:
+    gateway: Gateway
+    fake: FakeTwilio
+    client: httpx.AsyncClient
+
+    def sign(self, path: str, params: dict[str, str]) -> str:
+        url = self.gateway.services.settings.public_base_url + path
+        return str(RequestValidator(self.fake.auth_token).compute_signature(url, params))
+
+    async def post(
+        self, path: str, params: dict[str, str], signature: str | None = "sign"
+    ) -> httpx.Response:
+        headers = {}
+        if signature == "sign":
+            signature = self.sign(path, params)
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        return await self.client.post(path, data=params, headers=headers)
+
+    async def text(self, body: str, sender: str = "+8613912345678") -> httpx.Response:
+        sid = "SM" + uuid.uuid4().hex
+        params = payload("inbound_sms_zh.json", Body=body, From=sender, MessageSid=sid, SmsSid=sid)
+        return await self.post("/webhooks/twilio/sms", params)
+
+    async def sent_to(self, number: str, count: int) -> list[Any]:
+        async def enough() -> list[Any]:
+            got = [m for m in self.fake.messages if m.to == number]
+            return got if len(got) >= count else []
+
+        return list(await eventually(enough))
+
+
+@pytest.fixture
+async def sms(
+    db_url: str, tmp_path: Path, model_dir: Path, embedded_redis: EmbeddedRedis
+) -> AsyncIterator[Sms]:
+    client = aioredis.Redis.from_url(embedded_redis.url)
+    await client.flushdb()
+    await client.aclose()
+    port = free_port()
+    async with running_fake_twilio() as fake:
+        settings = make_settings(
+            tmp_path,
+            model_dir,
+            database_url=db_url,
+            redis_url=embedded_redis.url,
+            public_base_url=f"http://127.0.0.1:{port}",
+            twilio_account_sid=fake.account_sid,
+            twilio_auth_token=fake.auth_token,
+            twilio_from_number=OUR_NUMBER,
+            twilio_api_base_url=fake.url,
+        )
+        async with (
+            services_for(settings) as services,
+            serving(services, port) as gateway,
+            httpx.AsyncClient(base_url=gateway.url, timeout=10) as http,
+        ):
+            yield Sms(gateway, fake, http)
+
+
+async def test_sms_complaint_gets_its_case_number_and_the_staff_answer(sms: Sms) -> None:
+    answer = await sms.post("/webhooks/twilio/sms", payload("inbound_sms_zh.json"))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/xml")
+    assert "<Response/>" in answer.text
+
+    [ack] = await sms.sent_to("+8613912345678", 1)
+    assert ack.from_ == OUR_NUMBER
+    number = ack.body.split("案件编号 ")[1][:12]
+    assert "outbound_id=" in (ack.status_callback or "")
+
+    boss = await sms.gateway.staff("boss")
+    case = (await boss.get(f"/api/v1/cases/{number}")).json()
+    assert case["channel"] == "sms" and case["category"] == "environment"
+
+    # Twilio reports the acknowledgement delivered.
+    outbound_id = ack.status_callback.split("outbound_id=")[1]
+    path = f"/webhooks/twilio/status?outbound_id={outbound_id}"
+    receipt = payload("status_delivered.json", MessageSid=ack.sid, SmsSid=ack.sid)
+    assert (await sms.post(path, receipt)).status_code == 204
+    case = (await boss.get(f"/api/v1/cases/{number}")).json()
+    assert [m["status"] for m in case["messages"] if m["direction"] == "outbound"] == ["delivered"]
+
+    clerk = await sms.gateway.staff("boss")
+    await clerk.post(
+        f"/api/v1/cases/{number}/replies",
+        json={"text": "已约谈烧烤店经营者，今晚起十点前停止营业。"},
+    )
+    _, reply = await sms.sent_to("+8613912345678", 2)
+    assert reply.body == "已约谈烧烤店经营者，今晚起十点前停止营业。"
+
+    # A replayed webhook (same MessageSid) opens nothing new.
+    again = await sms.post("/webhooks/twilio/sms", payload("inbound_sms_zh.json"))
+    assert again.status_code == 200
+    await sms.text("查询 " + number)
+    replies = await sms.sent_to("+8613912345678", 3)
+    assert len(replies) == 3 and number in replies[-1].body
+    every_state = {"status": ["received", "assigned", "answered"]}
+    cases = (await boss.get("/api/v1/cases", params=every_state)).json()
+    assert [c["number"] for c in cases] == [number]
+
+
+async def test_forged_missing_and_malformed_webhooks_are_refused(sms: Sms) -> None:
+    params = payload("inbound_sms_en.json")
+    assert (await sms.post("/webhooks/twilio/sms", params, signature=None)).status_code == 403
+    assert (await sms.post("/webhooks/twilio/sms", params, signature="Zm9yZ2Vk")).status_code == 403
+    tampered = dict(params, Body="something else")
+    forged = sms.sign("/webhooks/twilio/sms", params)
+    assert (await sms.post("/webhooks/twilio/sms", tampered, signature=forged)).status_code == 403
+    without_sender = {k: v for k, v in params.items() if k != "From"}
+    missing = await sms.post("/webhooks/twilio/sms", without_sender)
+    assert missing.status_code == 422 and "From" in missing.json()["detail"]
+    too_long = await sms.post("/webhooks/twilio/sms", dict(params, Body="x" * 1601))
+    assert too_long.status_code == 422
+    full = await sms.post(
+        "/webhooks/twilio/sms", dict(params, Body="路" * 1600, MessageSid="SM" + "1" * 32)
+    )
+    assert full.status_code == 200
+    bad_status = await sms.post(
+        "/webhooks/twilio/status?outbound_id=1", payload("status_sent.json", MessageStatus="weird")
+    )
+    assert bad_status.status_code == 422
+    unknown = await sms.post(
+        "/webhooks/twilio/status?outbound_id=999999", payload("status_delivered.json")
+    )
+    assert unknown.status_code == 204  # nothing of ours: acknowledged, nothing moved
+
+
+async def test_unknown_case_number_by_sms(sms: Sms) -> None:
+    await sms.text("查询 991231-00001", sender="+8613912340000")
+    [reply] = await sms.sent_to("+8613912340000", 1)
+    assert "没有找到案件 991231-00001" in reply.body
+
+
+async def test_stop_silences_replies_until_start(sms: Sms) -> None:
+    who = "+8613912341111"
+    await sms.text("小区门口的路灯坏了一个星期，晚上很黑", sender=who)
+    [ack] = await sms.sent_to(who, 1)
+    number = ack.body.split("案件编号 ")[1][:12]
+    await sms.text("STOP", sender=who)
+    boss = await sms.gateway.staff("boss")
+
+    await eventually(lambda: _all_processed(sms))  # the STOP is handled
+    reply = await boss.post(f"/api/v1/cases/{number}/replies", json={"text": "已修复"})
+    outbound_id = reply.json()["outbound_id"]
+
+    async def failed() -> bool:
+        case = (await boss.get(f"/api/v1/cases/{number}")).json()
+        row = next(
+            m for m in case["messages"] if m["id"] == outbound_id and m["direction"] == "outbound"
+        )
+        return row["status"] == "failed" and "opted out" in (row["last_error"] or "")
+
+    await eventually(failed)
+    assert len([m for m in sms.fake.messages if m.to == who]) == 1
+
+    await sms.text("START", sender=who)
+    replies = await sms.sent_to(who, 2)
+    assert "again" in replies[-1].body or "恢复" in replies[-1].body
+
+
+async def _all_processed(sms: Sms) -> bool:
+    services = sms.gateway.services
+    async with services.uow() as uow:
+        return not await uow.inbox.unprocessed_ids(received_before=services.now(), limit=10)
+
+
+async def test_twilio_errors_retry_or_fail_for_good(sms: Sms) -> None:
+    sms.fake.fail_next(429, code=20429, times=1)
+    await sms.text("人民路上的井盖丢了，很危险", sender="+8613912342222")
+    [ack] = await sms.sent_to("+8613912342222", 1)  # the second try went through
+    assert "案件编号" in ack.body
+
+    sms.fake.fail_next(400, code=21610, times=1)
+    number = ack.body.split("案件编号 ")[1][:12]
+    boss = await sms.gateway.staff("boss")
+    reply = await boss.post(f"/api/v1/cases/{number}/replies", json={"text": "已补上井盖"})
+    outbound_id = reply.json()["outbound_id"]
+
+    async def failed() -> dict[str, Any] | None:
+        case = (await boss.get(f"/api/v1/cases/{number}")).json()
+        row = next(
+            m for m in case["messages"] if m["id"] == outbound_id and m["direction"] == "outbound"
+        )
+        return row if row["status"] == "failed" else None
+
+    row = await eventually(failed)
+    assert "21610" in row["last_error"] and row["attempts"] == 1
