@@ -220,3 +220,21 @@ async def test_twilio_errors_retry_or_fail_for_good(sms: Sms) -> None:
 
     row = await eventually(failed)
     assert "21610" in row["last_error"] and row["attempts"] == 1
+
+
+async def test_mms_photos_are_kept_with_the_case(sms: Sms) -> None:
+    mms = payload("inbound_mms.json")
+    assert (await sms.post("/webhooks/twilio/sms", mms)).status_code == 200
+    sender = mms["From"]
+    [ack] = await sms.sent_to(sender, 1)
+    number = ack.body.split("案件编号 ")[1][:12]
+    boss = await sms.gateway.staff("boss")
+    case = (await boss.get(f"/api/v1/cases/{number}")).json()
+    [first] = [m for m in case["messages"] if m["direction"] == "inbound"]
+    assert first["attachments"] == [mms["MediaUrl0"], mms["MediaUrl1"]]
+
+    photo_only = {k: v for k, v in mms.items() if k != "Body"}
+    photo_only.update(MessageSid="SM" + uuid.uuid4().hex, From="+8613912343333")
+    assert (await sms.post("/webhooks/twilio/sms", photo_only)).status_code == 200
+    [triage_ack] = await sms.sent_to("+8613912343333", 1)
+    assert "尽快确定承办部门" in triage_ack.body  # no words: staff place it

@@ -30,6 +30,7 @@ from civicline.nlu.base import Classification, Classifier
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
 SMS_ONLY = (commands.Stop, commands.Start)
+MEDIA_ONLY = Classification(intent="other", confidence=0.0, ranking=(), engine="none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +75,20 @@ async def handle_inbound(
         return Handled([], already_done=True)
     command = command_for(peek)
     # Classify outside the transaction: the NLU may be a remote server.
-    classification = None if command else await conversation.nlu.classify(peek.text)
+    if command is not None:
+        classification = None
+    elif not peek.text:
+        classification = MEDIA_ONLY  # a photo without words: staff place it
+    else:
+        classification = await conversation.nlu.classify(peek.text)
 
     async with uow_factory() as uow:
         message = await uow.inbox.get(message_id, lock=True)
         if message.status != InboundStatus.RECEIVED:
             return Handled([], already_done=True)
-        language = message.language or guess_language(message.text)
+        language = message.language or (
+            guess_language(message.text) if message.text else Language.ZH
+        )
         message.language = language
         citizen = await uow.citizens.get_or_create(
             ContactHandle(message.channel, message.sender_address), at=now, language=language

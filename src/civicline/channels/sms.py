@@ -21,6 +21,7 @@ Keywords (STOP, START, HELP, status, my cases, a rating) are the conversation's 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from civicline.domain.messages import (
 
 MAX_BODY = 1600
 MAX_MEDIA = 10
+log = logging.getLogger(__name__)
+
 STATUS_PATH = "/webhooks/twilio/status"
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -307,4 +310,14 @@ class SmsSender:
                 )
             except Exception as exc:
                 raise twilio_api.classify_error(exc) from exc
+        segments = count_segments(message.text)
+        log.info(
+            "sms sent",
+            extra={
+                "outbound_id": message.id,
+                "parts": len(parts),
+                "segments": segments.count,
+                "encoding": segments.encoding,
+            },
+        )
         return SendResult(DeliveryStatus.SENT, provider_message_id=sid)

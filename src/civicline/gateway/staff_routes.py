@@ -87,6 +87,7 @@ class ThreadMessage(BaseModel):
     status: str
     attempts: int = 0
     last_error: str | None = None
+    attachments: list[str] = Field(default_factory=list)
 
 
 class CaseDetail(CaseSummary):
@@ -120,6 +121,7 @@ def _inbound(m: InboundMessage) -> ThreadMessage:
         at=m.received_at,
         author="citizen",
         status=m.status,
+        attachments=m.attachments,
     )
 
 
