@@ -4,6 +4,7 @@ REST server on loopback, status callbacks back in."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -238,3 +239,21 @@ async def test_mms_photos_are_kept_with_the_case(sms: Sms) -> None:
     assert (await sms.post("/webhooks/twilio/sms", photo_only)).status_code == 200
     [triage_ack] = await sms.sent_to("+8613912343333", 1)
     assert "尽快确定承办部门" in triage_ack.body  # no words: staff place it
+
+
+async def test_phone_numbers_and_texts_stay_out_of_the_logs(
+    sms: Sms, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    who = "+8613912349876"
+    await sms.text("我叫王隐私，幸福路18号楼下烧烤店油烟太大", sender=who)
+    [ack] = await sms.sent_to(who, 1)
+    number = ack.body.split("案件编号 ")[1][:12]
+    outbound_id = ack.status_callback.split("outbound_id=")[1]
+    receipt = payload("status_delivered.json", To=who, MessageSid=ack.sid, SmsSid=ack.sid)
+    await sms.post(f"/webhooks/twilio/status?outbound_id={outbound_id}", receipt)
+    # Messages and every structured field (extras, args) of every record.
+    logged = caplog.text + "\n".join(str(vars(record)) for record in caplog.records)
+    assert number in logged
+    for secret in (who, who[1:], "13912349876", "王隐私", "烧烤店"):
+        assert secret not in logged

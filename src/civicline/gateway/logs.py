@@ -28,7 +28,15 @@ def configure(level: str) -> None:
 
 # Libraries that print SQL parameters, request bodies or parsed text below WARNING: that
 # would be complaint text and phone numbers.
-LEAKY = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "jieba", "httpcore")
+LEAKY = (
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "jieba",
+    "httpcore",
+    "twilio",
+)
 
 
 def silence_leaky_loggers() -> None:
