@@ -257,3 +257,19 @@ async def test_phone_numbers_and_texts_stay_out_of_the_logs(
     assert number in logged
     for secret in (who, who[1:], "13912349876", "王隐私", "烧烤店"):
         assert secret not in logged
+
+
+async def test_a_long_answer_goes_in_parts_with_one_callback(sms: Sms) -> None:
+    who = "+8613912345555"
+    await sms.text("和平路菜市场周边占道经营严重，垃圾遍地", sender=who)
+    [ack] = await sms.sent_to(who, 1)
+    number = ack.body.split("案件编号 ")[1][:12]
+    long_answer = "经现场核查，已责令摊贩退回市场内经营，城管将每日巡查。" * 80  # 2,160 chars
+    boss = await sms.gateway.staff("boss")
+    assert (
+        await boss.post(f"/api/v1/cases/{number}/replies", json={"text": long_answer})
+    ).status_code == 202
+    _, first, second = await sms.sent_to(who, 3)
+    assert first.body + second.body == long_answer
+    assert len(first.body) <= 1600 and first.body.endswith("。")
+    assert first.status_callback is None and "outbound_id=" in second.status_callback
