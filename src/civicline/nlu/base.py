@@ -11,11 +11,23 @@ MAX_RANKING = 5
 
 
 @dataclass(frozen=True, slots=True)
+class Entity:
+    """Something found in the text: ``kind`` is case_number, phone, place or time."""
+
+    kind: str
+    value: str
+    start: int
+    end: int
+    source: str = "pattern"  # pattern, gazetteer, or the engine that extracted it
+
+
+@dataclass(frozen=True, slots=True)
 class Classification:
     intent: str
     confidence: float
     ranking: tuple[tuple[str, float], ...]
     engine: str
+    entities: tuple[Entity, ...] = ()
 
     @property
     def is_conversation(self) -> bool:
