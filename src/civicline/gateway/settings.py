@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=None, description="where trained NLU models are cached; default: var_dir/models"
     )
     nlu_min_confidence: float = Field(default=0.4, ge=0, le=1)
+    rasa_url: str | None = Field(
+        default=None, description="Rasa server (rasa run --enable-api); unset: local NLU only"
+    )
+    rasa_token: SecretStr | None = Field(default=None, description="Rasa's --auth-token")
+    rasa_timeout_seconds: float = Field(default=2.0, gt=0)
     city_timezone: str = "Asia/Shanghai"
     webchat_max_length: int = 4000
     webchat_rate_limit_per_minute: int = 20
