@@ -87,6 +87,8 @@ class Case:
     department: str | None = None
     status: CaseStatus = CaseStatus.RECEIVED
     urgent: bool = False
+    collective: bool = False  # many people, joint letters, threats to escalate (集体访)
+    place: str | None = None
     classified_by: str | None = None
     confidence: float | None = None
     merged_into: str | None = None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from civicline.domain.taxonomy import Category
+from civicline.domain.taxonomy import Category, UrgentDeadlines
 
 
 def is_weekday(day: date) -> bool:
@@ -36,8 +36,16 @@ class Deadlines:
     complete_by: datetime
 
 
-def deadlines_for(category: Category, received_at: datetime) -> Deadlines:
+def deadlines_for(
+    category: Category, received_at: datetime, *, urgent: UrgentDeadlines | None = None
+) -> Deadlines:
+    """The category's deadlines, or the urgent ones when those are shorter."""
+    accept_hours = category.accept_hours
+    working_days = category.complete_working_days
+    if urgent is not None:
+        accept_hours = min(accept_hours, urgent.accept_hours)
+        working_days = min(working_days, urgent.complete_working_days)
     return Deadlines(
-        accept_by=received_at + timedelta(hours=category.accept_hours),
-        complete_by=add_working_days(received_at, category.complete_working_days),
+        accept_by=received_at + timedelta(hours=accept_hours),
+        complete_by=add_working_days(received_at, working_days),
     )

@@ -26,10 +26,19 @@ class Category:
 
 
 @dataclass(frozen=True, slots=True)
+class UrgentDeadlines:
+    """The shortest deadlines, for danger to life or property, whatever the category."""
+
+    accept_hours: int = 1
+    complete_working_days: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Taxonomy:
     departments: dict[str, Department]
     categories: dict[str, Category]
     triage_department: str
+    urgent: UrgentDeadlines = UrgentDeadlines()
 
     def category(self, code: str) -> Category:
         try:
@@ -63,6 +72,7 @@ class Taxonomy:
                 for code, c in raw["categories"].items()
             }
             triage = str(raw["triage_department"])
+            urgent = UrgentDeadlines(**{k: int(v) for k, v in raw.get("urgent", {}).items()})
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"taxonomy file is malformed: {exc!r}") from exc
         for cat in categories.values():
@@ -72,7 +82,14 @@ class Taxonomy:
                 raise InvalidInput(f"category {cat.code} needs positive deadlines")
         if triage not in departments:
             raise InvalidInput(f"triage department {triage} is not a department")
-        return cls(departments=departments, categories=categories, triage_department=triage)
+        if urgent.accept_hours <= 0 or urgent.complete_working_days <= 0:
+            raise InvalidInput("urgent deadlines must be positive")
+        return cls(
+            departments=departments,
+            categories=categories,
+            triage_department=triage,
+            urgent=urgent,
+        )
 
 
 def _name(entry: dict[str, Any], language: str, code: str) -> str:

@@ -182,6 +182,8 @@ class CaseRow(Base):
     department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
     status: Mapped[str] = mapped_column(String(16))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    collective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    place: Mapped[str | None] = mapped_column(String(200))
     classified_by: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
     merged_into: Mapped[str | None] = mapped_column(String(32))
