@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -186,3 +187,47 @@ async def test_a_closed_case_is_rated_once(uow: SqlUnitOfWorkFactory) -> None:
     assert await ask_for_rating(number, uow_factory=uow, now=T0) is None
     _, [again] = await _handle_sms(uow, "r3", "5")
     assert "待评价" in again.text
+
+
+async def test_an_urgent_complaint_gets_the_shortest_deadline_and_an_alert(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    text = "幸福路18号楼道里闻到很浓的煤气味，好像煤气泄漏了，我的电话13912345678"
+    nlu = RecordingClassifier("urban_rural_construction", 0.9)
+    handled, [reply] = await _handle(uow, text, nlu)
+    assert "13912345678" not in nlu.texts[0] and "幸福路" in nlu.texts[0]  # masked first
+    async with uow() as u:
+        case = await u.cases.by_number(handled.case_number or "", with_history=True)
+    assert case.urgent and not case.collective
+    assert case.place and "幸福路" in case.place
+    assert case.accept_due_at - T0 == timedelta(hours=1)
+    # One working day: Friday 27 Nov (10:00 Shanghai) → Monday 30 Nov.
+    assert (
+        case.complete_due_at.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+        == "2026-11-30"
+    )
+    alert = next(e for e in case.events if e.kind == "alert")
+    assert alert.reason == "urgent" and "gas_leak" in alert.data["reasons"]
+    classified = case.events[0].data
+    assert ["phone"] in classified["entities"]  # the kind only: no number in the history
+    assert "13912345678" not in str(classified)
+    assert reply.text.startswith("【紧急】")
+
+
+async def test_a_collective_complaint_is_flagged(uow: SqlUnitOfWorkFactory) -> None:
+    text = "我们全小区上百户业主联名反映，物业私自涨价，再不解决就去市政府上访"
+    handled, _ = await _handle(uow, text, FakeClassifier("urban_rural_construction", 0.9))
+    async with uow() as u:
+        case = await u.cases.by_number(handled.case_number or "", with_history=True)
+    assert case.collective and not case.urgent
+    assert any(e.kind == "alert" and e.reason == "collective" for e in case.events)
+
+
+class RecordingClassifier(FakeClassifier):
+    def __init__(self, intent: str, confidence: float) -> None:
+        super().__init__(intent, confidence)
+        self.texts: list[str] = []
+
+    async def classify(self, text: str) -> Classification:
+        self.texts.append(text)
+        return await super().classify(text)

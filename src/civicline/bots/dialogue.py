@@ -25,7 +25,7 @@ from civicline.domain.messages import (
     guess_language,
 )
 from civicline.domain.taxonomy import Taxonomy
-from civicline.handlers.cases import Routing, open_case, reply_to_message
+from civicline.handlers.cases import Reading, Routing, open_case, read_complaint, reply_to_message
 from civicline.nlu.base import Classification, Classifier
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
@@ -76,11 +76,11 @@ async def handle_inbound(
     command = command_for(peek)
     # Classify outside the transaction: the NLU may be a remote server.
     if command is not None:
-        classification = None
+        reading = None
     elif not peek.text:
-        classification = MEDIA_ONLY  # a photo without words: staff place it
+        reading = Reading(MEDIA_ONLY)  # a photo without words: staff place it
     else:
-        classification = await conversation.nlu.classify(peek.text)
+        reading = await read_complaint(peek.text, nlu=conversation.nlu)
 
     async with uow_factory() as uow:
         message = await uow.inbox.get(message_id, lock=True)
@@ -98,8 +98,8 @@ async def handle_inbound(
         if command is not None:
             text = await _answer_command(command, message, citizen, uow, conversation, now)
         else:
-            assert classification is not None
-            text, opened = await _answer_free_text(message, classification, uow, conversation, now)
+            assert reading is not None
+            text, opened = await _answer_free_text(message, reading, uow, conversation, now)
         outbound_ids = []
         if text is not None:
             reply = await uow.outbox.add(
@@ -115,18 +115,19 @@ async def handle_inbound(
 
 async def _answer_free_text(
     message: InboundMessage,
-    classification: Classification,
+    reading: Reading,
     uow: UnitOfWork,
     conversation: Conversation,
     now: datetime,
 ) -> tuple[str, str | None]:
     """The answer, and the number of the case it opened, if any."""
     language = message.language or Language.ZH
-    if classification.is_conversation:
-        return say(classification.intent, language), None
+    intent = reading.classification.intent
+    if reading.classification.is_conversation and not reading.flags.urgent:
+        return say(intent, language), None
     case = await open_case(
         message,
-        classification,
+        reading,
         uow=uow,
         taxonomy=conversation.taxonomy,
         routing=conversation.routing,
@@ -134,7 +135,8 @@ async def _answer_free_text(
     )
     message.case_id = case.id
     if case.department is None:
-        return say("case_triage", language, number=case.number), case.number
+        text = say("case_triage", language, number=case.number)
+        return (say("urgent_note", language) + text if case.urgent else text), case.number
     local_due = case.complete_due_at.astimezone(conversation.routing.city_timezone)
     text = say(
         "case_opened",
@@ -143,6 +145,8 @@ async def _answer_free_text(
         department=conversation.department_name(case.department, language),
         due=f"{local_due:%Y-%m-%d}",
     )
+    if case.urgent:
+        text = say("urgent_note", language) + text
     return text, case.number
 
 

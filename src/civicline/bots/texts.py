@@ -39,6 +39,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "Sorry, this service takes complaints and requests to the city "
         "government. Please tell us the problem, where and when it happened.",
     },
+    "urgent_note": {
+        Language.ZH: "【紧急】如有人身危险，请立即拨打110、119或120。",
+        Language.EN: "[URGENT] If anyone is in danger, call 110, 119 or 120 now. ",
+    },
     "triage_department": {Language.ZH: "待分派", Language.EN: "not yet assigned"},
     "help": {
         Language.ZH: "请直接描述您遇到的问题、地点和时间。查询进度：发送“查询 案件编号”；"

@@ -58,6 +58,7 @@ class EventKind(enum.StrEnum):
     MESSAGE = "message"  # the citizen wrote again on an open case
     CLASSIFIED = "classified"
     RATED = "rated"
+    ALERT = "alert"  # urgent or collective: staff are alerted
 
 
 @dataclass(frozen=True, slots=True)

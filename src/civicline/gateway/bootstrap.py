@@ -24,7 +24,9 @@ from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.delivery import RetryPolicy
 from civicline.handlers.ports import Sender
+from civicline.nlu import entities
 from civicline.nlu.base import Classifier
+from civicline.nlu.importer import imported_data_path, training_data_paths
 from civicline.nlu.local import LocalClassifier
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
@@ -84,11 +86,12 @@ class Services:
 
 
 async def load_classifier(settings: Settings) -> LocalClassifier:
-    """Train the local model on first start (a few seconds), reuse it afterwards."""
+    """Train the local model on first start (a few seconds), reuse it afterwards. It learns
+    from the shipped data plus the city's imported tickets (``civicline nlu import``)."""
+    paths = training_data_paths(settings.nlu_data_path, imported_data_path(settings.var_dir))
+    await asyncio.to_thread(entities.warm_up)  # jieba's dictionary: a second, once
     return await asyncio.to_thread(
-        LocalClassifier.load_or_train,
-        settings.nlu_data_path,
-        settings.model_dir or settings.var_dir / "models",
+        LocalClassifier.load_or_train, paths, settings.model_dir or settings.var_dir / "models"
     )
 
 

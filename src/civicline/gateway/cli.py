@@ -16,6 +16,7 @@ from civicline.domain.staff import Role
 from civicline.gateway import logs
 from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services, services_for, sync_departments, utcnow
+from civicline.gateway.nlu_cli import nlu_app
 from civicline.gateway.settings import Settings
 from civicline.gateway.users import UserExists, create_user
 from civicline.gateway.worker import build_worker, stop_worker
@@ -33,6 +34,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(nlu_app, name="nlu")
 
 
 def _settings() -> Settings:

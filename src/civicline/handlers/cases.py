@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -9,10 +10,14 @@ from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.messages import InboundMessage, Language, OutboundMessage
 from civicline.domain.sla import deadlines_for
 from civicline.domain.taxonomy import Taxonomy
-from civicline.nlu.base import Classification
+from civicline.nlu.base import Classification, Classifier, Entity
+from civicline.nlu.entities import extract_entities
+from civicline.nlu.masking import mask
+from civicline.nlu.urgency import Flags, assess
 from civicline.storage.base import UnitOfWork
 
 SYSTEM = "system"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,24 +28,52 @@ class Routing:
     city_timezone: tzinfo
 
 
+NOT_PRESSING = Flags(urgent=False, collective=False, reasons=())
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the NLU made of a complaint: its intent, what it names, and how pressing it is."""
+
+    classification: Classification
+    flags: Flags = NOT_PRESSING
+    entities: tuple[Entity, ...] = ()
+
+    @property
+    def place(self) -> str | None:
+        return next((e.value for e in self.entities if e.kind == "place"), None)
+
+
+async def read_complaint(text: str, *, nlu: Classifier) -> Reading:
+    """Classify the masked text (no phone or ID number reaches an engine); entities and
+    urgency come from the text itself, locally."""
+    return Reading(
+        classification=await nlu.classify(mask(text)),
+        flags=assess(text),
+        entities=extract_entities(text),
+    )
+
+
 async def open_case(
     message: InboundMessage,
-    classification: Classification,
+    reading: Reading,
     *,
     uow: UnitOfWork,
     taxonomy: Taxonomy,
     routing: Routing,
     now: datetime,
 ) -> Case:
-    """Open a case for ``message``; routed when the NLU is sure, in triage otherwise."""
+    """Open a case for ``message``: routed when the NLU is sure, in triage otherwise; urgent
+    ones get the shortest deadlines and an alert in their history."""
     assert message.citizen_id is not None
+    classification, flags = reading.classification, reading.flags
     placed = (
         classification.intent in taxonomy.categories
         and classification.confidence >= routing.min_confidence
     )
     category = taxonomy.category(classification.intent if placed else "other")
     local_now = now.astimezone(routing.city_timezone)
-    deadlines = deadlines_for(category, local_now)
+    deadlines = deadlines_for(category, local_now, urgent=taxonomy.urgent if flags.urgent else None)
     number = await uow.cases.next_number(local_now.date())
     case = Case(
         number=number,
@@ -56,6 +89,9 @@ async def open_case(
         category=category.code if placed else None,
         classified_by=classification.engine,
         confidence=classification.confidence,
+        urgent=flags.urgent,
+        collective=flags.collective,
+        place=reading.place,
     )
     case.record(
         CaseEvent(
@@ -68,9 +104,29 @@ async def open_case(
                 "confidence": round(classification.confidence, 4),
                 "ranking": [[name, round(score, 4)] for name, score in classification.ranking],
                 "routed": placed,
+                "flags": list(flags.reasons),
+                # Kinds and places only: phone numbers stay out of the history.
+                "entities": [
+                    [e.kind, e.value] if e.kind in ("place", "time", "case_number") else [e.kind]
+                    for e in reading.entities
+                ],
             },
         )
     )
+    if flags.urgent or flags.collective:
+        log.warning(
+            "alert: urgent or collective case",
+            extra={"case": number, "reasons": ",".join(flags.reasons)},
+        )
+        case.record(
+            CaseEvent(
+                kind=EventKind.ALERT,
+                at=now,
+                actor=SYSTEM,
+                reason="urgent" if flags.urgent else "collective",
+                data={"reasons": list(flags.reasons)},
+            )
+        )
     if placed:
         case.assign(category.department, actor=SYSTEM, at=now, reason="routed by category")
     return await uow.cases.add(case)

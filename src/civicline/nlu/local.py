@@ -65,8 +65,21 @@ def build_pipeline(calibration_folds: int = _CALIBRATION_FOLDS) -> Pipeline:
     return Pipeline([("features", features), ("model", model)])
 
 
-def model_file_name(training_data: bytes) -> str:
-    digest = hashlib.sha256(training_data).hexdigest()
+def model_file_name(*training_data: bytes) -> str:
+    """The cache file for these training files' contents, in this order.
+
+    One file is named by the hash of its bytes; several by the hash of their hashes, so that no
+    split of the same bytes into other files shares a name.
+    """
+    if not training_data:
+        raise ValueError("no training data")
+    if len(training_data) == 1:
+        digest = hashlib.sha256(training_data[0]).hexdigest()
+    else:
+        combined = hashlib.sha256(b"civicline-nlu-files\0")
+        for content in training_data:
+            combined.update(hashlib.sha256(content).digest())
+        digest = combined.hexdigest()
     return f"local-{digest}-sklearn{sklearn.__version__}-r{MODEL_REVISION}.joblib"
 
 
@@ -136,16 +149,26 @@ class LocalClassifier:
         return cls(pipeline)
 
     @classmethod
-    def load_or_train(cls, data_path: Path, cache_dir: Path) -> LocalClassifier:
-        """The cached model for this exact training data and sklearn version, trained if missing."""
-        training_data = data_path.read_bytes()
-        model_path = cache_dir / model_file_name(training_data)
+    def load_or_train(cls, data_paths: Path | Sequence[Path], cache_dir: Path) -> LocalClassifier:
+        """The cached model for this exact training data and sklearn version, trained if missing.
+
+        Several data files (the shipped data, then imported tickets) train one model; the cache
+        key covers all their contents in order.
+        """
+        paths = [data_paths] if isinstance(data_paths, Path) else list(data_paths)
+        contents = [path.read_bytes() for path in paths]
+        model_path = cache_dir / model_file_name(*contents)
         if model_path.exists():
             try:
                 return cls.load(model_path)
             except Exception:
                 log.warning("cached NLU model %s is unreadable; retraining", model_path.name)
-        classifier = cls.train(parse_examples(training_data, source=data_path))
+        examples = [
+            example
+            for path, content in zip(paths, contents, strict=True)
+            for example in parse_examples(content, source=path)
+        ]
+        classifier = cls.train(examples)
         classifier.save(model_path)
         log.info("trained local NLU model %s", model_path.name)
         return classifier
