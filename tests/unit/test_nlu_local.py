@@ -263,3 +263,15 @@ def test_training_needs_two_examples_of_each_intent() -> None:
                 Example("医院排队太久", "health"),
             ]
         )
+
+
+def test_the_fast_path_gives_scikit_learns_own_probabilities() -> None:
+    examples = load_examples(default_data_path())
+    model = LocalClassifier.train(examples[::2])
+    texts = [e.text for e in examples] + ["", "路灯", "The light is broken", "？？？"]
+    reference = model.predict_proba_reference(texts)
+    best = reference.argsort(axis=1)[:, ::-1][:, :5]
+    assert [c.intent for c in model.classify_many(texts)] == [model.intents[i] for i in best[:, 0]]
+    top5 = np.take_along_axis(reference, best, axis=1)
+    got = np.array([[score for _, score in c.ranking] for c in model.classify_many(texts)])
+    assert np.allclose(got, top5, atol=1e-12)
