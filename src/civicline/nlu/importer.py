@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from civicline.domain.taxonomy import Taxonomy
 from civicline.nlu import masking
+from civicline.nlu.files import atomic_writer
 from civicline.nlu.training_data import Example, load_examples, parse_examples, strip_entities
 
 MAX_TEXT_LENGTH = 2000
@@ -344,14 +343,5 @@ def dump_examples(examples: Sequence[Example], *, order: Sequence[str] = ()) -> 
 
 
 def _write_atomically(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as temp:
-            temp.write(content)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as file:
+        file.write(content.encode("utf-8"))

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +30,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from civicline.nlu.base import MAX_RANKING, Classification
+from civicline.nlu.files import atomic_writer
 from civicline.nlu.training_data import Example, parse_examples
 
 jieba.setLogLevel(logging.WARNING)
@@ -174,17 +173,8 @@ class LocalClassifier:
         return self.classify_sync(text)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as temp:
-                joblib.dump(self._pipeline, temp)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        with atomic_writer(path) as file:
+            joblib.dump(self._pipeline, file)
 
     @classmethod
     def load(cls, path: Path) -> LocalClassifier:
