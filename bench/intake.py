@@ -23,19 +23,13 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,172 +37,40 @@ from typing import Any
 import asyncpg
 import redis
 import uvloop
+from common import (
+    BIN,
+    HERE,
+    LOAD_CPU,
+    PG_ADMIN,
+    PINNED,
+    REDIS_URL,
+    BenchFailed,
+    Processes,
+    cpu_busy,
+    free_port,
+    http_request,
+    machine,
+    machine_line,
+    metered,
+    paced,
+    pg,
+    print_paced,
+    print_rows,
+    process_cpu,
+    wait_for_quiet,
+    wrk,
+)
 
-HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/14"
 WEBCHAT_PATH = "/api/v1/webchat/messages"
 TEXT = (
     "小区门口的垃圾桶好几天没人清运了，气味非常难闻，"
     "还招来很多苍蝇和老鼠，居民意见很大，希望环卫部门尽快处理一下。"
 )
 CONVERSATIONS = 300
-PINNED = shutil.which("taskset") is not None and len(os.sched_getaffinity(0)) >= 2
-SERVER_CPU, LOAD_CPU = "0", "1"
-
-
-class BenchFailed(Exception):
-    pass
-
-
-def pin(argv: list[str], cpu: str) -> list[str]:
-    return ["taskset", "-c", cpu, *argv] if PINNED else argv
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def conversation_id(i: int) -> str:
     return f"bench{i % CONVERSATIONS:027d}"  # 32 characters of [A-Za-z0-9_-]
-
-
-class Processes:
-    """Children in their own process groups, logged to files, all stopped by ``stop_all``."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> None:
-        with (self.log_dir / f"{name}.log").open("ab") as log:
-            self.running[name] = subprocess.Popen(
-                pin(argv, SERVER_CPU),
-                env=env,
-                cwd=cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def stop(self, name: str) -> None:
-        proc = self.running.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-            except ProcessLookupError:
-                return
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
-
-    def wait_healthy(self, name: str, url: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.running[name].poll() is not None:
-                raise BenchFailed(f"{name} exited early:\n{self.log_tail(name)}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise BenchFailed(f"{name} not healthy after {timeout:.0f} s:\n{self.log_tail(name)}")
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def log_problems(self, name: str) -> list[str]:
-        path = self.log_dir / f"{name}.log"
-        if not path.exists():
-            return []
-        text = path.read_text(errors="replace").splitlines()
-        return [line for line in text if re.search(r"WARNING|ERROR|CRITICAL|Traceback", line)]
-
-
-# --- CPU accounting ---------------------------------------------------------------------------
-
-
-def _stat(path: Path) -> tuple[str, list[str]]:
-    text = path.read_text()
-    return text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, all threads) that process ``pid`` has used."""
-    fields = _stat(Path(f"/proc/{pid}/stat"))[1]
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of all PostgreSQL processes, with the backends that already exited."""
-    stats = {}
-    for path in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            name, fields = _stat(path)
-        except OSError:
-            continue
-        if name == "postgres":
-            stats[path.parent.name] = fields
-    ticks = 0
-    for fields in stats.values():
-        ticks += int(fields[11]) + int(fields[12])
-        if fields[1] not in stats:  # the postmaster: add its reaped children
-            ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def redis_cpu() -> float:
-    info = redis.Redis.from_url(REDIS_URL).info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
-def machine_cpu() -> tuple[int, int]:
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return sum(fields), fields[3] + fields[4]  # all jiffies, idle + iowait
-
-
-def busy_between(a: tuple[int, int], b: tuple[int, int]) -> float:
-    return 1 - (b[1] - a[1]) / max(1, b[0] - a[0])
-
-
-def cpu_busy(seconds: float = 1.0) -> float:
-    """The fraction of all CPUs busy over ``seconds`` (to notice other load on the machine)."""
-    before = machine_cpu()
-    time.sleep(seconds)
-    return busy_between(before, machine_cpu())
-
-
-# --- wrk (closed loop throughput) -------------------------------------------------------------
-
-
-def wrk(url: str, mode: str, *, seconds: float, connections: int) -> dict[str, Any]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
-    argv += ["-s", str(HERE / "wrk.lua"), url, "--", mode, secrets.token_hex(4)]
-    done = subprocess.run(
-        pin(argv, LOAD_CPU), capture_output=True, text=True, timeout=seconds + 30, check=True
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_RESULT ")), None)
-    if line is None:
-        raise BenchFailed(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
-    result: dict[str, Any] = json.loads(line.removeprefix("WRK_RESULT "))
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["errors"] = sum(
-        result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
-    )
-    return result
 
 
 def throughput(
@@ -218,107 +80,20 @@ def throughput(
 
     Also measures the server's CPU time per request (which other load on the machine hardly
     changes) and how busy the whole machine was."""
-    warm = wrk(url, mode, seconds=warmup, connections=connections)
-    meters = {"server": lambda: process_cpu(server), "postgres": postgres_cpu, "redis": redis_cpu}
-    before, machine0 = {k: f() for k, f in meters.items()}, machine_cpu()
-    result = wrk(url, mode, seconds=seconds, connections=connections)
-    used, machine1 = {k: f() - before[k] for k, f in meters.items()}, machine_cpu()
-    for name, seconds_used in used.items():
-        result[f"{name}_cpu_ms_per_req"] = seconds_used * 1e3 / max(1, result["requests"])
-    result["server_core_use"] = used["server"] / (result["duration_us"] / 1e6)
-    result["machine_busy"] = busy_between(machine0, machine1)
-    print(
-        f"  {mode:8} {result['rps']:8.0f} req/s  non-2xx {result['non_2xx']}"
-        f"  socket errors {result['errors']}  server CPU"
-        f" {result['server_cpu_ms_per_req']:.3f} ms/req ({result['server_core_use']:.0%} of a core)"
-        f"  machine {result['machine_busy']:.0%} busy"
+    warm = wrk(url, [mode, secrets.token_hex(4)], seconds=warmup, connections=connections)
+    result = metered(
+        server,
+        mode,
+        lambda: wrk(url, [mode, secrets.token_hex(4)], seconds=seconds, connections=connections),
     )
     return result, warm["requests"] - warm["non_2xx"] + result["requests"] - result["non_2xx"]
 
 
-# --- the paced (open loop) client -------------------------------------------------------------
-
-
 def http_post(port: int, path: str, body: bytes, cookie: str | None) -> bytes:
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    )
+    headers = {"Content-Type": "application/json"}
     if cookie:
-        head += f"Cookie: civicline_chat={cookie}\r\n"
-    return (head + "\r\n").encode() + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    if length is None:
-        raise BenchFailed(f"response without Content-Length: {head[:200]!r}")
-    await reader.readexactly(int(length[1]))
-    return int(head[9:12])
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-async def paced(
-    port: int, make: Callable[[int], bytes], *, rate: float, seconds: float, pool: int = 64
-) -> dict[str, Any]:
-    """Send ``rate`` requests/s for ``seconds`` over ``pool`` keep-alive connections.
-
-    Latency runs from each request's scheduled send time, so time spent waiting for a free
-    connection or behind a slow response counts (no coordinated omission)."""
-    loop = asyncio.get_running_loop()
-    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(pool):
-        idle.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    latencies: list[float] = []
-    lags: list[float] = []
-    statuses: Counter[int | str] = Counter()
-
-    async def one(i: int, scheduled: float) -> None:
-        reader, writer = await idle.get()
-        try:
-            async with asyncio.timeout(10):
-                writer.write(make(i))
-                statuses[await read_response(reader)] += 1
-        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            statuses[type(exc).__name__] += 1
-            writer.close()
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        finally:
-            idle.put_nowait((reader, writer))
-        latencies.append(loop.time() - scheduled)
-
-    total = int(rate * seconds)
-    start = loop.time() + 0.1
-    tasks = []
-    for i in range(total):
-        scheduled = start + i / rate
-        if (delay := scheduled - loop.time()) > 0:
-            await asyncio.sleep(delay)
-        lags.append(loop.time() - scheduled)
-        tasks.append(asyncio.create_task(one(i, scheduled)))
-    sent_in = loop.time() - start
-    try:
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
-    finally:
-        while not idle.empty():
-            idle.get_nowait()[1].close()
-    ordered, lags = sorted(latencies), sorted(lags)
-    return {
-        "target_rps": rate,
-        "sent_rps": total / sent_in,
-        "requests": total,
-        "statuses": {str(k): v for k, v in statuses.items()},
-        "ok": sum(v for k, v in statuses.items() if isinstance(k, int) and 200 <= k < 300),
-        "p50_ms": percentile(ordered, 0.50) * 1e3,
-        "p90_ms": percentile(ordered, 0.90) * 1e3,
-        "p99_ms": percentile(ordered, 0.99) * 1e3,
-        "max_ms": ordered[-1] * 1e3,
-        "send_lag_p99_ms": percentile(lags, 0.99) * 1e3,
-    }
+        headers["Cookie"] = f"civicline_chat={cookie}"
+    return http_request(port, path, body, headers)
 
 
 def webchat_body(prefix: str, i: int) -> bytes:
@@ -336,23 +111,11 @@ def run_paced(port: int, path: str, cookie: bool, rate: float, seconds: float) -
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         result = runner.run(paced(port, make, rate=rate, seconds=seconds))
-    print(
-        f"  {path:26} target {rate:6.0f}/s sent {result['sent_rps']:6.0f}/s"
-        f"  p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} max {result['max_ms']:6.1f} ms"
-        f"  statuses {result['statuses']}"
-    )
+    print_paced(path, result)
     return result
 
 
 # --- the database -----------------------------------------------------------------------------
-
-
-async def pg(url: str, sql: str) -> Any:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        return await connection.fetchval(sql)
-    finally:
-        await connection.close()
 
 
 def end_to_end(
@@ -406,32 +169,6 @@ def end_to_end(
 # --- the report -------------------------------------------------------------------------------
 
 
-def busiest_processes() -> str:
-    ps = ["ps", "-eo", "pid,pcpu,etime,args", "--sort=-pcpu"]
-    return "\n".join(subprocess.run(ps, capture_output=True, text=True).stdout.splitlines()[:4])
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "pinned": PINNED,
-        "postgres": asyncio.run(pg(PG_ADMIN, "show server_version")),
-        "synchronous_commit": asyncio.run(pg(PG_ADMIN, "show synchronous_commit")),
-        "redis": redis.Redis.from_url(REDIS_URL).info("server")["redis_version"],
-    }
-
-
 def report(r: dict[str, Any]) -> None:
     t, lat, e2e = r["throughput"], r["latency"], r["end_to_end"]
     gw, echo, intake = lat["gateway"], lat["bare_echo"], t["intake"]
@@ -479,15 +216,8 @@ def report(r: dict[str, Any]) -> None:
     ]
     m = r["machine"]
     print(f"\nCivicline intake benchmark  {r['started']}")
-    print(
-        f"machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, PostgreSQL"
-        f" {m['postgres']} (synchronous_commit={m['synchronous_commit']}), Redis {m['redis']},"
-        f" {'server on CPU 0, load on CPU 1' if m['pinned'] else 'not pinned'};"
-        f" other load before/after: {m['busy_before']:.0%} / {m['busy_after']:.0%} of all CPUs"
-    )
-    width = max(len(row[0]) for row in rows) + 2
-    for name, value, unit in rows:
-        print(f"{name:<{width}}{value:>18}  {unit}")
+    print(machine_line(m))
+    print_rows(rows)
     for name, lines in r["log_problems"].items():
         if lines:
             print(f"{name} log: {len(lines)} warning/error lines, first: {lines[0][:200]}")
@@ -518,11 +248,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="civicline-bench-"))
     procs = Processes(tmp)
     rds = redis.Redis.from_url(REDIS_URL)
-    busy, deadline = cpu_busy(), time.monotonic() + args.wait_idle
-    while busy > 0.15 and time.monotonic() < deadline:
-        busy = cpu_busy(5)
-    if busy > 0.15:
-        print(f"WARNING: the machine is already {busy:.0%} busy:\n{busiest_processes()}")
+    busy = wait_for_quiet(args.wait_idle)
     try:
         rds.flushdb()
         asyncio.run(pg(PG_ADMIN, f'create database "{db_name}"'))

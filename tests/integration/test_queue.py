@@ -101,3 +101,32 @@ async def test_concurrent_enqueues_share_a_round_trip_and_stay_unique(redis_url:
         assert sorted(j.args[0] for j in queued) == list(range(30))
     finally:
         await redis.aclose()
+
+
+async def test_a_job_queued_ahead_runs_before_the_backlog(redis_url: str) -> None:
+    redis = await connect(redis_url)
+    queue = ArqQueue(redis)
+    order: list[str] = []
+
+    async def work(ctx: dict[str, Any], key: int) -> None:
+        order.append(f"{ctx['job_id'].split(':')[0]}:{key}")
+
+    try:
+        for key in range(5):
+            await queue.enqueue("inbound", key)
+        await queue.enqueue("reply", 99, ahead=True)
+        worker = Worker(
+            functions=[func(work, name="inbound"), func(work, name="reply")],
+            redis_pool=redis,
+            queue_name=QUEUE_NAME,
+            keep_result=0,
+            burst=True,
+            handle_signals=False,
+            max_jobs=1,
+            poll_delay=0.01,
+        )
+        await asyncio.wait_for(worker.async_run(), 20)
+        await worker.close()
+        assert order[0] == "reply:99" and sorted(order[1:]) == [f"inbound:{k}" for k in range(5)]
+    finally:
+        await redis.aclose()

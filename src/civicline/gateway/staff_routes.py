@@ -241,7 +241,7 @@ async def case_action(
 
 async def _queue_delivery(services: Services, outbound_id: int) -> None:
     try:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id)
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
     except (RedisError, OSError):
         log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
 

@@ -31,7 +31,7 @@ async def process_inbound(ctx: dict[str, Any], message_id: int) -> None:
     if handled.case_number:
         log.info("case opened", extra={"case": handled.case_number, "inbound_id": message_id})
     for outbound_id in handled.outbound_ids:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id)
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
 
 
 async def deliver_outbound(ctx: dict[str, Any], outbound_id: int) -> None:

@@ -39,7 +39,7 @@ async def sweep(
         inbound = await uow.inbox.unprocessed_ids(received_before=now - grace, limit=batch)
         outbound = await uow.outbox.unfinished_ids(updated_before=now - grace, limit=batch)
     inbound_queued = sum([await queue.enqueue(PROCESS_INBOUND, i) for i in inbound])
-    outbound_queued = sum([await queue.enqueue(DELIVER_OUTBOUND, i) for i in outbound])
+    outbound_queued = sum([await queue.enqueue(DELIVER_OUTBOUND, i, ahead=True) for i in outbound])
     result = SweepResult(len(inbound), inbound_queued, len(outbound), outbound_queued)
     if inbound_queued or outbound_queued:
         log.info("sweeper re-queued unfinished work", extra={"result": result})

@@ -121,8 +121,11 @@ class UnitOfWork(Protocol):
 class JobQueue(Protocol):
     """The fast path to the workers. Enqueueing the same job twice while it waits is a no-op."""
 
-    async def enqueue(self, job: str, key: int, *, defer_seconds: float = 0) -> bool:
-        """Queue ``job`` for ``key``; False when that job is already waiting or running."""
+    async def enqueue(
+        self, job: str, key: int, *, defer_seconds: float = 0, ahead: bool = False
+    ) -> bool:
+        """Queue ``job`` for ``key``; False when that job is already waiting or running.
+        ``ahead`` puts it before the work already waiting (replies to citizens)."""
         ...
 
 

@@ -23,6 +23,9 @@ from arq.utils import timestamp_ms
 from civicline.storage.batching import Batcher
 
 QUEUE_NAME = "civicline:jobs"
+# Jobs queued "ahead" are scored this much earlier, so workers take them before the backlog:
+# an acknowledgement should not wait behind every complaint that arrived before it.
+AHEAD_MS = 10 * 60 * 1000
 JOB_EXPIRY_MS = 24 * 3600 * 1000
 
 # ARGV: queue name, then (job id, serialized job, score, expiry ms) per job.
@@ -62,18 +65,21 @@ class ArqQueue:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
         self._script = redis.register_script(_ENQUEUE)
-        self._batcher: Batcher[tuple[str, int, float], bool] = Batcher(self._enqueue_many)
+        self._batcher: Batcher[tuple[str, int, float, bool], bool] = Batcher(self._enqueue_many)
 
-    async def enqueue(self, job: str, key: int, *, defer_seconds: float = 0) -> bool:
-        return await self._batcher.submit((job, key, defer_seconds))
+    async def enqueue(
+        self, job: str, key: int, *, defer_seconds: float = 0, ahead: bool = False
+    ) -> bool:
+        return await self._batcher.submit((job, key, defer_seconds, ahead))
 
-    async def _enqueue_many(self, jobs: Sequence[tuple[str, int, float]]) -> list[bool]:
+    async def _enqueue_many(self, jobs: Sequence[tuple[str, int, float, bool]]) -> list[bool]:
         now = timestamp_ms()
         argv: list[str | bytes | int] = [QUEUE_NAME]
-        for job, key, defer in jobs:
+        for job, key, defer, ahead in jobs:
             delay = int(defer * 1000)
+            score = now + delay - (AHEAD_MS if ahead and not delay else 0)
             payload = serialize_job(job, (key,), {}, None, now)
-            argv += [job_id(job, key), payload, now + delay, delay + JOB_EXPIRY_MS]
+            argv += [job_id(job, key), payload, score, delay + JOB_EXPIRY_MS]
         queued = await self._script(keys=[job_key_prefix, result_key_prefix], args=argv)
         return [bool(flag) for flag in queued]
 
