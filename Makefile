@@ -41,3 +41,74 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+
+# --- Rasa: the production NLU engine (DESIGN: "NLU"). ---------------------------------------
+# `make rasa` installs Rasa into its own Python 3.10 virtualenv (it cannot share .venv), trains
+# the model from src/civicline/nlu/rasa/config.yml and the training data when they changed,
+# and serves it on 127.0.0.1:$(RASA_PORT). The gateway then uses it, falling back to the local
+# classifier whenever Rasa is down:
+#   CIVICLINE_RASA_URL=http://127.0.0.1:5005 CIVICLINE_RASA_TOKEN=$$(cat var/rasa/token) make run
+# The token is RASA_TOKEN if set, else one generated once into var/rasa/token.
+RASA_VERSION ?= 3.6.21
+RASA_VENV    ?= .rasa-venv
+RASA_PORT    ?= 5005
+RASA_TOKEN   ?=
+# The first python3.10 that runs (a pyenv shim on PATH may exist and still refuse to).
+PYTHON310    ?= $(shell for py in $$(command -v python3.10) \
+                  $$(ls -d $(HOME)/.pyenv/versions/3.10.*/bin/python3.10 \
+                           /root/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | sort -rV); do \
+                  "$$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
+                  && { echo "$$py"; break; }; done)
+RASA_DIR     := src/civicline/nlu/rasa
+# Training data: the shipped examples, the entity regexes, and the city's imported tickets
+# (`civicline nlu import`) when there are any: the same examples the local classifier learns.
+RASA_IMPORTED := $(wildcard $(or $(CIVICLINE_VAR_DIR),var)/nlu/imported.yml)
+RASA_DATA    := src/civicline/nlu/data/nlu.yml $(RASA_DIR)/regex.yml $(RASA_IMPORTED)
+RASA_SOURCES := $(RASA_DIR)/config.yml $(RASA_DATA)
+# The model is named by a hash of the Rasa version, config and data (comment lines left out):
+# same inputs, no retraining.
+RASA_HASH    := $(shell { echo "rasa==$(RASA_VERSION)"; cat $(RASA_SOURCES) | grep -v '^[[:space:]]*\#'; } \
+                  | sha256sum | cut -c1-16)
+RASA_MODEL   := var/rasa/models/nlu-$(RASA_HASH).tar.gz
+RASA_ENV     := RASA_TELEMETRY_ENABLED=false RASA_CACHE_DIRECTORY=var/rasa/cache
+RASA_READY   := import sys; from importlib.metadata import version; version("jieba"); \
+                sys.exit(sys.version_info[:2] != (3, 10) or version("rasa") != "$(RASA_VERSION)")
+
+.PHONY: rasa-install rasa-train rasa
+
+rasa-install:
+	@if $(RASA_VENV)/bin/python -c '$(RASA_READY)' 2>/dev/null; then \
+	  echo "rasa $(RASA_VERSION) and jieba are installed in $(RASA_VENV)"; \
+	else \
+	  test -n "$(PYTHON310)" || { echo "Rasa $(RASA_VERSION) needs Python 3.10: install it or set PYTHON310=/path/to/python3.10" >&2; exit 1; }; \
+	  if ! $(RASA_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
+	    rm -rf $(RASA_VENV) && $(PYTHON310) -m venv $(RASA_VENV); \
+	  fi; \
+	  echo "installing rasa $(RASA_VERSION) and jieba into $(RASA_VENV) (about 2.7 GB, a minute or more)"; \
+	  $(RASA_VENV)/bin/pip install --quiet 'rasa==$(RASA_VERSION)' jieba; \
+	fi
+
+# Prints the model's path as its last line (the integration tests read it).
+rasa-train: $(RASA_MODEL)
+	@echo $(RASA_MODEL)
+
+$(RASA_MODEL): | rasa-install
+	@mkdir -p var/rasa/models
+	@set -e; work=$$(mktemp -d var/rasa/train.XXXXXX); trap 'rm -rf "$$work"' EXIT; \
+	mkdir "$$work/data"; cp $(RASA_DATA) "$$work/data/"; \
+	echo "training Rasa model $(notdir $@)"; \
+	$(RASA_ENV) $(RASA_VENV)/bin/rasa train nlu --config $(RASA_DIR)/config.yml \
+	  --nlu "$$work/data" --out "$$work" --fixed-model-name model; \
+	mv "$$work/model.tar.gz" $@; \
+	find var/rasa/models -name 'nlu-*.tar.gz' ! -name $(notdir $@) -delete
+
+var/rasa/token:
+	@mkdir -p var/rasa
+	@umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+rasa: rasa-train var/rasa/token
+	@echo "serving $(RASA_MODEL) on http://127.0.0.1:$(RASA_PORT)"
+	@token='$(RASA_TOKEN)'; [ -n "$$token" ] || token=$$(cat var/rasa/token); \
+	$(RASA_ENV) exec $(RASA_VENV)/bin/rasa run --enable-api --auth-token "$$token" \
+	  --port $(RASA_PORT) -i 127.0.0.1 -m $(RASA_MODEL) \
+	  --logging-config-file $(RASA_DIR)/logging.yml

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
+from civicline.gateway.bootstrap import services_for
 from civicline.handlers.sweep import sweep
 from civicline.storage.queue import ArqQueue
-from tests.e2e.conftest import Gateway, eventually
+from civicline.storage.redis_server import EmbeddedRedis
+from tests.conftest import make_settings
+from tests.e2e.conftest import Gateway, eventually, free_port, serving
 
 
 async def test_message_is_kept_while_redis_is_down(gateway: Gateway) -> None:
@@ -45,3 +50,36 @@ async def test_message_is_kept_while_redis_is_down(gateway: Gateway) -> None:
         return any(m["direction"] == "outbound" and m["case_number"] for m in got)
 
     assert await eventually(answered)
+
+
+async def test_a_dead_rasa_server_falls_back_to_the_local_classifier(
+    db_url: str, tmp_path: Path, model_dir: Path, embedded_redis: EmbeddedRedis
+) -> None:
+    client = aioredis.Redis.from_url(embedded_redis.url)
+    await client.flushdb()
+    await client.aclose()
+    settings = make_settings(
+        tmp_path,
+        model_dir,
+        database_url=db_url,
+        redis_url=embedded_redis.url,
+        rasa_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        rasa_token="secret",
+    )
+    async with services_for(settings) as services, serving(services) as gateway:
+        citizen = gateway.citizen()
+        await citizen.get("/")
+        await citizen.post(
+            "/api/v1/webchat/messages",
+            json={"client_message_id": "r1", "text": "小区电梯天天坏，物业不修，老人上不了楼"},
+        )
+
+        async def number() -> str | None:
+            got = (await citizen.get("/api/v1/webchat/messages")).json()["messages"]
+            return next((m["case_number"] for m in got if m["case_number"]), None)
+
+        case_number = await eventually(number)
+        boss = await gateway.staff("boss")
+        case = (await boss.get(f"/api/v1/cases/{case_number}")).json()
+        assert case["classified_by"] == "local"
+        assert case["department"] == "housing_construction"

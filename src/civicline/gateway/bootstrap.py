@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.rest import Client  # type: ignore[import-untyped]
@@ -26,8 +27,10 @@ from civicline.handlers.delivery import RetryPolicy
 from civicline.handlers.ports import Sender
 from civicline.nlu import entities
 from civicline.nlu.base import Classifier
+from civicline.nlu.fallback import FallbackClassifier
 from civicline.nlu.importer import imported_data_path, training_data_paths
 from civicline.nlu.local import LocalClassifier
+from civicline.nlu.rasa import RasaClassifier
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
 from civicline.storage.intake import SqlInboxWriter
@@ -102,6 +105,20 @@ async def sync_departments(uow: UnitOfWork, taxonomy: Taxonomy) -> None:
         await uow.commit()
 
 
+async def _classifier(settings: Settings, http: httpx.AsyncClient | None) -> Classifier:
+    """The local classifier, behind the Rasa server when one is configured."""
+    local = await load_classifier(settings)
+    if settings.rasa_url is None or http is None:
+        return local
+    rasa = RasaClassifier(
+        http,
+        settings.rasa_url,
+        token=settings.rasa_token.get_secret_value() if settings.rasa_token else None,
+        timeout_seconds=settings.rasa_timeout_seconds,
+    )
+    return FallbackClassifier(rasa, local)
+
+
 def _twilio_client(settings: Settings) -> Client | None:
     if not settings.sms_enabled:
         return None
@@ -134,6 +151,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             from_number=settings.twilio_from_number,
             public_base_url=settings.public_base_url,
         )
+    http = httpx.AsyncClient() if settings.rasa_url else None
     try:
         redis = await connect(redis_url)
         services = Services(
@@ -143,7 +161,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             redis=redis,
             queue=ArqQueue(redis),
             taxonomy=taxonomy,
-            classifier=await load_classifier(settings),
+            classifier=await _classifier(settings, http),
             senders=senders,
             webchat_limiter=RateLimiter(
                 redis,
@@ -156,6 +174,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         await sync_departments(services.uow(), taxonomy)
         yield services
     finally:
+        if http is not None:
+            await http.aclose()
         if twilio is not None:
             await close_client(twilio)
         if redis is not None:
