@@ -108,7 +108,7 @@ async def sync_departments(uow: UnitOfWork, taxonomy: Taxonomy) -> None:
 async def _classifier(settings: Settings, http: httpx.AsyncClient | None) -> Classifier:
     """The local classifier, behind the Rasa server when one is configured."""
     local = await load_classifier(settings)
-    if settings.rasa_url is None or http is None:
+    if not settings.rasa_url or http is None:
         return local
     rasa = RasaClassifier(
         http,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
@@ -30,6 +31,7 @@ from civicline.nlu import evaluation, importer
 from civicline.nlu.base import Classifier
 from civicline.nlu.evaluation import Report, cross_validate, evaluate, format_report
 from civicline.nlu.local import LocalClassifier, model_file_name
+from civicline.nlu.rasa import RasaClassifier
 from civicline.nlu.training_data import Example, load_examples
 from civicline.storage.taxonomy_file import load_taxonomy
 
@@ -68,8 +70,22 @@ EVAL_HELP = (
     "held-out split or FILE only."
 )
 
-rasa_opener: RasaOpener | None = None
-"""How `eval` reaches the served Rasa model (when settings.rasa_url is set); set by the wiring."""
+
+@asynccontextmanager
+async def open_rasa(settings: Settings) -> AsyncIterator[Classifier]:
+    """The served Rasa model, over its own HTTP client for the length of an evaluation."""
+    assert settings.rasa_url is not None
+    async with httpx.AsyncClient() as http:
+        yield RasaClassifier(
+            http,
+            settings.rasa_url,
+            token=settings.rasa_token.get_secret_value() if settings.rasa_token else None,
+            timeout_seconds=settings.rasa_timeout_seconds,
+        )
+
+
+rasa_opener: RasaOpener | None = open_rasa
+"""How `eval` reaches the served Rasa model when settings.rasa_url is set (tests swap it)."""
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicline.nlu.training_data import default_data_path
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     sms_default_region: str = Field(
         default="CN", description="region for phone numbers written without a country code"
     )
+
+    @field_validator("database_url", "redis_url", "rasa_url", "twilio_api_base_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (``CIVICLINE_RASA_URL=``) means the default, as in compose files."""
+        return None if value == "" else value
 
     @property
     def sms_enabled(self) -> bool:
