@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicline.bots.dialogue import Conversation, ask_for_rating, handle_inbound, is_status_query
+from civicline.bots import commands
+from civicline.bots.dialogue import Conversation, ask_for_rating, handle_inbound
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.messages import Channel
@@ -119,7 +120,8 @@ async def test_status_questions_skip_the_nlu(uow: SqlUnitOfWorkFactory) -> None:
     ],
 )
 def test_what_counts_as_a_status_question(text: str, number: str | None) -> None:
-    assert is_status_query(text) == number
+    command = commands.parse_command(text)
+    assert (command.number if isinstance(command, commands.Status) else None) == number
 
 
 def _sms(provider_id: str, text: str, address: str = "+8613912345678"):  # type: ignore[no-untyped-def]

@@ -60,11 +60,6 @@ def command_for(message: InboundMessage) -> commands.Command | None:
     return command
 
 
-def is_status_query(text: str) -> str | None:
-    command = commands.parse_command(text)
-    return command.number if isinstance(command, commands.Status) else None
-
-
 async def handle_inbound(
     message_id: int, *, uow_factory: UnitOfWorkFactory, conversation: Conversation, now: datetime
 ) -> Handled:
