@@ -11,6 +11,8 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -152,14 +154,39 @@ def make_settings(tmp_path: Path, model_dir: Path, **overrides: object) -> Setti
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@dataclass
+class Places:
+    """Where a test's services live: its database, its var dir, the shared model and Redis."""
+
+    db_url: str
+    tmp_path: Path
+    model_dir: Path
+    redis: EmbeddedRedis
+
+    @asynccontextmanager
+    async def services(self, **overrides: object) -> AsyncIterator[Services]:
+        """The gateway's services here, on a clean embedded Redis, with settings overridden."""
+        client = aioredis.Redis.from_url(self.redis.url)
+        await client.flushdb()
+        await client.aclose()
+        settings = make_settings(
+            self.tmp_path,
+            self.model_dir,
+            database_url=self.db_url,
+            redis_url=self.redis.url,
+            **overrides,
+        )
+        async with services_for(settings) as built:
+            yield built
+
+
 @pytest.fixture
-async def services(
-    db_url: str, tmp_path: Path, model_dir: Path, embedded_redis: EmbeddedRedis
-) -> AsyncIterator[Services]:
+def places(db_url: str, tmp_path: Path, model_dir: Path, embedded_redis: EmbeddedRedis) -> Places:
+    return Places(db_url, tmp_path, model_dir, embedded_redis)
+
+
+@pytest.fixture
+async def services(places: Places) -> AsyncIterator[Services]:
     """The gateway's services on this test's database and a clean embedded Redis."""
-    client = aioredis.Redis.from_url(embedded_redis.url)
-    await client.flushdb()
-    await client.aclose()
-    settings = make_settings(tmp_path, model_dir, database_url=db_url, redis_url=embedded_redis.url)
-    async with services_for(settings) as built:
+    async with places.services() as built:
         yield built

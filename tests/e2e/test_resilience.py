@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
-import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from civicline.gateway.bootstrap import services_for
 from civicline.handlers.sweep import sweep
 from civicline.storage.queue import ArqQueue
-from civicline.storage.redis_server import EmbeddedRedis
-from tests.conftest import make_settings
+from tests.conftest import Places
 from tests.e2e.conftest import Gateway, eventually, free_port, serving
 
 
@@ -52,21 +48,12 @@ async def test_message_is_kept_while_redis_is_down(gateway: Gateway) -> None:
     assert await eventually(answered)
 
 
-async def test_a_dead_rasa_server_falls_back_to_the_local_classifier(
-    db_url: str, tmp_path: Path, model_dir: Path, embedded_redis: EmbeddedRedis
-) -> None:
-    client = aioredis.Redis.from_url(embedded_redis.url)
-    await client.flushdb()
-    await client.aclose()
-    settings = make_settings(
-        tmp_path,
-        model_dir,
-        database_url=db_url,
-        redis_url=embedded_redis.url,
-        rasa_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there
-        rasa_token="secret",
-    )
-    async with services_for(settings) as services, serving(services) as gateway:
+async def test_a_dead_rasa_server_falls_back_to_the_local_classifier(places: Places) -> None:
+    dead_rasa = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with (
+        places.services(rasa_url=dead_rasa, rasa_token="secret") as services,
+        serving(services) as gateway,
+    ):
         citizen = gateway.citizen()
         await citizen.get("/")
         await citizen.post(

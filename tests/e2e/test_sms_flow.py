@@ -13,12 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from civicline.gateway.bootstrap import services_for
-from civicline.storage.redis_server import EmbeddedRedis
-from tests.conftest import make_settings
+from tests.conftest import Places
 from tests.e2e.conftest import Gateway, eventually, free_port, serving
 from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
 
@@ -66,27 +63,17 @@ class Sms:
 
 
 @pytest.fixture
-async def sms(
-    db_url: str, tmp_path: Path, model_dir: Path, embedded_redis: EmbeddedRedis
-) -> AsyncIterator[Sms]:
-    client = aioredis.Redis.from_url(embedded_redis.url)
-    await client.flushdb()
-    await client.aclose()
-    port = free_port()
+async def sms(places: Places) -> AsyncIterator[Sms]:
     async with running_fake_twilio() as fake:
-        settings = make_settings(
-            tmp_path,
-            model_dir,
-            database_url=db_url,
-            redis_url=embedded_redis.url,
-            public_base_url=f"http://127.0.0.1:{port}",
-            twilio_account_sid=fake.account_sid,
-            twilio_auth_token=fake.auth_token,
-            twilio_from_number=OUR_NUMBER,
-            twilio_api_base_url=fake.url,
-        )
+        port = free_port()  # picked once the fake Twilio holds its own port
         async with (
-            services_for(settings) as services,
+            places.services(
+                public_base_url=f"http://127.0.0.1:{port}",
+                twilio_account_sid=fake.account_sid,
+                twilio_auth_token=fake.auth_token,
+                twilio_from_number=OUR_NUMBER,
+                twilio_api_base_url=fake.url,
+            ) as services,
             serving(services, port) as gateway,
             httpx.AsyncClient(base_url=gateway.url, timeout=10) as http,
         ):
