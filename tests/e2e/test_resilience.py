@@ -54,6 +54,8 @@ async def test_a_dead_rasa_server_falls_back_to_the_local_classifier(places: Pla
         places.services(rasa_url=dead_rasa, rasa_token="secret") as services,
         serving(services) as gateway,
     ):
+        ready = await gateway.citizen().get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"]["nlu"] == "ok"
         citizen = gateway.citizen()
         await citizen.get("/")
         await citizen.post(
