@@ -67,7 +67,9 @@ async def test_a_sure_classification_routes_to_the_department(uow: SqlUnitOfWork
         "urban_rural_construction",
     )
     assert (case.classified_by, case.confidence) == ("fake", 0.9)
+    assert case.subcategory == "elevators"  # from the taxonomy's keywords
     assert case.events[0].data["intent"] == "urban_rural_construction"
+    assert case.events[0].data["subcategory"] == "elevators"
     # 10:00 in Shanghai on Friday 27 Nov; 5 working days later is Friday 4 Dec.
     assert (
         case.complete_due_at.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
@@ -107,6 +109,74 @@ async def test_status_questions_skip_the_nlu(uow: SqlUnitOfWorkFactory) -> None:
     assert nlu.seen == 0
     assert "已交办" in known.text and "市住房和城乡建设局" in known.text
     assert "没有找到案件 991231-00001" in unknown.text
+
+
+async def test_a_status_question_in_free_words_lists_the_open_cases(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    opened, _ = await _handle(uow, "路灯坏了", FakeClassifier("urban_rural_construction", 0.9))
+    asked, [listing] = await _handle(
+        uow, "我上周反映的问题处理得怎么样了", FakeClassifier("status_query", 0.8), "m2"
+    )
+    assert asked.case_number is None
+    assert opened.case_number in listing.text and "已交办" in listing.text
+    # A case number in the question gets that case's status, whatever else is said.
+    _, [one] = await _handle(
+        uow,
+        f"麻烦看看{opened.case_number}这个件办得怎么样",
+        FakeClassifier("status_query", 0.8),
+        "m3",
+    )
+    assert f"案件 {opened.case_number}：已交办" in one.text
+
+
+async def test_help_in_free_words(uow: SqlUnitOfWorkFactory) -> None:
+    handled, [reply] = await _handle(uow, "请问怎么提交诉求", FakeClassifier("help", 0.9))
+    assert handled.case_number is None and "查询" in reply.text
+    async with uow() as u:
+        assert await u.cases.for_citizen(1, statuses=list(CaseStatus), limit=5) == []
+
+
+async def test_feedback_joins_the_latest_case_and_invites_a_rating(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    _, [nobody] = await _handle(uow, "问题已经解决了，很满意", FakeClassifier("feedback", 0.9))
+    assert "没有找到您的案件" in nobody.text
+    opened, _ = await _handle(
+        uow, "小区路灯坏了", FakeClassifier("urban_rural_construction", 0.9), "m2"
+    )
+    number = opened.case_number or ""
+    async with uow() as u:
+        case = await u.cases.by_number(number)
+        case.transition(CaseStatus.ANSWERED, actor="staff:li", at=T0)
+        case.close(actor="staff:li", at=T0, resolution="已修好")
+        await u.cases.save(case)
+        await u.commit()
+    said, [noted] = await _handle(
+        uow, "路灯修好了，感谢工作人员", FakeClassifier("feedback", 0.9), "m3"
+    )
+    assert said.case_number is None
+    assert number in noted.text and "1-5" in noted.text
+    async with uow() as u:
+        case = await u.cases.by_number(number, with_history=True)
+        thread = await u.inbox.get(3)
+    assert case.status == CaseStatus.CLOSED and case.events[-1].kind == "message"
+    assert case.events[-1].data == {"intent": "feedback"}  # never the words themselves
+    assert thread.case_id == case.id
+
+
+async def test_an_unsure_service_intent_opens_a_case_instead(uow: SqlUnitOfWorkFactory) -> None:
+    handled, _ = await _handle(
+        uow, "处理结果我不认可，路灯还是坏的", FakeClassifier("feedback", 0.3)
+    )
+    assert handled.case_number is not None
+
+
+async def test_danger_is_never_taken_for_small_talk(uow: SqlUnitOfWorkFactory) -> None:
+    handled, [reply] = await _handle(
+        uow, "谢谢，另外楼下着火了，浓烟很大", FakeClassifier("thanks", 0.9)
+    )
+    assert handled.case_number is not None and "119" in reply.text
 
 
 @pytest.mark.parametrize(

@@ -145,3 +145,45 @@ def test_non_utf8_file_raises_invalid_input(tmp_path: Path) -> None:
 def test_empty_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         load_taxonomy(write(tmp_path, VALID.replace("zh: 交通局", "zh: ")))
+
+
+SUBCATEGORIES = """
+subcategories:
+  transport:
+    buses: {zh: 公交, en: Buses, keywords: [公交, Bus]}
+    roads: {zh: 道路, en: Roads, keywords: [坑, pothole, road]}
+"""
+
+
+def test_a_subcategory_is_the_one_whose_keywords_the_text_names_most(tmp_path: Path) -> None:
+    taxonomy = load_taxonomy(write(tmp_path, VALID + SUBCATEGORIES))
+
+    def code(text: str) -> str | None:
+        found = taxonomy.subcategory_for("transport", text)
+        return found.code if found else None
+
+    assert code("公交站台旁边有个大坑") == "buses"  # one hit each: the first listed wins
+    assert code("The BUS lane has a pothole and the road is cracked") == "roads"
+    assert code("路上到处都是垃圾") is None
+    assert taxonomy.subcategory_for("other", "公交") is None  # a category without any
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (SUBCATEGORIES.replace("  transport:", "  trains:"), "unknown category trains"),
+        (SUBCATEGORIES.replace("keywords: [公交, Bus]", "keywords: []"), "needs keywords"),
+        (SUBCATEGORIES.replace("keywords: [公交, Bus]", "keywords: 公交"), "must be a list"),
+        (SUBCATEGORIES.replace("en: Buses, ", ""), "'en'"),
+    ],
+    ids=["unknown-category", "no-keywords", "keywords-not-a-list", "missing-name"],
+)
+def test_malformed_subcategories_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        load_taxonomy(write(tmp_path, VALID + text))
+
+
+def test_shipped_subcategories_belong_to_shipped_categories(shipped: Taxonomy) -> None:
+    assert len(shipped.subcategories) >= 6
+    found = shipped.subcategory_for("labour_social_security", "公司拖欠工资三个月了")
+    assert found is not None and found.code == "wage_arrears"

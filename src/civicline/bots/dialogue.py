@@ -2,8 +2,10 @@
 
 Channel-neutral: a message arrives as an ``InboundMessage`` and answers leave as outbox rows.
 Keywords (``bots.commands``: status, my cases, help, STOP/START on SMS, a 1-5 rating) are
-answered without the NLU; conversation intents (greetings, thanks, chit-chat) get a polite
-answer and never open a case; anything else is a complaint and opens one.
+answered without the NLU. The NLU reads the rest: small talk (greetings, thanks, chit-chat)
+gets a polite answer; service requests in free words (a status question, a plea for help,
+feedback on a case) are answered when the NLU is sure of them; neither ever opens a case.
+Anything else is a complaint and opens one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 
 from civicline.bots import commands
 from civicline.bots.texts import STATUS_NAMES, say
-from civicline.domain.cases import OPEN, CaseStatus
+from civicline.domain.cases import OPEN, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import (
@@ -26,7 +28,7 @@ from civicline.domain.messages import (
 )
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Reading, Routing, open_case, read_complaint, reply_to_message
-from civicline.nlu.base import Classification, Classifier
+from civicline.nlu.base import SERVICE_INTENTS, SMALL_TALK_INTENTS, Classification, Classifier
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
 SMS_ONLY = (commands.Stop, commands.Start)
@@ -94,7 +96,9 @@ async def handle_inbound(
             text = await _answer_command(command, message, citizen, uow, conversation, now)
         else:
             assert reading is not None
-            text, opened = await _answer_free_text(message, reading, uow, conversation, now)
+            text, opened = await _answer_free_text(
+                message, reading, citizen, uow, conversation, now
+            )
         outbound_ids = []
         if text is not None:
             reply = await uow.outbox.add(
@@ -111,15 +115,24 @@ async def handle_inbound(
 async def _answer_free_text(
     message: InboundMessage,
     reading: Reading,
+    citizen: Citizen,
     uow: UnitOfWork,
     conversation: Conversation,
     now: datetime,
 ) -> tuple[str, str | None]:
     """The answer, and the number of the case it opened, if any."""
     language = message.language or Language.ZH
-    intent = reading.classification.intent
-    if reading.classification.is_conversation and not reading.flags.urgent:
-        return say(intent, language), None
+    classification = reading.classification
+    if not reading.flags.urgent:  # danger always opens a case, whatever the words around it
+        if classification.intent in SMALL_TALK_INTENTS:
+            return say(classification.intent, language), None
+        # A service request the NLU is unsure of may be a complaint: it opens a case instead.
+        sure = classification.confidence >= conversation.routing.min_confidence
+        if classification.intent in SERVICE_INTENTS and sure:
+            answer = await _answer_service(
+                classification.intent, message, reading, citizen, uow, conversation, now
+            )
+            return answer, None
     case = await open_case(
         message,
         reading,
@@ -145,6 +158,47 @@ async def _answer_free_text(
     return text, case.number
 
 
+async def _answer_service(
+    intent: str,
+    message: InboundMessage,
+    reading: Reading,
+    citizen: Citizen,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> str:
+    """Status questions, help and feedback said in the citizen's own words."""
+    language = message.language or Language.ZH
+    assert citizen.id is not None
+    if intent == "help":
+        return say("help", language)
+    if intent == "status_query":
+        number = next((e.value for e in reading.entities if e.kind == "case_number"), None)
+        if number is not None:
+            return await _status_text(number, language, uow, conversation)
+        return await _my_cases_text(citizen.id, language, uow)
+    # Feedback belongs to the citizen's latest case: it joins that case's thread.
+    latest = await uow.cases.for_citizen(citizen.id, statuses=list(CaseStatus), limit=1)
+    if not latest:
+        return say("no_case_for_feedback", language)
+    case = latest[0]
+    case.record(CaseEvent(EventKind.MESSAGE, at=now, actor="citizen", data={"intent": "feedback"}))
+    await uow.cases.save(case)
+    message.case_id = case.id
+    text = say("feedback_noted", language, number=case.number)
+    if case.status == CaseStatus.CLOSED and case.rating is None:
+        text += say("feedback_rate", language)
+    return text
+
+
+async def _my_cases_text(citizen_id: int, language: Language, uow: UnitOfWork) -> str:
+    cases = await uow.cases.for_citizen(citizen_id, statuses=OPEN, limit=10)
+    if not cases:
+        return say("no_cases", language)
+    lines = "\n".join(f"{c.number} {STATUS_NAMES[c.status][language]}" for c in cases)
+    return say("my_cases", language, lines=lines)
+
+
 async def _answer_command(
     command: commands.Command,
     message: InboundMessage,
@@ -160,11 +214,7 @@ async def _answer_command(
         case commands.Status(number):
             return await _status_text(number, language, uow, conversation)
         case commands.MyCases():
-            cases = await uow.cases.for_citizen(citizen.id, statuses=OPEN, limit=10)
-            if not cases:
-                return say("no_cases", language)
-            lines = "\n".join(f"{c.number} {STATUS_NAMES[c.status][language]}" for c in cases)
-            return say("my_cases", language, lines=lines)
+            return await _my_cases_text(citizen.id, language, uow)
         case commands.Help():
             return say("help", language)
         case commands.Stop():

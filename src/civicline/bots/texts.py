@@ -68,6 +68,19 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "We found no closed case waiting for your rating. To report a new "
         "problem, just describe it.",
     },
+    "feedback_noted": {
+        Language.ZH: "您的意见已记入案件 {number}，工作人员会看到。",
+        Language.EN: "Your feedback is added to case {number}; our staff will see it.",
+    },
+    "feedback_rate": {
+        Language.ZH: "如需评分，请回复数字1-5（5为非常满意）。",
+        Language.EN: " To rate it, reply with a number from 1 to 5 (5 is very satisfied).",
+    },
+    "no_case_for_feedback": {
+        Language.ZH: "没有找到您的案件。如需反映新问题，请描述问题、地点和时间。",
+        Language.EN: "We found no case of yours. To report a problem, tell us what, where "
+        "and when.",
+    },
     "rate_request": {
         Language.ZH: "您的案件 {number} 已办结。请回复数字1-5为办理情况评分（5为非常满意）。",
         Language.EN: "Your case {number} is closed. Please reply with a number from 1 to 5 "

@@ -90,6 +90,7 @@ class Case:
     urgent: bool = False
     collective: bool = False  # many people, joint letters, threats to escalate (集体访)
     place: str | None = None
+    subcategory: str | None = None
     classified_by: str | None = None
     confidence: float | None = None
     merged_into: str | None = None

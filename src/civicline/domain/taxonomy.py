@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from civicline.domain.errors import InvalidInput, NotFound
@@ -26,6 +26,20 @@ class Category:
 
 
 @dataclass(frozen=True, slots=True)
+class Subcategory:
+    """A finer label inside a category, recognised by its keywords (zh and en)."""
+
+    code: str
+    category: str
+    name_zh: str
+    name_en: str
+    keywords: tuple[str, ...]
+
+    def hits(self, folded_text: str) -> int:
+        return sum(1 for word in self.keywords if word in folded_text)
+
+
+@dataclass(frozen=True, slots=True)
 class UrgentDeadlines:
     """The shortest deadlines, for danger to life or property, whatever the category."""
 
@@ -39,6 +53,18 @@ class Taxonomy:
     categories: dict[str, Category]
     triage_department: str
     urgent: UrgentDeadlines = UrgentDeadlines()
+    subcategories: dict[str, tuple[Subcategory, ...]] = field(default_factory=dict)
+
+    def subcategory_for(self, category: str, text: str) -> Subcategory | None:
+        """The sub-category of ``category`` whose keywords ``text`` names most (the first
+        listed wins a tie), or None when it names none."""
+        folded = text.casefold()
+        best, best_hits = None, 0
+        for sub in self.subcategories.get(category, ()):
+            hits = sub.hits(folded)
+            if hits > best_hits:
+                best, best_hits = sub, hits
+        return best
 
     def category(self, code: str) -> Category:
         try:
@@ -73,6 +99,10 @@ class Taxonomy:
             }
             triage = str(raw["triage_department"])
             urgent = UrgentDeadlines(**{k: int(v) for k, v in raw.get("urgent", {}).items()})
+            subcategories = {
+                category: tuple(_subcategory(category, code, s) for code, s in subs.items())
+                for category, subs in (raw.get("subcategories") or {}).items()
+            }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"taxonomy file is malformed: {exc!r}") from exc
         for cat in categories.values():
@@ -84,11 +114,18 @@ class Taxonomy:
             raise InvalidInput(f"triage department {triage} is not a department")
         if urgent.accept_hours <= 0 or urgent.complete_working_days <= 0:
             raise InvalidInput("urgent deadlines must be positive")
+        for category, subs in subcategories.items():
+            if category not in categories:
+                raise InvalidInput(f"sub-categories given for unknown category {category}")
+            for sub in subs:
+                if not sub.keywords:
+                    raise InvalidInput(f"sub-category {sub.code} needs keywords")
         return cls(
             departments=departments,
             categories=categories,
             triage_department=triage,
             urgent=urgent,
+            subcategories=subcategories,
         )
 
 
@@ -97,3 +134,16 @@ def _name(entry: dict[str, Any], language: str, code: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{code} needs a non-empty {language} name")
     return value
+
+
+def _subcategory(category: str, code: str, entry: dict[str, Any]) -> Subcategory:
+    keywords = entry.get("keywords") or []
+    if not isinstance(keywords, list):
+        raise InvalidInput(f"sub-category {code}: keywords must be a list")
+    return Subcategory(
+        code=code,
+        category=category,
+        name_zh=_name(entry, "zh", code),
+        name_en=_name(entry, "en", code),
+        keywords=tuple(str(word).casefold() for word in keywords),
+    )

@@ -41,8 +41,11 @@ class CaseSummary(BaseModel):
     status: CaseStatus
     channel: str
     category: str | None
+    subcategory: str | None
     department: str | None
     urgent: bool
+    collective: bool
+    place: str | None
     classified_by: str | None
     confidence: float | None
     created_at: datetime
@@ -57,8 +60,11 @@ class CaseSummary(BaseModel):
             status=case.status,
             channel=case.channel,
             category=case.category,
+            subcategory=case.subcategory,
             department=case.department,
             urgent=case.urgent,
+            collective=case.collective,
+            place=case.place,
             classified_by=case.classified_by,
             confidence=case.confidence,
             created_at=case.created_at,

@@ -72,6 +72,7 @@ async def open_case(
         and classification.confidence >= routing.min_confidence
     )
     category = taxonomy.category(classification.intent if placed else "other")
+    subcategory = taxonomy.subcategory_for(category.code, message.text) if placed else None
     local_now = now.astimezone(routing.city_timezone)
     deadlines = deadlines_for(category, local_now, urgent=taxonomy.urgent if flags.urgent else None)
     number = await uow.cases.next_number(local_now.date())
@@ -92,6 +93,7 @@ async def open_case(
         urgent=flags.urgent,
         collective=flags.collective,
         place=reading.place,
+        subcategory=subcategory.code if subcategory else None,
     )
     case.record(
         CaseEvent(
@@ -104,6 +106,7 @@ async def open_case(
                 "confidence": round(classification.confidence, 4),
                 "ranking": [[name, round(score, 4)] for name, score in classification.ranking],
                 "routed": placed,
+                "subcategory": subcategory.code if subcategory else None,
                 "flags": list(flags.reasons),
                 # Kinds and places only: phone numbers stay out of the history.
                 "entities": [

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-CONVERSATION_INTENTS = frozenset({"greet", "thanks", "out_of_scope"})
+# Small talk: a polite answer, never a case.
+SMALL_TALK_INTENTS = frozenset({"greet", "thanks", "out_of_scope"})
+# Requests about the service or an existing case: answered, never a new case.
+SERVICE_INTENTS = frozenset({"status_query", "help", "feedback"})
+CONVERSATION_INTENTS = SMALL_TALK_INTENTS | SERVICE_INTENTS
 
 MAX_RANKING = 5
 

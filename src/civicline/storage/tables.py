@@ -184,6 +184,7 @@ class CaseRow(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     collective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     place: Mapped[str | None] = mapped_column(String(200))
+    subcategory: Mapped[str | None] = mapped_column(String(48))
     classified_by: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
     merged_into: Mapped[str | None] = mapped_column(String(32))
