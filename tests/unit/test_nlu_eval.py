@@ -226,6 +226,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None) 
             "CIVICLINE_VAR_DIR": str(tmp_path / "var"),
             "CIVICLINE_MODEL_DIR": str(tmp_path / "models"),
             "CIVICLINE_LOG_LEVEL": "WARNING",
+            # No Rasa virtualenv: `--cv` measures the local model only (test_rasa_folds: Rasa).
+            "CIVICLINE_RASA_PYTHON": str(tmp_path / "no-rasa" / "python"),
         }
     )
 
@@ -311,11 +313,12 @@ def test_cli_eval_cross_validation_of_a_file(
     assert data["evaluation"]["skipped_rows"] == 3
     assert data["local"]["examples"] == 9
     assert len(data["local"]["fold_accuracies"]) == 2
-    assert any("Rasa is not cross-validated" in note for note in data["notes"])
+    assert data["rasa"] is None
+    assert any("Rasa not cross-validated: it is not installed" in note for note in data["notes"])
     assert not (tmp_path / "models").exists()
 
     result = cli.invoke(app, ["nlu", "eval", "--help"])
-    assert "Rasa is evaluated on the held-out split or FILE only" in " ".join(result.output.split())
+    assert "both engines get the same folds" in " ".join(result.output.split())
 
 
 def test_cli_eval_bad_input_exits_2(cli: CliRunner, app: typer.Typer, tmp_path: Path) -> None:

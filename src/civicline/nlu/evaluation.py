@@ -2,8 +2,10 @@
 
 ``evaluate`` trains (or just takes) a classifier and scores it on a test set; any engine that
 implements the Classifier port works, so a served Rasa model is measured the same way as the local
-one. ``cross_validate`` trains a fresh model per fold with the factory it is given (the local
-classifier: ``LocalClassifier.train``, which never reads or writes the model cache).
+one. ``cross_validate`` trains a fresh model per fold with the factory it is given: the local
+classifier's ``LocalClassifier.train``, which never reads or writes the model cache, or
+``rasa_folds.RasaFolds``, which trains Rasa in its own virtualenv. The folds depend only on the
+examples, k and the seed, so two engines run with the same ones are measured on the same folds.
 
 Macro-F1 averages over the intents present in the test set; an intent that is only ever predicted
 (``nlu_fallback``, a conversation intent) still shows in the table and in the confusion matrix.
