@@ -2,7 +2,9 @@
 
 ``查询 261127-00042`` / ``STATUS 261127-00042``: where is my case; ``我的案件`` / ``MY CASES``:
 my open cases; ``帮助`` / ``HELP``; ``STOP`` / ``退订`` / ``TD`` and ``START`` / ``订阅``: stop
-and resume SMS; a lone digit 1-5 after a case is closed: its rating.
+and resume SMS; a lone digit 1-5 after a case is closed: its rating; ``语言`` / ``LANG``: the
+language choice. Telegram-style slash commands work too: ``/status 261127-00042``,
+``/mycases``, ``/help``, ``/lang``, ``/start`` (a bot name after ``@`` is ignored).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from civicline.domain.case_numbers import find_case_number
 
 STATUS_WORDS = re.compile(r"查询|进度|状态|进展|status|progress|check", re.IGNORECASE)
-MY_CASES = {"我的案件", "我的诉求", "案件列表", "my cases", "cases", "list"}
+MY_CASES = {"我的案件", "我的诉求", "案件列表", "my cases", "mycases", "cases", "list"}
+LANG = {"语言", "lang", "language"}
 HELP = {"帮助", "help", "info", "?", "？", "菜单", "menu"}
 # Twilio's own opt-out words, and the Chinese carriers' 退订 / TD.
 STOP = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "退订", "td"}
@@ -51,12 +54,18 @@ class Rating:
     score: int
 
 
-Command = Status | MyCases | Help | Stop | Start | Rating
+@dataclass(frozen=True, slots=True)
+class Lang:
+    pass
+
+
+Command = Status | MyCases | Help | Stop | Start | Rating | Lang
+SLASH = re.compile(r"^/([a-z_]+)(?:@\w+)?(?=\s|$)", re.IGNORECASE)
 
 
 def parse_command(text: str) -> Command | None:
     """The keyword command in ``text``, or None for free text (a complaint or small talk)."""
-    plain = text.strip()
+    plain = SLASH.sub(lambda m: m.group(1), text.strip())
     word = plain.lower().rstrip("。.!！")
     if word in MY_CASES:
         return MyCases()
@@ -66,9 +75,13 @@ def parse_command(text: str) -> Command | None:
         return Stop()
     if word in START:
         return Start()
+    if word in LANG:
+        return Lang()
     if match := RATING.match(plain):
         return Rating(int(match.group(1)))
     number = find_case_number(plain)
+    if word in {"status", "查询"}:
+        return MyCases()  # "/status" alone: the citizen's open cases
     if number and (STATUS_WORDS.search(plain) or len(plain) <= len(number) + 2):
         return Status(number)
     return None

@@ -1,23 +1,35 @@
 """The citizen-facing conversation: what an inbound message is and what the bot answers.
 
-Channel-neutral: a message arrives as an ``InboundMessage`` and answers leave as outbox rows.
-Keywords (``bots.commands``: status, my cases, help, STOP/START on SMS, a 1-5 rating) are
-answered without the NLU. The NLU reads the rest: small talk (greetings, thanks, chit-chat)
-gets a polite answer; service requests in free words (a status question, a plea for help,
-feedback on a case) are answered when the NLU is sure of them; neither ever opens a case.
-Anything else is a complaint and opens one.
+Channel-neutral: a message arrives as an ``InboundMessage`` and answers leave as outbox rows
+(with buttons, ``choices``, where the channel has them). Keywords (``bots.commands``: status,
+my cases, help, language, STOP/START on SMS, a 1-5 rating) are answered without the NLU. The
+NLU reads the rest: small talk (greetings, thanks, chit-chat) gets a polite answer; service
+requests in free words (a status question, a plea for help, feedback on a case) are answered
+when the NLU is sure of them; neither ever opens a case. Anything else is a complaint.
+
+On one-shot channels (SMS, web chat) a complaint opens a case at once. On guided channels
+(Telegram) the bot first asks where it happened when the text names no place, then asks the
+citizen to confirm the category (``bots.guided``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from civicline.bots import commands
-from civicline.bots.texts import STATUS_NAMES, say
-from civicline.domain.cases import OPEN, CaseEvent, CaseStatus, EventKind
+from civicline.bots import commands, guided
+from civicline.bots.answers import (
+    Answer,
+    Conversation,
+    answer_conversation,
+    case_opened_text,
+    my_cases_text,
+    status_text,
+)
+from civicline.bots.texts import say
+from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import Citizen, ContactHandle
-from civicline.domain.errors import NotFound
+from civicline.domain.dialogues import Stage
 from civicline.domain.messages import (
     Channel,
     InboundMessage,
@@ -26,26 +38,14 @@ from civicline.domain.messages import (
     OutboundMessage,
     guess_language,
 )
-from civicline.domain.taxonomy import Taxonomy
-from civicline.handlers.cases import Reading, Routing, open_case, read_complaint, reply_to_message
-from civicline.nlu.base import SERVICE_INTENTS, SMALL_TALK_INTENTS, Classification, Classifier
+from civicline.handlers.cases import Reading, open_case, read_complaint, reply_to_message
+from civicline.nlu.base import Classification
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
+
+__all__ = ["Conversation", "Handled", "ask_for_rating", "handle_inbound"]
 
 SMS_ONLY = (commands.Stop, commands.Start)
 MEDIA_ONLY = Classification(intent="other", confidence=0.0, ranking=(), engine="none")
-
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    taxonomy: Taxonomy
-    routing: Routing
-    nlu: Classifier
-
-    def department_name(self, code: str | None, language: Language) -> str:
-        if code is None:
-            return say("triage_department", language)
-        dept = self.taxonomy.department(code)
-        return dept.name_zh if language == Language.ZH else dept.name_en
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +53,27 @@ class Handled:
     outbound_ids: list[int]
     case_number: str | None = None
     already_done: bool = False
+    opened: list[str] = field(default_factory=list)  # every case this message opened
 
 
 def command_for(message: InboundMessage) -> commands.Command | None:
-    command = commands.parse_command(message.text)
-    if isinstance(command, SMS_ONLY) and message.channel != Channel.SMS:
+    if message.choice is not None or message.edited:
         return None
+    command = commands.parse_command(message.text)
+    if isinstance(command, commands.Stop) and message.channel != Channel.SMS:
+        return None
+    if isinstance(command, commands.Start) and message.channel != Channel.SMS:
+        return commands.Lang()  # /start on a chat app: a welcome and the language choice
     return command
+
+
+def _needs_reading(message: InboundMessage, pending_stage: Stage | None) -> bool:
+    """Whether the message is free text for the NLU (not a button, a location, or a comment
+    on a rating the bot asked for)."""
+    if not message.text or message.choice or message.location or message.shared_phone:
+        return False
+    # Words answering "where?" are read too: they may be a new complaint instead.
+    return message.edited or pending_stage != Stage.COMMENT
 
 
 async def handle_inbound(
@@ -68,15 +82,16 @@ async def handle_inbound(
     """Process one stored inbound message exactly once (a second run finds it processed)."""
     async with uow_factory() as uow:
         peek = await uow.inbox.get(message_id)
+        pending = None
+        if peek.channel in conversation.guided_channels:
+            pending = await uow.dialogues.get(ContactHandle(peek.channel, peek.sender_address))
     if peek.status != InboundStatus.RECEIVED:
         return Handled([], already_done=True)
     command = command_for(peek)
+    live_stage = pending.stage if pending and not pending.expired(now) else None
     # Classify outside the transaction: the NLU may be a remote server.
-    if command is not None:
-        reading = None
-    elif not peek.text:
-        reading = Reading(MEDIA_ONLY)  # a photo without words: staff place it
-    else:
+    reading = None
+    if command is None and _needs_reading(peek, live_stage):
         reading = await read_complaint(peek.text, nlu=conversation.nlu)
 
     async with uow_factory() as uow:
@@ -86,53 +101,58 @@ async def handle_inbound(
         language = message.language or (
             guess_language(message.text) if message.text else Language.ZH
         )
-        message.language = language
         citizen = await uow.citizens.get_or_create(
             ContactHandle(message.channel, message.sender_address), at=now, language=language
         )
+        # In a chat app the citizen's own choice (/lang) wins over a guess from one message.
+        guided_channel = message.channel in conversation.guided_channels
+        message.language = citizen.language if guided_channel else language
         message.citizen_id = citizen.id
-        opened = None
-        if command is not None:
-            text = await _answer_command(command, message, citizen, uow, conversation, now)
-        else:
-            assert reading is not None
-            text, opened = await _answer_free_text(
-                message, reading, citizen, uow, conversation, now
-            )
+        answer = await _respond(message, command, reading, citizen, uow, conversation, now)
         outbound_ids = []
-        if text is not None:
-            reply = await uow.outbox.add(
-                reply_to_message(message, text, now=now, case_id=message.case_id)
-            )
-            assert reply.id is not None
-            outbound_ids.append(reply.id)
+        if answer.text is not None:
+            reply = reply_to_message(message, answer.text, now=now, case_id=message.case_id)
+            reply.choices = list(answer.choices)
+            added = await uow.outbox.add(reply)
+            assert added.id is not None
+            outbound_ids.append(added.id)
         message.status = InboundStatus.PROCESSED
         await uow.inbox.save(message, processed_at=now)
         await uow.commit()
-    return Handled(outbound_ids, case_number=opened)
+    number = answer.opened[-1] if answer.opened else None
+    return Handled(outbound_ids, case_number=number, opened=list(answer.opened))
 
 
-async def _answer_free_text(
+async def _respond(
+    message: InboundMessage,
+    command: commands.Command | None,
+    reading: Reading | None,
+    citizen: Citizen,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> Answer:
+    if command is not None:
+        return await _answer_command(command, message, citizen, uow, conversation, now)
+    if message.channel in conversation.guided_channels:
+        return await guided.respond(message, reading, citizen, uow, conversation, now)
+    if reading is None:
+        reading = Reading(MEDIA_ONLY)  # a photo without words: staff place it
+    return await answer_free_text(message, reading, citizen, uow, conversation, now)
+
+
+async def answer_free_text(
     message: InboundMessage,
     reading: Reading,
     citizen: Citizen,
     uow: UnitOfWork,
     conversation: Conversation,
     now: datetime,
-) -> tuple[str, str | None]:
-    """The answer, and the number of the case it opened, if any."""
-    language = message.language or Language.ZH
-    classification = reading.classification
-    if not reading.flags.urgent:  # danger always opens a case, whatever the words around it
-        if classification.intent in SMALL_TALK_INTENTS:
-            return say(classification.intent, language), None
-        # A service request the NLU is unsure of may be a complaint: it opens a case instead.
-        sure = classification.confidence >= conversation.routing.min_confidence
-        if classification.intent in SERVICE_INTENTS and sure:
-            answer = await _answer_service(
-                classification.intent, message, reading, citizen, uow, conversation, now
-            )
-            return answer, None
+) -> Answer:
+    """Small talk and service requests are answered; a complaint opens a case at once."""
+    answer = await answer_conversation(message, reading, citizen, uow, conversation, now)
+    if answer is not None:
+        return answer
     case = await open_case(
         message,
         reading,
@@ -142,61 +162,8 @@ async def _answer_free_text(
         now=now,
     )
     message.case_id = case.id
-    if case.department is None:
-        text = say("case_triage", language, number=case.number)
-        return (say("urgent_note", language) + text if case.urgent else text), case.number
-    local_due = case.complete_due_at.astimezone(conversation.routing.city_timezone)
-    text = say(
-        "case_opened",
-        language,
-        number=case.number,
-        department=conversation.department_name(case.department, language),
-        due=f"{local_due:%Y-%m-%d}",
-    )
-    if case.urgent:
-        text = say("urgent_note", language) + text
-    return text, case.number
-
-
-async def _answer_service(
-    intent: str,
-    message: InboundMessage,
-    reading: Reading,
-    citizen: Citizen,
-    uow: UnitOfWork,
-    conversation: Conversation,
-    now: datetime,
-) -> str:
-    """Status questions, help and feedback said in the citizen's own words."""
-    language = message.language or Language.ZH
-    assert citizen.id is not None
-    if intent == "help":
-        return say("help", language)
-    if intent == "status_query":
-        number = next((e.value for e in reading.entities if e.kind == "case_number"), None)
-        if number is not None:
-            return await _status_text(number, language, uow, conversation)
-        return await _my_cases_text(citizen.id, language, uow)
-    # Feedback belongs to the citizen's latest case: it joins that case's thread.
-    latest = await uow.cases.for_citizen(citizen.id, statuses=list(CaseStatus), limit=1)
-    if not latest:
-        return say("no_case_for_feedback", language)
-    case = latest[0]
-    case.record(CaseEvent(EventKind.MESSAGE, at=now, actor="citizen", data={"intent": "feedback"}))
-    await uow.cases.save(case)
-    message.case_id = case.id
-    text = say("feedback_noted", language, number=case.number)
-    if case.status == CaseStatus.CLOSED and case.rating is None:
-        text += say("feedback_rate", language)
-    return text
-
-
-async def _my_cases_text(citizen_id: int, language: Language, uow: UnitOfWork) -> str:
-    cases = await uow.cases.for_citizen(citizen_id, statuses=OPEN, limit=10)
-    if not cases:
-        return say("no_cases", language)
-    lines = "\n".join(f"{c.number} {STATUS_NAMES[c.status][language]}" for c in cases)
-    return say("my_cases", language, lines=lines)
+    text = case_opened_text(case, message.language or Language.ZH, conversation)
+    return Answer(text, opened=(case.number,))
 
 
 async def _answer_command(
@@ -206,55 +173,42 @@ async def _answer_command(
     uow: UnitOfWork,
     conversation: Conversation,
     now: datetime,
-) -> str | None:
+) -> Answer:
     language = message.language or Language.ZH
     handle = ContactHandle(message.channel, message.sender_address)
     assert citizen.id is not None
     match command:
         case commands.Status(number):
-            return await _status_text(number, language, uow, conversation)
+            return Answer(await status_text(number, language, uow, conversation))
         case commands.MyCases():
-            return await _my_cases_text(citizen.id, language, uow)
+            return Answer(await my_cases_text(citizen.id, language, uow))
         case commands.Help():
-            return say("help", language)
+            return Answer(say("help", language))
+        case commands.Lang():
+            return guided.language_choice(message, conversation)
         case commands.Stop():
             # Nothing more goes to this number until START (the carrier confirms STOP).
             await uow.citizens.set_opt_out(handle, True)
-            return None
+            return Answer(None)
         case commands.Start():
             await uow.citizens.set_opt_out(handle, False)
-            return say("started", language)
+            return Answer(say("started", language))
         case commands.Rating(score):
             closed = await uow.cases.for_citizen(citizen.id, statuses=[CaseStatus.CLOSED], limit=5)
             case = next((c for c in closed if c.rating is None), None)
             if case is None:
-                return say("nothing_to_rate", language)
+                return Answer(say("nothing_to_rate", language))
             case.rate(score, actor="citizen", at=now)
             await uow.cases.save(case)
             message.case_id = case.id
-            return say("rated", language, number=case.number, score=str(score))
-
-
-async def _status_text(
-    number: str, language: Language, uow: UnitOfWork, conversation: Conversation
-) -> str:
-    try:
-        case = await uow.cases.by_number(number)
-    except NotFound:
-        return say("status_unknown", language, number=number)
-    return say(
-        "status",
-        language,
-        number=number,
-        status=STATUS_NAMES[case.status][language],
-        department=conversation.department_name(case.department, language),
-    )
+            return Answer(say("rated", language, number=case.number, score=str(score)))
 
 
 async def ask_for_rating(
     number: str, *, uow_factory: UnitOfWorkFactory, now: datetime
 ) -> int | None:
-    """After a case closes, ask the citizen on their channel to rate it (1-5)."""
+    """After a case closes, ask the citizen on their channel to rate it (1-5): in words, and
+    with buttons where the channel has them."""
     async with uow_factory() as uow:
         case = await uow.cases.by_number(number)
         if case.status != CaseStatus.CLOSED or case.rating is not None:
@@ -268,6 +222,7 @@ async def ask_for_rating(
                 updated_at=now,
                 case_id=case.id,
                 citizen_id=case.citizen_id,
+                choices=guided.rating_choices(case.number),
             )
         )
         await uow.commit()

@@ -81,6 +81,65 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "We found no case of yours. To report a problem, tell us what, where "
         "and when.",
     },
+    "ask_place": {
+        Language.ZH: "请问问题发生在哪里？请输入地址（区、街道、小区或门牌号），"
+        "或点击下方按钮发送位置。",
+        Language.EN: "Where did it happen? Type the address (district, street, compound or "
+        "number), or tap the button below to share your location.",
+    },
+    "share_location": {Language.ZH: "📍 发送位置", Language.EN: "📍 Share location"},
+    "confirm_category": {
+        Language.ZH: "我们理解您反映的是“{category}”类问题，将交{department}办理。"
+        "请点击确认，或选择其他类别。",
+        Language.EN: "We understood this as {category}, for the {department}. Please "
+        "confirm, or pick another category.",
+    },
+    "choose_language": {
+        Language.ZH: "请选择语言 / Please choose your language",
+        Language.EN: "Please choose your language / 请选择语言",
+    },
+    "language_set": {
+        Language.ZH: "已切换为中文。",
+        Language.EN: "From now on we will write in English.",
+    },
+    "attachment_added": {
+        Language.ZH: "附件已加入案件 {number}。",
+        Language.EN: "Your file is added to case {number}.",
+    },
+    "attachment_pending": {
+        Language.ZH: "已收到附件，将与您的诉求一并登记。",
+        Language.EN: "File received: it will be filed with your complaint.",
+    },
+    "describe_first": {
+        Language.ZH: "已收到。请用文字描述您遇到的问题、地点和时间。",
+        Language.EN: "Received. Please tell us in words what the problem is, where and when.",
+    },
+    "phone_linked": {
+        Language.ZH: "谢谢，已关联您的手机号：您的短信和热线来电将与本账号的案件合并显示。",
+        Language.EN: "Thank you: your phone number is linked, so your texts and hotline calls "
+        "join the cases on this account.",
+    },
+    "phone_not_linked": {
+        Language.ZH: "该手机号已关联其他账号，未做更改。如需合并，请拨打12345。",
+        Language.EN: "That phone number belongs to another account; nothing was changed. "
+        "Call 12345 to merge them.",
+    },
+    "edit_added": {
+        Language.ZH: "您修改后的内容已加入案件 {number}。",
+        Language.EN: "Your edited message is added to case {number}.",
+    },
+    "choice_expired": {
+        Language.ZH: "这个按钮已失效。如需反映问题，请直接描述。",
+        Language.EN: "That button has expired. To report a problem, just describe it.",
+    },
+    "comment_invite": {
+        Language.ZH: "如有补充意见，请直接回复文字。",
+        Language.EN: " If you would like to add a comment, just reply with it.",
+    },
+    "comment_noted": {
+        Language.ZH: "感谢您的意见，已记入案件 {number}。",
+        Language.EN: "Thank you: your comment is added to case {number}.",
+    },
     "rate_request": {
         Language.ZH: "您的案件 {number} 已办结。请回复数字1-5为办理情况评分（5为非常满意）。",
         Language.EN: "Your case {number} is closed. Please reply with a number from 1 to 5 "

@@ -91,6 +91,7 @@ class Case:
     collective: bool = False  # many people, joint letters, threats to escalate (集体访)
     place: str | None = None
     subcategory: str | None = None
+    location: tuple[float, float] | None = None  # latitude, longitude, when the citizen shared it
     classified_by: str | None = None
     confidence: float | None = None
     merged_into: str | None = None

@@ -59,6 +59,19 @@ def guess_language(text: str) -> Language:
     return Language.EN
 
 
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button offered with an outbound message; pressing it comes back as ``choice``."""
+
+    label: str
+    data: str  # at most 64 bytes: Telegram's limit for callback data
+
+
+# A choice with this data asks the citizen to share their location (a channel that cannot
+# do that leaves it out).
+SHARE_LOCATION = "@location"
+
+
 @dataclass(slots=True)
 class InboundMessage:
     channel: Channel
@@ -71,7 +84,11 @@ class InboundMessage:
     citizen_id: int | None = None
     case_id: int | None = None
     status: InboundStatus = InboundStatus.RECEIVED
-    attachments: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)  # "photo:<file id>", "document:<id>"
+    location: tuple[float, float] | None = None  # latitude, longitude shared by the citizen
+    choice: str | None = None  # the data of a button the citizen pressed
+    shared_phone: str | None = None  # a phone number the citizen shared (Telegram contact)
+    edited: bool = False  # the citizen edited an earlier message; this is its new text
 
 
 @dataclass(slots=True)
@@ -90,6 +107,7 @@ class OutboundMessage:
     provider_message_id: str | None = None
     last_error: str | None = None
     updated_at: datetime | None = None
+    choices: list[Choice] = field(default_factory=list)
 
     def can_move_to(self, target: DeliveryStatus) -> bool:
         return target in DELIVERY_MOVES[self.status]

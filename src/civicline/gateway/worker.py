@@ -12,6 +12,7 @@ from arq.cron import cron
 from arq.worker import Worker, func
 
 from civicline.bots.dialogue import handle_inbound
+from civicline.bots.guided import finish_expired
 from civicline.gateway.bootstrap import Services
 from civicline.handlers.delivery import deliver
 from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
@@ -55,6 +56,12 @@ async def sweep_unfinished(ctx: dict[str, Any]) -> None:
         now=services.now(),
         grace=services.sweep_grace,
     )
+    # Guided dialogues the citizen walked away from open their cases on the NLU's reading.
+    replies = await finish_expired(
+        uow_factory=services.uow, conversation=services.conversation, now=services.now()
+    )
+    for outbound_id in replies:
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
 
 
 async def build_worker(

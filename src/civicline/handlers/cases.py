@@ -44,6 +44,16 @@ class Reading:
         return next((e.value for e in self.entities if e.kind == "place"), None)
 
 
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """What the citizen told the bot when it asked: the category they picked, where it
+    happened (words or a shared location)."""
+
+    category: str | None = None
+    place: str | None = None
+    location: tuple[float, float] | None = None
+
+
 async def read_complaint(text: str, *, nlu: Classifier) -> Reading:
     """Classify the masked text (no phone or ID number reaches an engine); entities and
     urgency come from the text itself, locally."""
@@ -62,16 +72,20 @@ async def open_case(
     taxonomy: Taxonomy,
     routing: Routing,
     now: datetime,
+    confirmed: Confirmed | None = None,
 ) -> Case:
-    """Open a case for ``message``: routed when the NLU is sure, in triage otherwise; urgent
-    ones get the shortest deadlines and an alert in their history."""
+    """Open a case for ``message``: routed when the NLU is sure (or the citizen confirmed a
+    category), in triage otherwise; urgent ones get the shortest deadlines and an alert in
+    their history."""
     assert message.citizen_id is not None
     classification, flags = reading.classification, reading.flags
-    placed = (
+    confirmed = confirmed or Confirmed()
+    chosen = confirmed.category if confirmed.category in taxonomy.categories else None
+    placed = chosen is not None or (
         classification.intent in taxonomy.categories
         and classification.confidence >= routing.min_confidence
     )
-    category = taxonomy.category(classification.intent if placed else "other")
+    category = taxonomy.category(chosen or (classification.intent if placed else "other"))
     subcategory = taxonomy.subcategory_for(category.code, message.text) if placed else None
     local_now = now.astimezone(routing.city_timezone)
     deadlines = deadlines_for(category, local_now, urgent=taxonomy.urgent if flags.urgent else None)
@@ -92,7 +106,8 @@ async def open_case(
         confidence=classification.confidence,
         urgent=flags.urgent,
         collective=flags.collective,
-        place=reading.place,
+        place=confirmed.place or reading.place,
+        location=confirmed.location,
         subcategory=subcategory.code if subcategory else None,
     )
     case.record(
@@ -106,6 +121,7 @@ async def open_case(
                 "confidence": round(classification.confidence, 4),
                 "ranking": [[name, round(score, 4)] for name, score in classification.ranking],
                 "routed": placed,
+                "confirmed_by_citizen": chosen,
                 "subcategory": subcategory.code if subcategory else None,
                 "flags": list(flags.reasons),
                 # Kinds and places only: phone numbers stay out of the history.

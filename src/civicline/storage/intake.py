@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from civicline.domain.messages import InboundMessage
 from civicline.storage.batching import Batcher
-from civicline.storage.sql import inbound_from_row, insert_for
+from civicline.storage.sql import inbound_from_row, inbound_values, insert_for
 from civicline.storage.tables import InboundMessageRow
 
 Key = tuple[str, str]
@@ -46,20 +46,7 @@ class SqlInboxWriter:
                 insert_for(conn.dialect.name, table)
                 .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
                 .returning(table.c.id, table.c.channel, table.c.provider_message_id),
-                [
-                    {
-                        "channel": m.channel,
-                        "provider_message_id": m.provider_message_id,
-                        "sender_address": m.sender_address,
-                        "citizen_id": m.citizen_id,
-                        "text": m.text,
-                        "language": m.language,
-                        "attachments": m.attachments,
-                        "status": m.status,
-                        "received_at": m.received_at,
-                    }
-                    for m in first.values()
-                ],
+                [inbound_values(m) for m in first.values()],
             )
             new_ids = {(row.channel, row.provider_message_id): row.id for row in inserted}
             seen = [key for key in first if key not in new_ids]

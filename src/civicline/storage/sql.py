@@ -7,7 +7,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +17,7 @@ from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import (
     Channel,
+    Choice,
     DeliveryStatus,
     InboundMessage,
     InboundStatus,
@@ -29,10 +30,12 @@ from civicline.storage.base import (
     CaseRepository,
     CitizenRepository,
     DepartmentRepository,
+    DialogueRepository,
     InboxRepository,
     OutboxRepository,
     StaffRepository,
 )
+from civicline.storage.dialogues import SqlDialogues
 from civicline.storage.tables import (
     CaseCounterRow,
     CaseEventRow,
@@ -99,6 +102,29 @@ class SqlCitizens:
             return existing
         return Citizen(id=row.id, created_at=at, language=language, handles=[handle])
 
+    async def set_language(self, citizen_id: int, language: Language) -> None:
+        row = await self.session.get(CitizenRow, citizen_id)
+        if row is None:
+            raise NotFound("citizen", citizen_id)
+        row.language = language
+
+    async def link(self, citizen_id: int, handle: ContactHandle) -> bool:
+        result = await self.session.execute(
+            _insert(self.session, ContactHandleRow)
+            .values(citizen_id=citizen_id, channel=handle.channel, address=handle.address)
+            .on_conflict_do_nothing(index_elements=["channel", "address"])
+            .returning(ContactHandleRow.id)
+        )
+        if result.scalar() is not None:
+            return True
+        owner = await self.session.scalar(
+            select(ContactHandleRow.citizen_id).where(
+                ContactHandleRow.channel == handle.channel,
+                ContactHandleRow.address == handle.address,
+            )
+        )
+        return owner == citizen_id
+
     async def set_opt_out(self, handle: ContactHandle, opted_out: bool) -> None:
         row = await self.session.scalar(
             select(ContactHandleRow).where(
@@ -146,7 +172,36 @@ def inbound_from_row(row: Any) -> InboundMessage:
         case_id=row.case_id,
         status=InboundStatus(row.status),
         attachments=list(row.attachments or []),
+        location=(
+            (row.latitude, row.longitude)
+            if row.latitude is not None and row.longitude is not None
+            else None
+        ),
+        choice=row.choice,
+        shared_phone=row.shared_phone,
+        edited=bool(row.edited),
     )
+
+
+def inbound_values(message: InboundMessage) -> dict[str, Any]:
+    """The inbox row's columns for a new message (the writer and the repository share it)."""
+    latitude, longitude = message.location or (None, None)
+    return {
+        "channel": message.channel,
+        "provider_message_id": message.provider_message_id,
+        "sender_address": message.sender_address,
+        "citizen_id": message.citizen_id,
+        "text": message.text,
+        "language": message.language,
+        "attachments": message.attachments,
+        "latitude": latitude,
+        "longitude": longitude,
+        "choice": message.choice,
+        "shared_phone": message.shared_phone,
+        "edited": message.edited,
+        "status": message.status,
+        "received_at": message.received_at,
+    }
 
 
 class SqlInbox:
@@ -168,6 +223,15 @@ class SqlInbox:
         row.status = message.status
         row.language = message.language
         row.processed_at = processed_at
+
+    async def link_case(self, message_ids: Iterable[int], case_id: int) -> None:
+        ids = list(message_ids)
+        if ids:
+            await self.session.execute(
+                update(InboundMessageRow)
+                .where(InboundMessageRow.id.in_(ids))
+                .values(case_id=case_id)
+            )
 
     async def for_case(self, case_id: int) -> list[InboundMessage]:
         rows = await self.session.scalars(
@@ -224,6 +288,11 @@ def _case(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
         collective=row.collective,
         place=row.place,
         subcategory=row.subcategory,
+        location=(
+            (row.latitude, row.longitude)
+            if row.latitude is not None and row.longitude is not None
+            else None
+        ),
         classified_by=row.classified_by,
         confidence=row.confidence,
         merged_into=row.merged_into,
@@ -285,6 +354,8 @@ class SqlCases:
             language=case.language,
             created_at=case.created_at,
             updated_at=case.updated_at or case.created_at,
+            latitude=case.location[0] if case.location else None,
+            longitude=case.location[1] if case.location else None,
             **{name: getattr(case, name) for name in _CASE_FIELDS},
         )
         self.session.add(row)
@@ -397,6 +468,7 @@ def _outbound(row: OutboundMessageRow) -> OutboundMessage:
         attempts=row.attempts,
         provider_message_id=row.provider_message_id,
         last_error=row.last_error,
+        choices=[Choice(label, data) for label, data in row.choices or []],
     )
 
 
@@ -413,6 +485,7 @@ class SqlOutbox:
             in_reply_to=message.in_reply_to,
             author=message.author,
             text=message.text,
+            choices=[[c.label, c.data] for c in message.choices],
             status=message.status,
             attempts=message.attempts,
             created_at=message.created_at,
@@ -554,6 +627,7 @@ class SqlUnitOfWork:
         self.outbox: OutboxRepository = SqlOutbox(self.session)
         self.staff: StaffRepository = SqlStaff(self.session)
         self.departments: DepartmentRepository = SqlDepartments(self.session)
+        self.dialogues: DialogueRepository = SqlDialogues(self.session)
         return self
 
     async def __aexit__(

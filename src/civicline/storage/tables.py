@@ -64,12 +64,17 @@ def _in_list(statuses: frozenset[str]) -> str:
     return ", ".join(f"'{s}'" for s in sorted(statuses))
 
 
+# Declared here because a column named ``text`` hides sqlalchemy's text() in some classes.
+EMPTY_LIST = text("'[]'")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
         list[str]: JSON(),
+        list[list[str]]: JSON(),
     }
 
 
@@ -132,6 +137,11 @@ class InboundMessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     attachments: Mapped[list[str]] = mapped_column(default=list)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    choice: Mapped[str | None] = mapped_column(String(64))
+    shared_phone: Mapped[str | None] = mapped_column(String(32))
+    edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
@@ -185,6 +195,8 @@ class CaseRow(Base):
     collective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     place: Mapped[str | None] = mapped_column(String(200))
     subcategory: Mapped[str | None] = mapped_column(String(48))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     classified_by: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
     merged_into: Mapped[str | None] = mapped_column(String(32))
@@ -234,5 +246,20 @@ class OutboundMessageRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Buttons offered with the message, as [label, data] pairs.
+    choices: Mapped[list[list[str]]] = mapped_column(default=list, server_default=EMPTY_LIST)
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DialogueRow(Base):
+    """A guided conversation in progress, one per contact handle (see domain.dialogues)."""
+
+    __tablename__ = "dialogues"
+    __table_args__ = (Index("ix_dialogues_updated", "updated_at"),)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]

@@ -1,0 +1,144 @@
+"""What the bot needs to answer (the conversation's settings) and answers shared by the
+one-shot and the guided dialogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from civicline.bots.texts import STATUS_NAMES, say
+from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
+from civicline.domain.citizens import Citizen
+from civicline.domain.errors import NotFound
+from civicline.domain.messages import Channel, Choice, InboundMessage, Language
+from civicline.domain.taxonomy import Taxonomy
+from civicline.handlers.cases import Reading, Routing
+from civicline.nlu.base import SERVICE_INTENTS, SMALL_TALK_INTENTS, Classifier
+from civicline.storage.base import UnitOfWork
+
+# Channels with buttons and a chat's patience: the bot asks before it opens a case.
+GUIDED_CHANNELS = frozenset({Channel.TELEGRAM})
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    taxonomy: Taxonomy
+    routing: Routing
+    nlu: Classifier
+    guided_channels: frozenset[Channel] = GUIDED_CHANNELS
+
+    def department_name(self, code: str | None, language: Language) -> str:
+        if code is None:
+            return say("triage_department", language)
+        dept = self.taxonomy.department(code)
+        return dept.name_zh if language == Language.ZH else dept.name_en
+
+    def category_name(self, code: str, language: Language) -> str:
+        category = self.taxonomy.category(code)
+        return category.name_zh if language == Language.ZH else category.name_en
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The bot's reply to one message (None: stay silent) and the cases it opened."""
+
+    text: str | None
+    choices: tuple[Choice, ...] = ()
+    opened: tuple[str, ...] = ()
+
+
+def case_opened_text(case: Case, language: Language, conversation: Conversation) -> str:
+    if case.department is None:
+        text = say("case_triage", language, number=case.number)
+    else:
+        local_due = case.complete_due_at.astimezone(conversation.routing.city_timezone)
+        text = say(
+            "case_opened",
+            language,
+            number=case.number,
+            department=conversation.department_name(case.department, language),
+            due=f"{local_due:%Y-%m-%d}",
+        )
+    return say("urgent_note", language) + text if case.urgent else text
+
+
+async def status_text(
+    number: str, language: Language, uow: UnitOfWork, conversation: Conversation
+) -> str:
+    try:
+        case = await uow.cases.by_number(number)
+    except NotFound:
+        return say("status_unknown", language, number=number)
+    return say(
+        "status",
+        language,
+        number=number,
+        status=STATUS_NAMES[case.status][language],
+        department=conversation.department_name(case.department, language),
+    )
+
+
+async def answer_conversation(
+    message: InboundMessage,
+    reading: Reading,
+    citizen: Citizen,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> Answer | None:
+    """The answer to small talk or a service request, or None when the text is a complaint."""
+    language = message.language or Language.ZH
+    classification = reading.classification
+    if reading.flags.urgent:  # danger always opens a case, whatever the words around it
+        return None
+    if classification.intent in SMALL_TALK_INTENTS:
+        return Answer(say(classification.intent, language))
+    # A service request the NLU is unsure of may be a complaint: it opens a case instead.
+    sure = classification.confidence >= conversation.routing.min_confidence
+    if classification.intent in SERVICE_INTENTS and sure:
+        text = await _answer_service(
+            classification.intent, message, reading, citizen, uow, conversation, now
+        )
+        return Answer(text)
+    return None
+
+
+async def _answer_service(
+    intent: str,
+    message: InboundMessage,
+    reading: Reading,
+    citizen: Citizen,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> str:
+    """Status questions, help and feedback said in the citizen's own words."""
+    language = message.language or Language.ZH
+    assert citizen.id is not None
+    if intent == "help":
+        return say("help", language)
+    if intent == "status_query":
+        number = next((e.value for e in reading.entities if e.kind == "case_number"), None)
+        if number is not None:
+            return await status_text(number, language, uow, conversation)
+        return await my_cases_text(citizen.id, language, uow)
+    # Feedback belongs to the citizen's latest case: it joins that case's thread.
+    latest = await uow.cases.for_citizen(citizen.id, statuses=list(CaseStatus), limit=1)
+    if not latest:
+        return say("no_case_for_feedback", language)
+    case = latest[0]
+    case.record(CaseEvent(EventKind.MESSAGE, at=now, actor="citizen", data={"intent": "feedback"}))
+    await uow.cases.save(case)
+    message.case_id = case.id
+    text = say("feedback_noted", language, number=case.number)
+    if case.status == CaseStatus.CLOSED and case.rating is None:
+        text += say("feedback_rate", language)
+    return text
+
+
+async def my_cases_text(citizen_id: int, language: Language, uow: UnitOfWork) -> str:
+    cases = await uow.cases.for_citizen(citizen_id, statuses=OPEN, limit=10)
+    if not cases:
+        return say("no_cases", language)
+    lines = "\n".join(f"{c.number} {STATUS_NAMES[c.status][language]}" for c in cases)
+    return say("my_cases", language, lines=lines)
