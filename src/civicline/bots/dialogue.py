@@ -215,7 +215,7 @@ async def ask_for_rating(
             return None
         reply = await uow.outbox.add(
             OutboundMessage(
-                channel=case.channel,
+                channel=case.answer_channel,
                 recipient_address=case.reply_to,
                 text=say("rate_request", case.language, number=case.number),
                 created_at=now,

@@ -349,7 +349,7 @@ async def finish_expired(
             case = await open_pending(pending, uow, conversation, now)
             reply = await uow.outbox.add(
                 OutboundMessage(
-                    channel=case.channel,
+                    channel=case.answer_channel,
                     recipient_address=case.reply_to,
                     text=case_opened_text(case, case.language, conversation),
                     created_at=now,

@@ -78,7 +78,7 @@ class Case:
     number: str
     citizen_id: int
     channel: Channel
-    reply_to: str  # the citizen's address on ``channel``: where answers go
+    reply_to: str  # the citizen's address: where answers go
     summary: str
     language: Language
     created_at: datetime
@@ -92,6 +92,9 @@ class Case:
     place: str | None = None
     subcategory: str | None = None
     location: tuple[float, float] | None = None  # latitude, longitude, when the citizen shared it
+    # Where answers go when not on ``channel``: a hotline caller's answers go by SMS (with
+    # consent) or become a call-back task on the hotline channel.
+    reply_channel: Channel | None = None
     classified_by: str | None = None
     confidence: float | None = None
     merged_into: str | None = None
@@ -101,6 +104,10 @@ class Case:
     id: int | None = None
     events: list[CaseEvent] = field(default_factory=list)
     pending_events: list[CaseEvent] = field(default_factory=list)
+
+    @property
+    def answer_channel(self) -> Channel:
+        return self.reply_channel or self.channel
 
     def transition(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class Channel(enum.StrEnum):
@@ -89,6 +90,7 @@ class InboundMessage:
     choice: str | None = None  # the data of a button the citizen pressed
     shared_phone: str | None = None  # a phone number the citizen shared (Telegram contact)
     edited: bool = False  # the citizen edited an earlier message; this is its new text
+    meta: dict[str, Any] = field(default_factory=dict)  # channel facts (hotline call, Open311)
 
 
 @dataclass(slots=True)

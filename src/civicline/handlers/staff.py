@@ -87,7 +87,7 @@ async def post_reply(
             raise IllegalTransition(case.number, case.status, "answered")
         outbound = await uow.outbox.add(
             OutboundMessage(
-                channel=case.channel,
+                channel=case.answer_channel,
                 recipient_address=case.reply_to,
                 text=text,
                 created_at=now,

@@ -180,6 +180,7 @@ def inbound_from_row(row: Any) -> InboundMessage:
         choice=row.choice,
         shared_phone=row.shared_phone,
         edited=bool(row.edited),
+        meta=dict(row.meta or {}),
     )
 
 
@@ -199,6 +200,7 @@ def inbound_values(message: InboundMessage) -> dict[str, Any]:
         "choice": message.choice,
         "shared_phone": message.shared_phone,
         "edited": message.edited,
+        "meta": message.meta,
         "status": message.status,
         "received_at": message.received_at,
     }
@@ -288,6 +290,7 @@ def _case(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
         collective=row.collective,
         place=row.place,
         subcategory=row.subcategory,
+        reply_channel=Channel(row.reply_channel) if row.reply_channel else None,
         location=(
             (row.latitude, row.longitude)
             if row.latitude is not None and row.longitude is not None
@@ -354,6 +357,7 @@ class SqlCases:
             language=case.language,
             created_at=case.created_at,
             updated_at=case.updated_at or case.created_at,
+            reply_channel=case.reply_channel,
             latitude=case.location[0] if case.location else None,
             longitude=case.location[1] if case.location else None,
             **{name: getattr(case, name) for name in _CASE_FIELDS},

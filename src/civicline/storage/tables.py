@@ -66,6 +66,7 @@ def _in_list(statuses: frozenset[str]) -> str:
 
 # Declared here because a column named ``text`` hides sqlalchemy's text() in some classes.
 EMPTY_LIST = text("'[]'")
+EMPTY_OBJECT = text("'{}'")
 
 
 class Base(DeclarativeBase):
@@ -142,6 +143,9 @@ class InboundMessageRow(Base):
     choice: Mapped[str | None] = mapped_column(String(64))
     shared_phone: Mapped[str | None] = mapped_column(String(32))
     edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What a channel tells besides the words: a hotline call's operator and times, an
+    # Open311 request's service code and address. Never shown to roles without need.
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=EMPTY_OBJECT)
     status: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
@@ -197,6 +201,7 @@ class CaseRow(Base):
     subcategory: Mapped[str | None] = mapped_column(String(48))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    reply_channel: Mapped[str | None] = mapped_column(String(16))
     classified_by: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
     merged_into: Mapped[str | None] = mapped_column(String(32))

@@ -1,4 +1,4 @@
-"""guided dialogues: locations, buttons, shared phones, edits
+"""guided dialogues (locations, buttons, shared phones, edits); channel metadata; reply channel
 
 Revision ID: 0005
 Revises: 0004
@@ -26,6 +26,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("edited", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("meta", sa.JSON(), server_default=sa.text("'{}'"), nullable=False)
+        )
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("choices", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
@@ -33,6 +36,7 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("latitude", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("longitude", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("reply_channel", sa.String(length=16), nullable=True))
     op.create_table(
         "dialogues",
         sa.Column("channel", sa.String(length=16), nullable=False),
@@ -59,11 +63,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_dialogues_updated")
     op.drop_table("dialogues")
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_column("reply_channel")
         batch_op.drop_column("longitude")
         batch_op.drop_column("latitude")
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
         batch_op.drop_column("choices")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.drop_column("meta")
         batch_op.drop_column("edited")
         batch_op.drop_column("shared_phone")
         batch_op.drop_column("choice")
