@@ -60,9 +60,10 @@ PYTHON310    ?= $(shell for py in $$(command -v python3.10) \
                   "$$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
                   && { echo "$$py"; break; }; done)
 RASA_DIR     := src/civicline/nlu/rasa
-# Training data: the shipped examples, the entity regexes, and the city's imported tickets
-# (`civicline nlu import`) when there are any: the same examples the local classifier learns.
-RASA_IMPORTED := $(wildcard $(or $(CIVICLINE_VAR_DIR),var)/nlu/imported.yml)
+# Training data: the shipped examples, the entity regexes, the city's imported tickets
+# (`civicline nlu import`) and the corrections by operators and staff when there are any: the
+# same examples the local classifier learns.
+RASA_IMPORTED := $(wildcard $(addprefix $(or $(CIVICLINE_VAR_DIR),var)/nlu/,imported.yml corrections.yml))
 RASA_DATA    := src/civicline/nlu/data/nlu.yml $(RASA_DIR)/regex.yml $(RASA_IMPORTED)
 RASA_SOURCES := $(RASA_DIR)/config.yml $(RASA_DATA)
 # The model is named by a hash of the Rasa version, config and data (comment lines left out):

@@ -28,6 +28,11 @@ MAX_TEXT_LENGTH = 2000
 """Longer texts are rejected: a ticket that long is a case file, not a complaint to learn from."""
 
 IMPORTED_FILE_NAME = "imported.yml"
+CORRECTIONS_FILE_NAME = "corrections.yml"
+IMPORTED_HEADER = (
+    "# Examples imported from past tickets by `civicline nlu import`; read with the shipped",
+    "# nlu.yml by the local classifier and by Rasa. Re-importing merges into this file.",
+)
 
 EMPTY_TEXT = "empty text"
 TEXT_TOO_LONG = "text too long"
@@ -108,8 +113,10 @@ def imported_data_path(var_dir: Path) -> Path:
 
 
 def training_data_paths(shipped: Path, imported: Path) -> list[Path]:
-    """What the local model trains on (and Rasa reads): the shipped data, then imports if any."""
-    return [shipped, imported] if imported.exists() else [shipped]
+    """What the local model trains on (and Rasa reads): the shipped data, then the imported
+    tickets and the staff's corrections (``nlu.corrections``, next to the imports) if any."""
+    corrections = imported.parent / CORRECTIONS_FILE_NAME
+    return [shipped, *(path for path in (imported, corrections) if path.exists())]
 
 
 def default_mask() -> Mask:
@@ -319,7 +326,12 @@ def import_tickets(
     return summary
 
 
-def dump_examples(examples: Sequence[Example], *, order: Sequence[str] = ()) -> str:
+def dump_examples(
+    examples: Sequence[Example],
+    *,
+    order: Sequence[str] = (),
+    header: Sequence[str] = IMPORTED_HEADER,
+) -> str:
     """Rasa 3 NLU YAML, one block per intent (in ``order``, then by name), examples in order."""
     by_intent: dict[str, list[str]] = {}
     for example in examples:
@@ -327,8 +339,7 @@ def dump_examples(examples: Sequence[Example], *, order: Sequence[str] = ()) -> 
     rank = {intent: index for index, intent in enumerate(order)}
     intents = sorted(by_intent, key=lambda intent: (rank.get(intent, len(rank)), intent))
     lines = [
-        "# Examples imported from past tickets by `civicline nlu import`; read with the shipped",
-        "# nlu.yml by the local classifier and by Rasa. Re-importing merges into this file.",
+        *header,
         'version: "3.1"',
         "nlu:",
     ]
