@@ -12,7 +12,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from civicline.gateway import sms_routes, staff_routes, webchat_routes
+from civicline.gateway import (
+    attachment_routes,
+    sms_routes,
+    staff_routes,
+    telegram_routes,
+    webchat_routes,
+)
 from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.deps import ServicesDep
 from civicline.gateway.errors import BodyLimit, install_error_handlers
@@ -47,6 +53,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(webchat_routes.router, tags=["webchat"])
     app.include_router(staff_routes.router)
     app.include_router(sms_routes.router)
+    app.include_router(telegram_routes.router)
+    app.include_router(attachment_routes.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -16,6 +16,7 @@ from twilio.rest import Client  # type: ignore[import-untyped]
 
 from civicline.bots.dialogue import Conversation
 from civicline.channels.sms import SmsSender
+from civicline.channels.telegram import Telegram, TelegramSender, build_dispatcher, make_bot
 from civicline.channels.twilio_api import close_client, make_client
 from civicline.channels.webchat import WebchatSender
 from civicline.domain.messages import Channel
@@ -59,6 +60,7 @@ class Services:
     senders: Mapping[Channel, Sender]
     webchat_limiter: RateLimiter
     embedded_redis: EmbeddedRedis | None = None
+    telegram: Telegram | None = None  # the bot and its dispatcher, when Telegram is on
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +132,15 @@ def _twilio_client(settings: Settings) -> Client | None:
     )
 
 
+def _telegram(settings: Settings) -> Telegram | None:
+    if settings.telegram_bot_token is None:
+        return None
+    bot = make_bot(
+        settings.telegram_bot_token.get_secret_value(), api_url=settings.telegram_api_url
+    )
+    return Telegram(bot, build_dispatcher())
+
+
 @asynccontextmanager
 async def services_for(settings: Settings) -> AsyncIterator[Services]:
     """Everything the gateway and the workers share, for the lifetime of the process."""
@@ -151,6 +162,9 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             from_number=settings.twilio_from_number,
             public_base_url=settings.public_base_url,
         )
+    telegram = _telegram(settings)
+    if telegram is not None:
+        senders[Channel.TELEGRAM] = TelegramSender(telegram.bot)
     http = httpx.AsyncClient() if settings.rasa_url else None
     try:
         redis = await connect(redis_url)
@@ -170,6 +184,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
                 prefix="webchat",
             ),
             embedded_redis=embedded,
+            telegram=telegram,
         )
         await sync_departments(services.uow(), taxonomy)
         yield services
@@ -178,6 +193,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             await http.aclose()
         if twilio is not None:
             await close_client(twilio)
+        if telegram is not None:
+            await telegram.close()
         if redis is not None:
             await redis.aclose()
         await engine.dispose()

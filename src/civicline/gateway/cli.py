@@ -18,6 +18,7 @@ from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services, services_for, sync_departments, utcnow
 from civicline.gateway.nlu_cli import nlu_app
 from civicline.gateway.settings import Settings
+from civicline.gateway.telegram_cli import telegram_app
 from civicline.gateway.users import UserExists, create_user
 from civicline.gateway.worker import build_worker, stop_worker
 from civicline.storage import database
@@ -35,6 +36,7 @@ users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(nlu_app, name="nlu")
+app.add_typer(telegram_app, name="telegram")
 
 
 def _settings() -> Settings:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicline.nlu.training_data import default_data_path
 from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
 
+TELEGRAM_API = "https://api.telegram.org"
+_TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="CIVICLINE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="CIVICLINE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        # A validation error would otherwise print every input, tokens and passwords too.
+        hide_input_in_errors=True,
     )
 
     var_dir: Path = Path("var")
@@ -66,11 +76,65 @@ class Settings(BaseSettings):
         default="CN", description="region for phone numbers written without a country code"
     )
 
-    @field_validator("database_url", "redis_url", "rasa_url", "twilio_api_base_url", mode="before")
+    # Telegram: on when the bot token is set (then the webhook secret is required).
+    telegram_bot_token: SecretStr | None = Field(default=None, description="from @BotFather")
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -",
+    )
+    telegram_api_url: str = Field(
+        default=TELEGRAM_API, description="Bot API base URL (a local Bot API server or a fake)"
+    )
+    telegram_webhook_url: str | None = Field(
+        default=None,
+        description="public URL Telegram posts updates to; default: public_base_url + path",
+    )
+
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "rasa_url",
+        "twilio_api_base_url",
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "telegram_webhook_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (``CIVICLINE_RASA_URL=``) means the default, as in compose files."""
         return None if value == "" else value
+
+    @field_validator("telegram_api_url", mode="before")
+    @classmethod
+    def _empty_is_telegram(cls, value: object) -> object:
+        return TELEGRAM_API if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _telegram_needs_a_secret(self) -> Settings:
+        """Refuse to start a Telegram bot whose webhook anybody could post to."""
+        if self.telegram_bot_token is None:
+            return self
+        if not _TELEGRAM_TOKEN.fullmatch(self.telegram_bot_token.get_secret_value()):
+            raise ValueError(
+                "CIVICLINE_TELEGRAM_BOT_TOKEN does not look like a bot token (<bot id>:<secret>)"
+            )
+        if self.telegram_webhook_secret is None:
+            raise ValueError(
+                "CIVICLINE_TELEGRAM_WEBHOOK_SECRET is required when CIVICLINE_TELEGRAM_BOT_TOKEN "
+                "is set: Telegram sends it with every update, and the webhook refuses updates "
+                "without it"
+            )
+        if not _TELEGRAM_SECRET.fullmatch(self.telegram_webhook_secret.get_secret_value()):
+            raise ValueError(
+                "CIVICLINE_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, "
+                "_ and - (Telegram's rule)"
+            )
+        return self
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
 
     @property
     def sms_enabled(self) -> bool:
