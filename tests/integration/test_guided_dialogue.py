@@ -118,7 +118,7 @@ async def test_no_place_then_a_typed_place_then_another_category(chat: Chat) -> 
     )
     assert case.summary == "垃圾好几天没人清运，臭气熏天"  # the complaint, not the button
     assert case.subcategory == "waste"
-    assert case.events[0].data["confirmed_by_citizen"] == "environment"
+    assert case.events[0].data["confirmed"] == {"by": "citizen", "category": "environment"}
     assert complaint.case_id == case.id
     assert await chat.stage() is None
 

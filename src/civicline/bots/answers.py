@@ -13,6 +13,7 @@ from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, Choice, InboundMessage, Language
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Reading, Routing
+from civicline.handlers.hotline import Corrections
 from civicline.nlu.base import SERVICE_INTENTS, SMALL_TALK_INTENTS, Classifier
 from civicline.storage.base import UnitOfWork
 
@@ -26,6 +27,7 @@ class Conversation:
     routing: Routing
     nlu: Classifier
     guided_channels: frozenset[Channel] = GUIDED_CHANNELS
+    corrections: Corrections | None = None  # where people's corrections of the NLU go
 
     def department_name(self, code: str | None, language: Language) -> str:
         if code is None:

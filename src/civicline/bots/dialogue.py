@@ -39,6 +39,7 @@ from civicline.domain.messages import (
     guess_language,
 )
 from civicline.handlers.cases import Reading, open_case, read_complaint, reply_to_message
+from civicline.handlers.hotline import Hotline, process_stored
 from civicline.nlu.base import Classification
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
@@ -67,6 +68,16 @@ def command_for(message: InboundMessage) -> commands.Command | None:
     return command
 
 
+def _hotline(uow_factory: UnitOfWorkFactory, conversation: Conversation) -> Hotline:
+    return Hotline(
+        uow_factory,
+        conversation.taxonomy,
+        conversation.routing,
+        conversation.nlu,
+        conversation.corrections,
+    )
+
+
 def _needs_reading(message: InboundMessage, pending_stage: Stage | None) -> bool:
     """Whether the message is free text for the NLU (not a button, a location, or a comment
     on a rating the bot asked for)."""
@@ -87,6 +98,9 @@ async def handle_inbound(
             pending = await uow.dialogues.get(ContactHandle(peek.channel, peek.sender_address))
     if peek.status != InboundStatus.RECEIVED:
         return Handled([], already_done=True)
+    if peek.channel == Channel.HOTLINE:  # a call transcript whose filing was cut short
+        filed = await process_stored(message_id, _hotline(uow_factory, conversation), now=now)
+        return Handled(filed.outbound_ids, case_number=filed.case_number)
     command = command_for(peek)
     live_stage = pending.stage if pending and not pending.expired(now) else None
     # Classify outside the transaction: the NLU may be a remote server.

@@ -46,12 +46,27 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class Confirmed:
-    """What the citizen told the bot when it asked: the category they picked, where it
-    happened (words or a shared location)."""
+    """What a person settled over the NLU's reading: the category a citizen picked when the
+    bot asked, where it happened (words or a shared location); a hotline operator may also
+    set the department and the urgency."""
 
     category: str | None = None
     place: str | None = None
     location: tuple[float, float] | None = None
+    department: str | None = None
+    urgent: bool | None = None
+    by: str = "citizen"
+
+    def settled(self, taxonomy: Taxonomy) -> dict[str, object]:
+        """What was settled, for the case history (unknown codes are left out)."""
+        settled: dict[str, object] = {}
+        if self.category in taxonomy.categories:
+            settled["category"] = self.category
+        if self.department in taxonomy.departments:
+            settled["department"] = self.department
+        if self.urgent is not None:
+            settled["urgent"] = self.urgent
+        return {"by": self.by, **settled} if settled else {}
 
 
 async def read_complaint(text: str, *, nlu: Classifier) -> Reading:
@@ -80,15 +95,18 @@ async def open_case(
     assert message.citizen_id is not None
     classification, flags = reading.classification, reading.flags
     confirmed = confirmed or Confirmed()
-    chosen = confirmed.category if confirmed.category in taxonomy.categories else None
+    settled = confirmed.settled(taxonomy)
+    chosen = confirmed.category if "category" in settled else None
     placed = chosen is not None or (
         classification.intent in taxonomy.categories
         and classification.confidence >= routing.min_confidence
     )
     category = taxonomy.category(chosen or (classification.intent if placed else "other"))
+    department = str(settled.get("department", category.department))
     subcategory = taxonomy.subcategory_for(category.code, message.text) if placed else None
+    urgent = flags.urgent if confirmed.urgent is None else confirmed.urgent
     local_now = now.astimezone(routing.city_timezone)
-    deadlines = deadlines_for(category, local_now, urgent=taxonomy.urgent if flags.urgent else None)
+    deadlines = deadlines_for(category, local_now, urgent=taxonomy.urgent if urgent else None)
     number = await uow.cases.next_number(local_now.date())
     case = Case(
         number=number,
@@ -104,7 +122,7 @@ async def open_case(
         category=category.code if placed else None,
         classified_by=classification.engine,
         confidence=classification.confidence,
-        urgent=flags.urgent,
+        urgent=urgent,
         collective=flags.collective,
         place=confirmed.place or reading.place,
         location=confirmed.location,
@@ -121,7 +139,7 @@ async def open_case(
                 "confidence": round(classification.confidence, 4),
                 "ranking": [[name, round(score, 4)] for name, score in classification.ranking],
                 "routed": placed,
-                "confirmed_by_citizen": chosen,
+                "confirmed": settled,
                 "subcategory": subcategory.code if subcategory else None,
                 "flags": list(flags.reasons),
                 # Kinds and places only: phone numbers stay out of the history.
@@ -132,7 +150,7 @@ async def open_case(
             },
         )
     )
-    if flags.urgent or flags.collective:
+    if urgent or flags.collective:
         log.warning(
             "alert: urgent or collective case",
             extra={"case": number, "reasons": ",".join(flags.reasons)},
@@ -142,12 +160,13 @@ async def open_case(
                 kind=EventKind.ALERT,
                 at=now,
                 actor=SYSTEM,
-                reason="urgent" if flags.urgent else "collective",
+                reason="urgent" if urgent else "collective",
                 data={"reasons": list(flags.reasons)},
             )
         )
-    if placed:
-        case.assign(category.department, actor=SYSTEM, at=now, reason="routed by category")
+    if placed or "department" in settled:
+        reason = "routed by category" if "department" not in settled else f"set by {confirmed.by}"
+        case.assign(department, actor=SYSTEM, at=now, reason=reason)
     return await uow.cases.add(case)
 
 
