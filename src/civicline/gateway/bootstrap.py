@@ -25,9 +25,11 @@ from civicline.gateway import logs
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.delivery import RetryPolicy
+from civicline.handlers.hotline import Hotline
 from civicline.handlers.ports import Sender
 from civicline.nlu import entities
 from civicline.nlu.base import Classifier
+from civicline.nlu.corrections import CorrectionsFile, corrections_path
 from civicline.nlu.fallback import FallbackClassifier
 from civicline.nlu.importer import imported_data_path, training_data_paths
 from civicline.nlu.local import LocalClassifier
@@ -74,11 +76,28 @@ class Services:
         return self.clock()
 
     @property
+    def corrections(self) -> CorrectionsFile:
+        """Where operators' and staff's corrections of the NLU become training data."""
+        return CorrectionsFile(corrections_path(self.settings.var_dir))
+
+    @property
     def conversation(self) -> Conversation:
         return Conversation(
             taxonomy=self.taxonomy,
             routing=Routing(self.settings.nlu_min_confidence, self.settings.timezone),
             nlu=self.classifier,
+            corrections=self.corrections,
+        )
+
+    @property
+    def hotline(self) -> Hotline:
+        conversation = self.conversation
+        return Hotline(
+            self.uow,
+            conversation.taxonomy,
+            conversation.routing,
+            conversation.nlu,
+            conversation.corrections,
         )
 
     @property
