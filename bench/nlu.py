@@ -7,7 +7,7 @@ worker calls it), p50/p99 latency, and 5-fold cross-validated accuracy and macro
 project's data. With --rasa (needs `make rasa-install`): training time (`make rasa-train`,
 which reuses a model whose inputs are unchanged), time to ready, parse p50/p99 over HTTP, and
 5-fold accuracy and macro-F1 on the same folds as the local figures (a fresh Rasa model per
-fold, as `civicline nlu eval --cv 5` trains it: about 12 minutes here with the config's 200
+fold, as `civicline nlu eval --cv 5` trains it: about 14 minutes here with the config's 200
 epochs; --rasa-epochs lowers them for a quick look).
 Aims (the NLU issue): local >= 1,000 classifications/s on one core; Rasa p99 < 100 ms.
 """
@@ -81,7 +81,10 @@ def bench_rasa_folds(epochs: int | None) -> None:
     took = time.perf_counter() - started
     shown = "config's" if epochs is None else str(epochs)
     print(f"rasa   5-fold accuracy / macro-F1 {report.accuracy:7.3f} / {report.macro_f1:.3f}")
-    print(f"rasa   5-fold time               {took:8.0f} s  ({shown} epochs)")
+    print(
+        f"rasa   5-fold time               {took:8.0f} s  ({shown} epochs, "
+        f"{len(examples)} examples)"
+    )
 
 
 async def parse_timings(url: str, token: str, texts: list[str], n: int) -> list[float]:

@@ -93,7 +93,7 @@ EVAL_HELP = (
     "each fold trained on the shipped + imported data plus the other folds) or, without FILE, of "
     "the training data; both engines get the same folds, and each fold trains a fresh local "
     "model and, when Rasa is installed (`make rasa-install`, or CIVICLINE_RASA_PYTHON), a fresh "
-    "Rasa model in its virtualenv: about 2 minutes a fold at the config's 200 epochs, fewer with "
+    "Rasa model in its virtualenv: about 3 minutes a fold at the config's 200 epochs, fewer with "
     "--rasa-epochs. The installed models are never touched."
 )
 
