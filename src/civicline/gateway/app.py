@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from civicline.gateway import (
     attachment_routes,
+    hotline_routes,
     sms_routes,
     staff_routes,
     telegram_routes,
@@ -52,6 +53,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(webchat_routes.router, tags=["webchat"])
     app.include_router(staff_routes.router)
+    app.include_router(hotline_routes.router)
     app.include_router(sms_routes.router)
     app.include_router(telegram_routes.router)
     app.include_router(attachment_routes.router)

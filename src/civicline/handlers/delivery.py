@@ -16,6 +16,9 @@ from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+# Answers on these channels are call-back tasks (回访): staff phone the citizen and mark the
+# task done (``handlers.callbacks``); no sender touches them.
+PEOPLE_DELIVER = frozenset({Channel.HOTLINE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,7 @@ async def deliver(
     """
     async with uow_factory() as uow:
         message = await uow.outbox.get(outbound_id, lock=True)
-        if message.status not in PENDING:
+        if message.status not in PENDING or message.channel in PEOPLE_DELIVER:
             return DeliveryOutcome(None)
         handle = ContactHandle(message.channel, message.recipient_address)
         if await uow.citizens.is_opted_out(handle):

@@ -88,6 +88,9 @@ class OutboxRepository(Protocol):
         self, channel: Channel, address: str, *, limit: int
     ) -> list[OutboundMessage]: ...
     async def unfinished_ids(self, *, updated_before: datetime, limit: int) -> list[int]: ...
+    async def callbacks(self, *, limit: int, offset: int = 0) -> list[OutboundMessage]:
+        """Call-back tasks still to do, oldest first."""
+        ...
 
 
 class DialogueRepository(Protocol):

@@ -538,12 +538,27 @@ class SqlOutbox:
         )
         return [_outbound(r) for r in reversed(list(rows))]
 
+    async def callbacks(self, *, limit: int, offset: int = 0) -> list[OutboundMessage]:
+        rows = await self.session.scalars(
+            select(OutboundMessageRow)
+            .where(
+                OutboundMessageRow.channel == Channel.HOTLINE,
+                OutboundMessageRow.status == DeliveryStatus.QUEUED,
+            )
+            .order_by(OutboundMessageRow.created_at, OutboundMessageRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_outbound(r) for r in rows]
+
     async def unfinished_ids(self, *, updated_before: datetime, limit: int) -> list[int]:
         rows = await self.session.scalars(
             select(OutboundMessageRow.id)
             .where(
                 OutboundMessageRow.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
                 OutboundMessageRow.updated_at < updated_before,
+                # Call-back tasks wait for people, not for a sender.
+                OutboundMessageRow.channel != Channel.HOTLINE,
             )
             .order_by(OutboundMessageRow.updated_at)
             .limit(limit)

@@ -1,0 +1,240 @@
+"""The hotline's API: operators hand over call transcripts, see the NLU's suggestion first,
+and place call-backs (回访) for callers without SMS.
+
+Operators sign in like staff (``POST /api/v1/auth/token``) with the ``operator`` role;
+supervisors and admins may do what operators do.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, Field, field_validator
+from redis.exceptions import RedisError
+
+from civicline.channels.sms import normalize_phone
+from civicline.domain.messages import Language
+from civicline.domain.staff import StaffUser
+from civicline.gateway.bootstrap import Services
+from civicline.gateway.deps import ServicesDep, UserDep
+from civicline.handlers import callbacks
+from civicline.handlers.cases import read_complaint
+from civicline.handlers.hotline import (
+    MAX_CALL_ID,
+    MAX_TRANSCRIPT,
+    Transcript,
+    Turn,
+    file_transcript,
+)
+from civicline.handlers.sweep import DELIVER_OUTBOUND
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", tags=["hotline"])
+
+
+class TurnIn(BaseModel):
+    speaker: Literal["caller", "operator"]
+    text: str = Field(min_length=1, max_length=MAX_TRANSCRIPT)
+
+
+class SuggestIn(BaseModel):
+    transcript: str | list[TurnIn] = Field(
+        description="the caller's words as plain text, or the call's turns"
+    )
+
+    def turns(self) -> tuple[Turn, ...]:
+        if isinstance(self.transcript, str):
+            return (Turn("caller", self.transcript),)
+        return tuple(Turn(t.speaker, t.text) for t in self.transcript)
+
+
+class TranscriptIn(SuggestIn):
+    call_id: str = Field(min_length=1, max_length=MAX_CALL_ID, description="idempotency key")
+    caller: str = Field(min_length=3, max_length=32, description="the caller's phone number")
+    operator_id: str | None = Field(
+        default=None, max_length=64, description="defaults to the signed-in operator"
+    )
+    started_at: datetime
+    ended_at: datetime
+    category: str | None = Field(default=None, max_length=64)
+    department: str | None = Field(default=None, max_length=64)
+    urgent: bool | None = None
+    sms_consent: bool = False
+    language: Language | None = None
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time zone (e.g. 2026-11-27T10:00:00+08:00)")
+        return value
+
+
+class FiledOut(BaseModel):
+    case_number: str
+    created: bool
+    category: str | None
+    department: str | None
+    classified_by: str | None
+    urgent: bool
+    sms_receipt: bool
+
+
+class SuggestionOut(BaseModel):
+    category: str | None
+    category_name: str | None
+    department: str | None
+    department_name: str | None
+    confidence: float
+    engine: str
+    ranking: list[tuple[str, float]]
+    urgent: bool
+    collective: bool
+    reasons: list[str]
+    place: str | None
+
+
+class CallbackOut(BaseModel):
+    outbound_id: int
+    case_number: str
+    department: str | None
+    created_at: datetime
+    answer: str
+    caller: str | None = Field(description="only for roles that place call-backs")
+    status: str
+    outcome: str | None = None
+
+
+class CallbackDone(BaseModel):
+    reached: bool
+    note: str = Field(default="", max_length=callbacks.MAX_NOTE)
+
+
+def _require_operator(user: StaffUser) -> None:
+    if not callbacks.may_call_back(user):
+        raise HTTPException(403, "only hotline operators, supervisors and admins may do this")
+
+
+@router.post(
+    "/hotline/transcripts",
+    status_code=201,
+    response_model=FiledOut,
+    responses={200: {"description": "this call id was filed before: its case"}},
+)
+async def file_call(
+    body: TranscriptIn, user: UserDep, services: ServicesDep, response: Response
+) -> FiledOut:
+    """File a call: the case opens at once and its number comes back for the operator to
+    read out. The same call id filed again returns the same case (200)."""
+    _require_operator(user)
+    caller = normalize_phone(body.caller, services.settings.sms_default_region)  # else 422
+    transcript = Transcript(
+        call_id=body.call_id,
+        caller=caller,
+        operator_id=body.operator_id or user.username,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+        turns=body.turns(),
+        category=body.category,
+        department=body.department,
+        urgent=body.urgent,
+        sms_consent=body.sms_consent,
+        language=body.language,
+    )
+    filed = await file_transcript(
+        transcript, services.hotline, inbox=services.inbox, now=services.now()
+    )
+    for outbound_id in filed.outbound_ids:
+        await _queue_delivery(services, outbound_id)
+    if not filed.created:
+        response.status_code = 200
+    return FiledOut(
+        case_number=filed.case_number,
+        created=filed.created,
+        category=filed.category,
+        department=filed.department,
+        classified_by=filed.classified_by,
+        urgent=filed.urgent,
+        sms_receipt=bool(filed.outbound_ids),
+    )
+
+
+@router.post("/hotline/suggest", response_model=SuggestionOut)
+async def suggest(body: SuggestIn, user: UserDep, services: ServicesDep) -> SuggestionOut:
+    """What the NLU makes of a transcript before the operator files it: category, department,
+    urgency and place, for the operator to confirm or correct."""
+    _require_operator(user)
+    words = "\n".join(t.text for t in body.turns() if t.speaker == "caller")
+    if not words.strip():
+        raise HTTPException(422, "the transcript holds no words of the caller")
+    reading = await read_complaint(words, nlu=services.classifier)
+    classification = reading.classification
+    taxonomy = services.taxonomy
+    known = classification.intent in taxonomy.categories
+    category = taxonomy.category(classification.intent) if known else None
+    department = taxonomy.department(category.department) if category else None
+    return SuggestionOut(
+        category=category.code if category else None,
+        category_name=category.name_zh if category else None,
+        department=department.code if department else None,
+        department_name=department.name_zh if department else None,
+        confidence=round(classification.confidence, 4),
+        engine=classification.engine,
+        ranking=[(name, round(score, 4)) for name, score in classification.ranking],
+        urgent=reading.flags.urgent,
+        collective=reading.flags.collective,
+        reasons=list(reading.flags.reasons),
+        place=reading.place,
+    )
+
+
+@router.get("/callbacks", response_model=list[CallbackOut])
+async def callback_tasks(
+    user: UserDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[CallbackOut]:
+    """Call-backs still to place, oldest first. Staff see their department's tasks without
+    the caller's number; operators, supervisors and admins see the number to call."""
+    tasks = await callbacks.open_tasks(user, services.uow(), limit=limit)
+    return [_callback_out(task, user) for task in tasks]
+
+
+@router.post("/callbacks/{outbound_id}", response_model=CallbackOut)
+async def callback_done(
+    outbound_id: int, body: CallbackDone, user: UserDep, services: ServicesDep
+) -> CallbackOut:
+    """The caller was phoned: reached (the answer was given) or not (say why)."""
+    task = await callbacks.complete(
+        outbound_id,
+        reached=body.reached,
+        note=body.note,
+        user=user,
+        uow=services.uow(),
+        now=services.now(),
+    )
+    return _callback_out(task, user)
+
+
+def _callback_out(task: callbacks.CallbackTask, user: StaffUser) -> CallbackOut:
+    assert task.outbound.id is not None
+    return CallbackOut(
+        outbound_id=task.outbound.id,
+        case_number=task.case.number,
+        department=task.case.department,
+        created_at=task.outbound.created_at,
+        answer=task.outbound.text,
+        caller=task.outbound.recipient_address if callbacks.may_call_back(user) else None,
+        status=task.outbound.status,
+        outcome=task.outbound.last_error,
+    )
+
+
+async def _queue_delivery(services: Services, outbound_id: int) -> None:
+    try:
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
+    except (RedisError, OSError):
+        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
