@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from civicline.domain.sla import add_working_days, deadlines_for
-from civicline.domain.taxonomy import Category
+from civicline.domain.taxonomy import Category, UrgentDeadlines
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-11-23 is a Monday.
@@ -75,7 +75,16 @@ def test_custom_calendar_counts_a_make_up_saturday() -> None:
 
 def test_deadlines_use_accept_hours_and_working_days() -> None:
     deadlines = deadlines_for(category(accept_hours=48, days=1), FRIDAY)
-    assert deadlines.accept_by == FRIDAY + timedelta(hours=48)  # clock hours, weekend included
+    # Working hours: the weekend does not count, so 48 hours from Friday end on Tuesday.
+    assert deadlines.accept_by == FRIDAY + timedelta(days=4)
+    assert deadlines.complete_by == NEXT_MONDAY
+    assert deadlines.reply_by == NEXT_MONDAY  # never later than completion
+
+
+def test_urgent_hours_to_accept_run_round_the_clock() -> None:
+    urgent = UrgentDeadlines(accept_hours=1, complete_working_days=1)
+    deadlines = deadlines_for(category(accept_hours=48, days=5), FRIDAY, urgent=urgent)
+    assert deadlines.accept_by == FRIDAY + timedelta(hours=1)
     assert deadlines.complete_by == NEXT_MONDAY
 
 

@@ -1,7 +1,9 @@
-"""Deadlines: hours to accept, working days to complete.
+"""Deadlines: to accept, to first reply, to complete, counted on the working calendar.
 
-Working days skip Saturdays and Sundays; the holiday calendar (statutory holidays and
-make-up working days) comes with the governance work and plugs in as ``is_working_day``.
+Accepting is counted in working hours (hours of working days: see ``domain.calendar``), the
+first reply and completion in working days. Urgent cases (danger to life or property) get the
+taxonomy's ``urgent`` deadlines when shorter, and their hours to accept run round the clock:
+an emergency does not wait for Monday.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.taxonomy import Category, UrgentDeadlines
+
+DEFAULT_REPLY_WORKING_DAYS = 3
 
 
 def is_weekday(day: date) -> bool:
@@ -34,18 +39,34 @@ def add_working_days(
 class Deadlines:
     accept_by: datetime
     complete_by: datetime
+    reply_by: datetime | None = None  # the first answer to the citizen
+
+
+def reply_working_days(category: Category) -> int:
+    return min(
+        category.reply_working_days or DEFAULT_REPLY_WORKING_DAYS, category.complete_working_days
+    )
 
 
 def deadlines_for(
-    category: Category, received_at: datetime, *, urgent: UrgentDeadlines | None = None
+    category: Category,
+    received_at: datetime,
+    *,
+    urgent: UrgentDeadlines | None = None,
+    calendar: WorkCalendar = WEEKDAYS_ONLY,
 ) -> Deadlines:
-    """The category's deadlines, or the urgent ones when those are shorter."""
-    accept_hours = category.accept_hours
+    """The category's deadlines from ``received_at`` (city time), or the urgent ones when
+    those are shorter."""
     working_days = category.complete_working_days
+    reply_days = reply_working_days(category)
     if urgent is not None:
-        accept_hours = min(accept_hours, urgent.accept_hours)
         working_days = min(working_days, urgent.complete_working_days)
+        reply_days = min(reply_days, working_days)
+        accept_by = received_at + timedelta(hours=min(category.accept_hours, urgent.accept_hours))
+    else:
+        accept_by = calendar.add_working_time(received_at, timedelta(hours=category.accept_hours))
     return Deadlines(
-        accept_by=received_at + timedelta(hours=accept_hours),
-        complete_by=add_working_days(received_at, working_days),
+        accept_by=accept_by,
+        complete_by=calendar.add_working_days(received_at, working_days),
+        reply_by=calendar.add_working_days(received_at, reply_days),
     )

@@ -23,6 +23,7 @@ class Category:
     department: str
     accept_hours: int
     complete_working_days: int
+    reply_working_days: int | None = None  # to the first answer; None: the default (3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ class Taxonomy:
                     department=str(c["department"]),
                     accept_hours=int(c["accept_hours"]),
                     complete_working_days=int(c["complete_working_days"]),
+                    reply_working_days=(
+                        int(c["reply_working_days"]) if "reply_working_days" in c else None
+                    ),
                 )
                 for code, c in raw["categories"].items()
             }
@@ -108,7 +112,11 @@ class Taxonomy:
         for cat in categories.values():
             if cat.department not in departments:
                 raise InvalidInput(f"category {cat.code} names unknown department {cat.department}")
-            if cat.accept_hours <= 0 or cat.complete_working_days <= 0:
+            if (
+                cat.accept_hours <= 0
+                or cat.complete_working_days <= 0
+                or (cat.reply_working_days is not None and cat.reply_working_days <= 0)
+            ):
                 raise InvalidInput(f"category {cat.code} needs positive deadlines")
         if triage not in departments:
             raise InvalidInput(f"triage department {triage} is not a department")
