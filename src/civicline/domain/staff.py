@@ -33,3 +33,23 @@ class StaffUser:
         return self.sees_all_departments or (
             department is not None and department == self.department
         )
+
+    @property
+    def sees_contact_details(self) -> bool:
+        """Citizens' phone numbers and addresses: the hotline's operators and the supervisors
+        who call citizens back see them; department clerks never do."""
+        return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+
+    @property
+    def may_triage(self) -> bool:
+        """Placing cases the NLU could not route is the hotline centre's work."""
+        return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+
+    @property
+    def may_edit_canned_replies(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def actor(self) -> str:
+        """How the user appears in a case's history."""
+        return f"staff:{self.username}"

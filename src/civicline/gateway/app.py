@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from civicline.gateway import (
     attachment_routes,
+    console,
     hotline_routes,
     sms_routes,
     staff_routes,
@@ -57,6 +58,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(sms_routes.router)
     app.include_router(telegram_routes.router)
     app.include_router(attachment_routes.router)
+    console.install(app)  # the staff console under /console
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

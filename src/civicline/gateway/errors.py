@@ -7,12 +7,13 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.staff import Claimed, NotAllowed
 
 STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (IllegalTransition, 409),
     (NotAllowed, 403),
+    (Claimed, 409),  # someone else is answering the case
     (InvalidInput, 422),
 ]
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default=None, description="signs staff tokens; default: generated once into var_dir"
     )
     token_ttl_seconds: int = 8 * 3600
+    # The staff console: sessions last token_ttl_seconds; lockout after repeated failures.
+    console_lockout_failures: int = Field(default=5, ge=1)
+    console_lockout_minutes: int = Field(default=15, ge=1)
+    console_claim_minutes: int = Field(default=15, ge=1)
+    console_poll_seconds: int = Field(default=5, ge=1, description="live updates of the pages")
     taxonomy_path: Path = DEFAULT_TAXONOMY
     nlu_data_path: Path = Field(default_factory=default_data_path)
     model_dir: Path | None = Field(

@@ -6,10 +6,12 @@ Each action is one unit of work; staff of a department touch only their departme
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
-from civicline.domain.cases import REPLYABLE, Case, CaseEvent, EventKind
+from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, Case, CaseEvent, EventKind
+from civicline.domain.console import CLAIM_TTL, Claim, ClaimRule, QueueFilter
 from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.domain.staff import StaffUser
@@ -21,6 +23,24 @@ MAX_REPLY_LENGTH = 4000
 
 class NotAllowed(DomainError):
     """The user's role or department does not allow this on that case."""
+
+
+class Claimed(DomainError):
+    """Someone else is answering the case (holds a live claim), or the user must claim it
+    first: two people never answer the same case."""
+
+    def __init__(self, number: str, holder: str | None) -> None:
+        super().__init__(
+            f"case {number} is being handled by {holder}"
+            if holder
+            else f"claim case {number} before answering or acting on it"
+        )
+        self.number = number
+        self.holder = holder
+
+
+# Actions after which the case is no longer this holder's to answer.
+RELEASING = frozenset({"forward", "return", "reject", "merge", "close"})
 
 
 class Action(enum.StrEnum):
@@ -71,8 +91,95 @@ async def case_thread(number: str, *, user: StaffUser, uow: UnitOfWork) -> CaseT
         )
 
 
+async def _hold(
+    uow: UnitOfWork,
+    case: Case,
+    user: StaffUser,
+    *,
+    now: datetime,
+    rule: ClaimRule,
+    ttl: timedelta = CLAIM_TTL,
+) -> None:
+    """Check the claim the action needs, renewing the user's own; raises ``Claimed``."""
+    assert case.id is not None and user.id is not None
+    claim = await uow.claims.of_case(case.id)
+    if rule == ClaimRule.REQUIRE:
+        if claim is None or not claim.held_by(user.id, now):
+            raise Claimed(case.number, claim.holder if claim and claim.live(now) else None)
+        if not await uow.claims.take(case.id, user.id, now=now, until=now + ttl):
+            raise Claimed(case.number, None)
+    elif claim is not None and claim.live(now) and claim.holder_id != user.id:
+        raise Claimed(case.number, claim.holder)
+
+
+async def claim_case(
+    number: str, *, user: StaffUser, uow: UnitOfWork, now: datetime, ttl: timedelta = CLAIM_TTL
+) -> Claim:
+    """Take the case (or renew one's own claim) for ``ttl``; one atomic statement settles
+    a race, so of two people claiming at once exactly one gets it."""
+    async with uow:
+        case = await uow.cases.by_number(number)
+        _check_access(user, case)
+        assert case.id is not None and user.id is not None
+        if not await uow.claims.take(case.id, user.id, now=now, until=now + ttl):
+            held = await uow.claims.of_case(case.id)
+            raise Claimed(number, held.holder if held else None)
+        claim = await uow.claims.of_case(case.id)
+        await uow.commit()
+        assert claim is not None
+        return claim
+
+
+async def release_case(number: str, *, user: StaffUser, uow: UnitOfWork) -> None:
+    """Give the case back to the queue (only one's own claim)."""
+    async with uow:
+        case = await uow.cases.by_number(number)
+        _check_access(user, case)
+        assert case.id is not None
+        await uow.claims.release(case.id, user.id)
+        await uow.commit()
+
+
+async def take_next(
+    query: QueueFilter,
+    *,
+    user: StaffUser,
+    uow: UnitOfWork,
+    now: datetime,
+    ttl: timedelta = CLAIM_TTL,
+) -> str | None:
+    """Claim the first case of the queue page nobody else holds; its number, or None."""
+    if not user.sees_all_departments:
+        query = _own_department(query, user)
+    async with uow:
+        page = await uow.queue_view.page(query, now=now)
+        claims = await uow.claims.of_cases(c.id for c in page.cases if c.id is not None)
+        assert user.id is not None
+        for case in page.cases:
+            assert case.id is not None
+            held = claims.get(case.id)
+            if held is not None and held.live(now) and held.holder_id != user.id:
+                continue
+            if await uow.claims.take(case.id, user.id, now=now, until=now + ttl):
+                await uow.commit()
+                return case.number
+        return None
+
+
+def _own_department(query: QueueFilter, user: StaffUser) -> QueueFilter:
+    if query.department not in (None, user.department):
+        raise NotAllowed(f"{user.username} sees the {user.department} department only")
+    return replace(query, department=user.department)
+
+
 async def post_reply(
-    number: str, text: str, *, user: StaffUser, uow: UnitOfWork, now: datetime
+    number: str,
+    text: str,
+    *,
+    user: StaffUser,
+    uow: UnitOfWork,
+    now: datetime,
+    claim: ClaimRule = ClaimRule.RESPECT,
 ) -> OutboundMessage:
     """Queue a staff answer to the citizen, on the channel the case came from."""
     text = text.strip()
@@ -83,6 +190,7 @@ async def post_reply(
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
         _check_access(user, case)
+        await _hold(uow, case, user, now=now, rule=claim)
         if case.status not in REPLYABLE:
             raise IllegalTransition(case.number, case.status, "answered")
         outbound = await uow.outbox.add(
@@ -116,11 +224,14 @@ async def act(
     uow: UnitOfWork,
     taxonomy: Taxonomy,
     now: datetime,
+    claim: ClaimRule = ClaimRule.RESPECT,
 ) -> Case:
-    """Apply one lifecycle action; illegal ones raise and change nothing."""
+    """Apply one lifecycle action; illegal ones raise and change nothing. Actions that take
+    the case away from its holder (forward, return, reject, merge, close) end the claim."""
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
         _check_access(user, case)
+        await _hold(uow, case, user, now=now, rule=claim)
         actor = _actor(user)
         reason = request.reason or ""
         match request.action:
@@ -148,8 +259,66 @@ async def act(
             case Action.REOPEN:
                 case.reopen(actor=actor, at=now, reason=reason)
         await uow.cases.save(case)
+        if request.action in RELEASING:
+            assert case.id is not None
+            await uow.claims.release(case.id)
         await uow.commit()
         return case
+
+
+CorrectionSink = Callable[[str, str], Awaitable[object]]
+"""Where staff corrections of the NLU go: called with (complaint text, category code); the
+adapter masks the text and stores it as training data (``nlu.corrections``)."""
+
+
+async def place_case(
+    number: str,
+    category: str,
+    *,
+    department: str | None,
+    user: StaffUser,
+    uow: UnitOfWork,
+    taxonomy: Taxonomy,
+    now: datetime,
+    corrections: CorrectionSink,
+    claim: ClaimRule = ClaimRule.REQUIRE,
+) -> Case:
+    """Triage: give a case the NLU could not place its category and department (the
+    category's own unless another is named). The category is a correction of the NLU, so
+    the complaint and its category become training data once the case is saved."""
+    if not user.may_triage:
+        raise NotAllowed(f"{user.username} may not triage cases")
+    chosen = taxonomy.categories.get(category)
+    if chosen is None:
+        raise InvalidInput(f"unknown category {category}")
+    target = department or chosen.department
+    if target not in taxonomy.departments:
+        raise InvalidInput(f"unknown department {target}")
+    async with uow:
+        case = await uow.cases.by_number(number, lock=True)
+        _check_access(user, case)
+        await _hold(uow, case, user, now=now, rule=claim)
+        if case.status not in AWAITING_TRIAGE:
+            raise IllegalTransition(case.number, case.status, "assigned")
+        actor = _actor(user)
+        case.record(
+            CaseEvent(
+                kind=EventKind.CLASSIFIED,
+                at=now,
+                actor=actor,
+                data={"category": category, "corrected_from": case.category, "staff": True},
+            )
+        )
+        case.category = category
+        sub = taxonomy.subcategory_for(category, case.summary)
+        case.subcategory = sub.code if sub else None
+        case.assign(target, actor=actor, at=now, reason="placed in triage")
+        await uow.cases.save(case)
+        assert case.id is not None
+        await uow.claims.release(case.id)
+        await uow.commit()
+    await corrections(case.summary, category)
+    return case
 
 
 def _department(request: ActionRequest, taxonomy: Taxonomy) -> str:

@@ -9,10 +9,20 @@ from typing import Protocol, Self
 
 from civicline.domain.cases import Case, CaseStatus
 from civicline.domain.citizens import Citizen, ContactHandle
+from civicline.domain.console import (
+    CannedReply,
+    Claim,
+    ConsoleSession,
+    LockoutPolicy,
+    LoginFailures,
+    QueueFilter,
+)
 from civicline.domain.dialogues import Dialogue
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
 from civicline.domain.staff import StaffUser
 from civicline.domain.taxonomy import Department
+from civicline.storage.console_queue import QueuePage
+from civicline.storage.stats import BacklogCounts, BacklogGroup, RateCounts, RateGroup
 
 
 class CitizenRepository(Protocol):
@@ -115,6 +125,64 @@ class DepartmentRepository(Protocol):
     async def all(self) -> list[Department]: ...
 
 
+class ClaimRepository(Protocol):
+    """Who is answering a case (see storage.claims for how races are settled)."""
+
+    async def take(self, case_id: int, holder_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take or renew the claim; False when someone else holds a live one."""
+        ...
+
+    async def release(self, case_id: int, holder_id: int | None = None) -> None: ...
+    async def of_case(self, case_id: int) -> Claim | None: ...
+    async def of_cases(self, case_ids: Iterable[int]) -> dict[int, Claim]: ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, console_session: ConsoleSession) -> None: ...
+    async def get(self, session_id: str) -> ConsoleSession | None: ...
+    async def remove(self, session_id: str) -> None: ...
+
+
+class LoginFailureRepository(Protocol):
+    async def get(self, username: str) -> LoginFailures | None: ...
+    async def record_failure(
+        self, username: str, *, now: datetime, policy: LockoutPolicy
+    ) -> LoginFailures:
+        """Count one wrong password atomically; locks the name when the count reaches the
+        policy's limit within its window."""
+        ...
+
+    async def clear(self, username: str) -> None: ...
+
+
+class CannedReplyRepository(Protocol):
+    async def all(self) -> list[CannedReply]: ...
+    async def for_category(self, category: str | None) -> list[CannedReply]: ...
+    async def get(self, reply_id: int) -> CannedReply: ...
+    async def save(self, reply: CannedReply) -> CannedReply: ...
+    async def remove(self, reply_id: int) -> None: ...
+
+
+class QueueView(Protocol):
+    async def page(self, query: QueueFilter, *, now: datetime) -> QueuePage:
+        """One page of a queue in deadline order, with the filter's totals."""
+        ...
+
+
+class StatsRepository(Protocol):
+    async def rates(
+        self,
+        group: RateGroup,
+        *,
+        since: datetime,
+        now: datetime,
+        department: str | None = None,
+    ) -> list[RateCounts]: ...
+    async def backlog(
+        self, group: BacklogGroup, *, now: datetime, department: str | None = None
+    ) -> list[BacklogCounts]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: commit explicitly, anything else rolls back on exit."""
 
@@ -125,6 +193,12 @@ class UnitOfWork(Protocol):
     staff: StaffRepository
     departments: DepartmentRepository
     dialogues: DialogueRepository
+    claims: ClaimRepository
+    sessions: SessionRepository
+    login_failures: LoginFailureRepository
+    canned_replies: CannedReplyRepository
+    queue_view: QueueView
+    stats: StatsRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -26,16 +26,27 @@ from civicline.domain.messages import (
 )
 from civicline.domain.staff import Role, StaffUser
 from civicline.domain.taxonomy import Department
+from civicline.storage.accounts import SqlLoginFailures, SqlSessions
 from civicline.storage.base import (
+    CannedReplyRepository,
     CaseRepository,
     CitizenRepository,
+    ClaimRepository,
     DepartmentRepository,
     DialogueRepository,
     InboxRepository,
+    LoginFailureRepository,
     OutboxRepository,
+    QueueView,
+    SessionRepository,
     StaffRepository,
+    StatsRepository,
 )
+from civicline.storage.canned import SqlCannedReplies
+from civicline.storage.claims import SqlClaims
+from civicline.storage.console_queue import SqlQueueView
 from civicline.storage.dialogues import SqlDialogues
+from civicline.storage.stats import SqlStats
 from civicline.storage.tables import (
     CaseCounterRow,
     CaseEventRow,
@@ -647,6 +658,12 @@ class SqlUnitOfWork:
         self.staff: StaffRepository = SqlStaff(self.session)
         self.departments: DepartmentRepository = SqlDepartments(self.session)
         self.dialogues: DialogueRepository = SqlDialogues(self.session)
+        self.claims: ClaimRepository = SqlClaims(self.session)
+        self.sessions: SessionRepository = SqlSessions(self.session)
+        self.login_failures: LoginFailureRepository = SqlLoginFailures(self.session)
+        self.canned_replies: CannedReplyRepository = SqlCannedReplies(self.session)
+        self.queue_view: QueueView = SqlQueueView(self.session, _case)
+        self.stats: StatsRepository = SqlStats(self.session)
         return self
 
     async def __aexit__(

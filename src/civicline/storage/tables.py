@@ -268,3 +268,47 @@ class DialogueRow(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in console browser; the id is the sha-256 of the cookie's token."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user", "user_id"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class LoginFailureRow(Base):
+    """Wrong passwords per username (existing or not): the console's lockout."""
+
+    __tablename__ = "login_failures"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class CaseClaimRow(Base):
+    """Who is working on a case, until when: one row per case, taken atomically."""
+
+    __tablename__ = "case_claims"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    claimed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class CannedReplyRow(Base):
+    __tablename__ = "canned_replies"
+    __table_args__ = (Index("ix_canned_replies_category", "category", "language"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,258 @@
+"""One case: its thread, history and claim; replies, lifecycle actions and triage placement.
+
+Every change goes through ``handlers.staff`` with ``ClaimRule.REQUIRE``: the user claims the
+case first, and the claim is renewed by each reply or action.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
+from redis.exceptions import RedisError
+
+from civicline.bots.dialogue import ask_for_rating
+from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, CaseStatus
+from civicline.domain.console import ClaimRule
+from civicline.domain.errors import DomainError, InvalidInput
+from civicline.gateway.bootstrap import Services
+from civicline.gateway.console.errors import status_for
+from civicline.gateway.console.web import (
+    PREFIX,
+    Viewer,
+    ViewerDep,
+    checked_form,
+    fragment,
+    redirect,
+    render,
+    services_of,
+)
+from civicline.handlers import staff
+from civicline.handlers.console import CaseScreen, canned_text, case_screen
+from civicline.handlers.sweep import DELIVER_OUTBOUND
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+NumberPath = Annotated[str, Path(pattern=r"^\d{6}-\d{5,}$")]
+ATTACHMENT_API = "/api/v1/cases/{number}/attachments/{message_id}/{index}"
+
+# Which action buttons a status offers: an action shows when the lifecycle allows its target.
+ACTION_TARGETS: dict[staff.Action, CaseStatus] = {
+    staff.Action.ACCEPT: CaseStatus.ACCEPTED,
+    staff.Action.FORWARD: CaseStatus.FORWARDED,
+    staff.Action.RETURN: CaseStatus.RETURNED,
+    staff.Action.MERGE: CaseStatus.MERGED,
+    staff.Action.CLOSE: CaseStatus.CLOSED,
+    staff.Action.REOPEN: CaseStatus.REOPENED,
+    staff.Action.REJECT: CaseStatus.REJECTED,
+}
+
+
+def _timeline(screen: CaseScreen) -> list[dict[str, Any]]:
+    """Citizen messages and replies interleaved by time."""
+    items: list[dict[str, Any]] = [
+        {"direction": "inbound", "at": m.received_at, "message": m} for m in screen.thread.inbound
+    ]
+    items += [
+        {"direction": "outbound", "at": m.created_at, "message": m} for m in screen.thread.outbound
+    ]
+    return sorted(items, key=lambda item: item["at"])
+
+
+def _attachments_served(request: Request) -> bool:
+    """Whether the gateway serves stored attachments (the Telegram channel's route)."""
+    return any(
+        isinstance(route, APIRoute) and route.path == ATTACHMENT_API for route in request.app.routes
+    )
+
+
+def _context(request: Request, screen: CaseScreen) -> dict[str, Any]:
+    status = screen.case.status
+    return {
+        "screen": screen,
+        "case": screen.case,
+        "timeline": _timeline(screen),
+        "actions": [
+            a.value for a, target in ACTION_TARGETS.items() if target in TRANSITIONS[status]
+        ],
+        "replyable": status in REPLYABLE,
+        "in_triage": status in AWAITING_TRIAGE,
+        "attachments_served": _attachments_served(request),
+    }
+
+
+async def _page(
+    request: Request, who: Viewer, number: str, *, error: str | None = None, status: int = 200
+) -> Response:
+    services = services_of(request)
+    try:
+        screen = await case_screen(number, user=who.user, uow=services.uow(), now=services.now())
+    except DomainError as exc:
+        code = status_for(exc)
+        return render(
+            request,
+            "console_error.html",
+            {"code": code, "message": str(exc)},
+            who=who,
+            status_code=code,
+        )
+    context = _context(request, screen) | {"error": error}
+    return render(request, "console_case.html", context, who=who, status_code=status)
+
+
+@router.get("/cases/{number}", response_class=HTMLResponse)
+async def case_page(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    return await _page(request, who, number)
+
+
+@router.get("/cases/{number}/thread", response_class=HTMLResponse)
+async def case_thread_fragment(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    """The thread alone, for the page's script: delivery states change without a reload."""
+    services = services_of(request)
+    try:
+        screen = await case_screen(number, user=who.user, uow=services.uow(), now=services.now())
+    except DomainError as exc:
+        return HTMLResponse(str(exc), status_code=status_for(exc))
+    html = fragment(request, "console_thread.html", _context(request, screen), who=who)
+    return HTMLResponse(html)
+
+
+async def _queue_delivery(services: Services, outbound_id: int) -> None:
+    try:
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
+    except (RedisError, OSError):
+        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
+
+
+def _ttl(services: Services) -> timedelta:
+    return timedelta(minutes=services.settings.console_claim_minutes)
+
+
+@router.post("/cases/{number}/claim")
+async def claim(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    services = services_of(request)
+    await checked_form(request, who)
+    try:
+        await staff.claim_case(
+            number, user=who.user, uow=services.uow(), now=services.now(), ttl=_ttl(services)
+        )
+    except DomainError as exc:
+        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+    return redirect(f"{PREFIX}/cases/{number}")
+
+
+@router.post("/cases/{number}/release")
+async def release(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    services = services_of(request)
+    await checked_form(request, who)
+    try:
+        await staff.release_case(number, user=who.user, uow=services.uow())
+    except DomainError as exc:
+        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+    return redirect(f"{PREFIX}/queue")
+
+
+@router.post("/cases/{number}/reply")
+async def reply(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    services = services_of(request)
+    form = await checked_form(request, who)
+    try:
+        text = await canned_text(form.get("text", ""), form.get("canned"), uow=services.uow())
+        outbound = await staff.post_reply(
+            number,
+            text,
+            user=who.user,
+            uow=services.uow(),
+            now=services.now(),
+            claim=ClaimRule.REQUIRE,
+        )
+    except DomainError as exc:
+        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+    assert outbound.id is not None
+    await _queue_delivery(services, outbound.id)
+    return redirect(f"{PREFIX}/cases/{number}")
+
+
+@router.post("/cases/{number}/act")
+async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    services = services_of(request)
+    form = await checked_form(request, who)
+    try:
+        try:
+            action = staff.Action(form.get("action", ""))
+        except ValueError:
+            raise InvalidInput("unknown action") from None
+        case = await staff.act(
+            number,
+            staff.ActionRequest(
+                action,
+                reason=form.get("reason", "").strip()[:2000] or None,
+                department=form.get("department") or None,
+                into=form.get("into", "").strip() or None,
+            ),
+            user=who.user,
+            uow=services.uow(),
+            taxonomy=services.taxonomy,
+            now=services.now(),
+            claim=ClaimRule.REQUIRE,
+        )
+    except DomainError as exc:
+        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+    if action == staff.Action.CLOSE:
+        outbound_id = await ask_for_rating(
+            case.number, uow_factory=services.uow, now=services.now()
+        )
+        if outbound_id is not None:
+            await _queue_delivery(services, outbound_id)
+    return redirect(f"{PREFIX}/cases/{number}")
+
+
+@router.post("/cases/{number}/place")
+async def place(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    """Triage: the category (and department) staff choose; kept as NLU training data."""
+    services = services_of(request)
+    form = await checked_form(request, who)
+    try:
+        await staff.place_case(
+            number,
+            form.get("category", ""),
+            department=form.get("department") or None,
+            user=who.user,
+            uow=services.uow(),
+            taxonomy=services.taxonomy,
+            now=services.now(),
+            corrections=services.corrections,
+        )
+    except DomainError as exc:
+        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+    return redirect(f"{PREFIX}/cases/{number}")
+
+
+@router.get("/cases/{number}/attachments/{message_id}/{index}")
+async def attachment(
+    request: Request, number: NumberPath, message_id: int, index: int, who: ViewerDep
+) -> Response:
+    """A stored attachment, through the API's attachment route (when the gateway has one)
+    with the console's user: the same access rule as the case."""
+    route = next(
+        (r for r in request.app.routes if isinstance(r, APIRoute) and r.path == ATTACHMENT_API),
+        None,
+    )
+    if route is None or index < 0:
+        return HTMLResponse("no such attachment", status_code=404)
+    try:
+        response: Response = await route.endpoint(
+            number=number,
+            message_id=message_id,
+            index=index,
+            user=who.user,
+            services=services_of(request),
+        )
+    except DomainError as exc:
+        return HTMLResponse(str(exc), status_code=status_for(exc))
+    return response

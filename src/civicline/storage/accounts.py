@@ -1,0 +1,118 @@
+"""Console sign-in state: sessions and the per-username count of wrong passwords."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case, delete, literal
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicline.domain.console import ConsoleSession, LockoutPolicy, LoginFailures
+from civicline.storage.tables import ConsoleSessionRow, LoginFailureRow, UTCDateTime
+from civicline.storage.upsert import insert
+
+
+class SqlSessions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, console_session: ConsoleSession) -> None:
+        # A sign-in is a good moment to forget the user's expired sessions.
+        await self.session.execute(
+            delete(ConsoleSessionRow).where(
+                ConsoleSessionRow.user_id == console_session.user_id,
+                ConsoleSessionRow.expires_at <= console_session.created_at,
+            )
+        )
+        self.session.add(
+            ConsoleSessionRow(
+                id=console_session.id,
+                user_id=console_session.user_id,
+                csrf_token=console_session.csrf_token,
+                created_at=console_session.created_at,
+                expires_at=console_session.expires_at,
+            )
+        )
+        await self.session.flush()
+
+    async def get(self, session_id: str) -> ConsoleSession | None:
+        row = await self.session.get(ConsoleSessionRow, session_id)
+        if row is None:
+            return None
+        return ConsoleSession(
+            id=row.id,
+            user_id=row.user_id,
+            csrf_token=row.csrf_token,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
+
+    async def remove(self, session_id: str) -> None:
+        await self.session.execute(
+            delete(ConsoleSessionRow).where(ConsoleSessionRow.id == session_id)
+        )
+
+
+class SqlLoginFailures:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, username: str) -> LoginFailures | None:
+        row = await self.session.get(LoginFailureRow, username)
+        if row is None:
+            return None
+        return LoginFailures(
+            username=row.username,
+            failures=row.failures,
+            window_started_at=row.window_started_at,
+            locked_until=row.locked_until,
+        )
+
+    async def record_failure(
+        self, username: str, *, now: datetime, policy: LockoutPolicy
+    ) -> LoginFailures:
+        """Count one wrong password, in one atomic upsert (concurrent guesses all count):
+        a new window when the last one is over, a lock when the count reaches the limit."""
+        stmt = insert(self.session, LoginFailureRow).values(
+            username=username,
+            failures=1,
+            window_started_at=now,
+            locked_until=(now + policy.lock_for) if policy.max_failures <= 1 else None,
+        )
+        current = LoginFailureRow.__table__.c
+        at = literal(now, UTCDateTime())
+        stale = current.window_started_at <= now - policy.window
+        failures = case((stale, 1), else_=current.failures + 1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["username"],
+            set_={
+                "failures": failures,
+                "window_started_at": case((stale, at), else_=current.window_started_at),
+                "locked_until": case(
+                    (
+                        failures >= policy.max_failures,
+                        literal(now + policy.lock_for, UTCDateTime()),
+                    ),
+                    else_=current.locked_until,
+                ),
+            },
+        ).returning(
+            LoginFailureRow.failures,
+            LoginFailureRow.window_started_at,
+            LoginFailureRow.locked_until,
+        )
+        row = (await self.session.execute(stmt)).one()
+        return LoginFailures(
+            username=username,
+            failures=row.failures,
+            window_started_at=row.window_started_at,
+            locked_until=row.locked_until,
+        )
+
+    async def clear(self, username: str) -> None:
+        await self.session.execute(
+            delete(LoginFailureRow).where(LoginFailureRow.username == username)
+        )
+
+
+__all__ = ["SqlLoginFailures", "SqlSessions"]

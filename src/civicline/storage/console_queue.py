@@ -1,0 +1,86 @@
+"""The console's queue pages: the reply queue and the triage queue with filters and search.
+
+Without a search, a page is a walk along a partial index (``ix_cases_reply_queue`` for one
+department, ``ix_cases_awaiting_reply_by_deadline`` for all, ``ix_cases_triage``) in deadline
+order: no sort, and closed cases never enter those indexes. Filters on channel, category and
+urgency are checked on the rows the walk meets. A text search scans the open cases only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case
+from civicline.domain.console import QueueFilter, QueueKind
+from civicline.storage.tables import CaseRow
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    cases: list[Case]
+    total: int  # cases matching the filter
+    overdue: int  # of those, past their deadline
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SqlQueueView:
+    def __init__(self, session: AsyncSession, to_case: Callable[[CaseRow], Case]) -> None:
+        self.session = session
+        self.to_case = to_case  # storage.sql's row mapping, passed in to avoid an import cycle
+
+    def _where(self, query: QueueFilter) -> list[Any]:
+        statuses = AWAITING_REPLY if query.kind == QueueKind.REPLY else AWAITING_TRIAGE
+        where: list[Any] = [CaseRow.status.in_(sorted(str(s) for s in statuses))]
+        if query.department is not None:
+            where.append(CaseRow.department == query.department)
+        if query.channel:
+            where.append(CaseRow.channel == query.channel)
+        if query.category:
+            where.append(CaseRow.category == query.category)
+        if query.urgent:
+            where.append(or_(CaseRow.urgent.is_(True), CaseRow.collective.is_(True)))
+        if query.number:
+            where.append(CaseRow.number.like(query.number.replace("_", "") + "%"))
+        if query.text:
+            where.append(CaseRow.summary.like(_like(query.text), escape="\\"))
+        if query.phone:
+            where.append(
+                or_(
+                    CaseRow.reply_to.like(_like(query.phone), escape="\\"),
+                    CaseRow.summary.like(_like(query.phone), escape="\\"),
+                )
+            )
+        return where
+
+    def _deadline(self, query: QueueFilter) -> Any:
+        return CaseRow.complete_due_at if query.kind == QueueKind.REPLY else CaseRow.accept_due_at
+
+    async def page(self, query: QueueFilter, *, now: datetime) -> QueuePage:
+        where = self._where(query)
+        deadline = self._deadline(query)
+        if query.overdue:
+            where.append(deadline < now)
+        rows = await self.session.scalars(
+            select(CaseRow)
+            .where(*where)
+            .order_by(deadline, CaseRow.id)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        cases = [self.to_case(r) for r in rows]
+        counted = (
+            await self.session.execute(
+                select(func.count(), func.count().filter(deadline < now)).where(*where)
+            )
+        ).one()
+        return QueuePage(cases=cases, total=int(counted[0]), overdue=int(counted[1] or 0))
