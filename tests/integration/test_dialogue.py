@@ -156,7 +156,7 @@ async def test_feedback_joins_the_latest_case_and_invites_a_rating(
         uow, "路灯修好了，感谢工作人员", FakeClassifier("feedback", 0.9), "m3"
     )
     assert said.case_number is None
-    assert number in noted.text and "1-5" in noted.text
+    assert number in noted.text and "1 满意" in noted.text
     async with uow() as u:
         case = await u.cases.by_number(number, with_history=True)
         thread = await u.inbox.get(3)
@@ -236,29 +236,61 @@ async def test_stop_on_web_chat_is_just_text(uow: SqlUnitOfWorkFactory) -> None:
     assert (handled.case_number is None and "抱歉" in reply.text) or "Sorry" in reply.text
 
 
-async def test_a_closed_case_is_rated_once(uow: SqlUnitOfWorkFactory) -> None:
-    _, [nothing] = await _handle_sms(uow, "r0", "5")
+async def test_the_return_visit_is_answered_once(uow: SqlUnitOfWorkFactory) -> None:
+    _, [nothing] = await _handle_sms(uow, "r0", "1")
     assert "待评价" in nothing.text
     opened, _ = await _handle_sms(uow, "r1", "小区路灯坏了")
     number = opened.case_number or ""
+    await _close(uow, number)
+    asked = await ask_for_rating(number, uow_factory=uow, now=T0)
+    async with uow() as u:
+        request = await u.outbox.get(asked or 0)
+        case = await u.cases.by_number(number)
+    assert request.channel == Channel.SMS and number in request.text and "回访" in request.text
+    assert case.visit_status == "asked"
+    _, [thanks] = await _handle_sms(uow, "r2", "基本满意")
+    assert number in thanks.text and "基本满意" in thanks.text
+    async with uow() as u:
+        visited = await u.cases.by_number(number, with_history=True)
+    assert (visited.satisfaction, visited.solved, visited.rating) == ("basic", True, 4)
+    assert visited.events[-1].kind == "visited" and visited.status == CaseStatus.CLOSED
+    assert await ask_for_rating(number, uow_factory=uow, now=T0) is None
+    _, [again] = await _handle_sms(uow, "r3", "1")
+    assert "待评价" in again.text
+
+
+async def test_an_unsolved_answer_reopens_the_case_once(uow: SqlUnitOfWorkFactory) -> None:
+    opened, _ = await _handle_sms(uow, "u1", "小区路灯坏了")
+    number = opened.case_number or ""
+    await _close(uow, number)
+    await ask_for_rating(number, uow_factory=uow, now=T0)
+    _, [sorry] = await _handle_sms(uow, "u2", "4")
+    assert "重新交办" in sorry.text
+    async with uow() as u:
+        reopened = await u.cases.by_number(number)
+    assert reopened.status == CaseStatus.REOPENED and reopened.second_review
+    # The second review ends in a close and a second visit; a second "no" is only recorded.
+    async with uow() as u:
+        case = await u.cases.by_number(number)
+        case.transition(CaseStatus.ANSWERED, actor="staff:li", at=T0)
+        case.close(actor="staff:li", at=T0, resolution="已更换灯具")
+        await u.cases.save(case)
+        await u.commit()
+    await ask_for_rating(number, uow_factory=uow, now=T0)
+    _, [noted] = await _handle_sms(uow, "u3", "不满意")
+    assert "不满意" in noted.text
+    async with uow() as u:
+        final = await u.cases.by_number(number)
+    assert final.status == CaseStatus.CLOSED and final.satisfaction == "dissatisfied"
+
+
+async def _close(uow: SqlUnitOfWorkFactory, number: str) -> None:
     async with uow() as u:
         case = await u.cases.by_number(number)
         case.transition(CaseStatus.ANSWERED, actor="staff:li", at=T0)
         case.close(actor="staff:li", at=T0, resolution="已修好")
         await u.cases.save(case)
         await u.commit()
-    asked = await ask_for_rating(number, uow_factory=uow, now=T0)
-    async with uow() as u:
-        request = await u.outbox.get(asked or 0)
-    assert request.channel == Channel.SMS and number in request.text
-    _, [thanks] = await _handle_sms(uow, "r2", "4分")
-    assert number in thanks.text
-    async with uow() as u:
-        rated = await u.cases.by_number(number, with_history=True)
-    assert rated.rating == 4 and rated.events[-1].kind == "rated"
-    assert await ask_for_rating(number, uow_factory=uow, now=T0) is None
-    _, [again] = await _handle_sms(uow, "r3", "5")
-    assert "待评价" in again.text
 
 
 async def test_an_urgent_complaint_gets_the_shortest_deadline_and_an_alert(

@@ -218,17 +218,18 @@ async def test_rating_buttons_then_a_comment(chat: Chat) -> None:
     asked = await ask_for_rating(number, uow_factory=chat.uow, now=T0)
     async with chat.uow() as u:
         request = await u.outbox.get(asked or 0)
-    assert [c.data for c in request.choices] == [f"rate:{number}:{n}" for n in range(1, 6)]
+    assert [c.data for c in request.choices] == [f"visit:{number}:{n}" for n in range(1, 5)]
+    assert [c.label for c in request.choices] == ["满意", "基本满意", "不满意", "问题未解决"]
 
-    _, [thanks] = await chat.send(choice=f"rate:{number}:4")
-    assert "4分" in thanks.text and "补充意见" in thanks.text
+    _, [thanks] = await chat.send(choice=f"visit:{number}:1")
+    assert "满意" in thanks.text and "补充意见" in thanks.text
     _, [noted] = await chat.send("修得很快，谢谢")
     assert number in noted.text
-    _, [again] = await chat.send(choice=f"rate:{number}:1")
+    _, [again] = await chat.send(choice=f"visit:{number}:3")
     assert "待评价" in again.text
     async with chat.uow() as u:
         rated = await u.cases.by_number(number, with_history=True)
-    assert rated.rating == 4
+    assert (rated.rating, rated.satisfaction) == (5, "satisfied")
     assert rated.events[-1].data == {"comment": True}
 
 
@@ -241,7 +242,7 @@ async def test_stale_and_foreign_buttons_change_nothing(chat: Chat) -> None:
     await chat.send("幸福路18号门口的路灯坏了")
     opened, _ = await chat.send(choice="cat:urban_rural_construction")
     stranger = Chat(chat.uow, address="999", ids=chat.ids)
-    _, [refused] = await stranger.send(choice=f"rate:{opened.case_number}:1")
+    _, [refused] = await stranger.send(choice=f"visit:{opened.case_number}:1")
     assert "待评价" in refused.text
 
 

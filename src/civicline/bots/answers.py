@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from civicline.bots.texts import STATUS_NAMES, say
+from civicline.bots.texts import STATUS_NAMES, VISIT_LABELS, say
 from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen
 from civicline.domain.errors import NotFound
+from civicline.domain.governance import VISIT_ANSWERS, VisitStatus
 from civicline.domain.messages import Channel, Choice, InboundMessage, Language
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Reading, Routing
@@ -144,3 +145,21 @@ async def my_cases_text(citizen_id: int, language: Language, uow: UnitOfWork) ->
         return say("no_cases", language)
     lines = "\n".join(f"{c.number} {STATUS_NAMES[c.status][language]}" for c in cases)
     return say("my_cases", language, lines=lines)
+
+
+def awaits_visit(case: Case) -> bool:
+    """Closed, and its return visit not answered yet (asked, or not asked at all)."""
+    return case.status == CaseStatus.CLOSED and case.visit_status in (None, VisitStatus.ASKED)
+
+
+async def answer_visit(
+    case: Case, answer: int, *, uow: UnitOfWork, now: datetime, language: Language
+) -> str:
+    """Record the citizen's return-visit answer (1-4); a dissatisfied or unsolved one reopens
+    the case for a second review, once."""
+    satisfaction, solved = VISIT_ANSWERS[answer]
+    reopened = case.record_visit(satisfaction, solved=solved, actor="citizen", at=now)
+    await uow.cases.save(case)
+    if reopened:
+        return say("visit_reopened", language, number=case.number)
+    return say("rated", language, number=case.number, answer=VISIT_LABELS[answer][language])

@@ -2,7 +2,8 @@
 
 ``查询 261127-00042`` / ``STATUS 261127-00042``: where is my case; ``我的案件`` / ``MY CASES``:
 my open cases; ``帮助`` / ``HELP``; ``STOP`` / ``退订`` / ``TD`` and ``START`` / ``订阅``: stop
-and resume SMS; a lone digit 1-5 after a case is closed: its rating; ``语言`` / ``LANG``: the
+and resume SMS; a lone digit 1-4 (or 满意/基本满意/不满意/未解决) after a case is closed: the
+return visit's answer; ``语言`` / ``LANG``: the
 language choice. Telegram-style slash commands work too: ``/status 261127-00042``,
 ``/mycases``, ``/help``, ``/lang``, ``/start`` (a bot name after ``@`` is ignored).
 """
@@ -21,7 +22,23 @@ HELP = {"帮助", "help", "info", "?", "？", "菜单", "menu"}
 # Twilio's own opt-out words, and the Chinese carriers' 退订 / TD.
 STOP = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "退订", "td"}
 START = {"start", "订阅", "unstop"}
-RATING = re.compile(r"^\s*([1-5])\s*(?:分|星|stars?)?\s*$", re.IGNORECASE)
+RATING = re.compile(r"^\s*([1-4])\s*$")
+# The return visit's answers in words (a digit works too: 1-4, see domain.governance).
+VISIT_WORDS = {
+    "满意": 1,
+    "非常满意": 1,
+    "satisfied": 1,
+    "基本满意": 2,
+    "basically satisfied": 2,
+    "不满意": 3,
+    "dissatisfied": 3,
+    "not satisfied": 3,
+    "未解决": 4,
+    "问题未解决": 4,
+    "没解决": 4,
+    "not solved": 4,
+    "unsolved": 4,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +68,9 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class Rating:
-    score: int
+    """The answer to a return visit (回访): 1 satisfied … 4 not solved."""
+
+    answer: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +98,8 @@ def parse_command(text: str) -> Command | None:
         return Lang()
     if match := RATING.match(plain):
         return Rating(int(match.group(1)))
+    if word in VISIT_WORDS:
+        return Rating(VISIT_WORDS[word])
     number = find_case_number(plain)
     if word in {"status", "查询"}:
         return MyCases()  # "/status" alone: the citizen's open cases

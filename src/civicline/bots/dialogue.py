@@ -10,6 +10,7 @@ when the NLU is sure of them; neither ever opens a case. Anything else is a comp
 On one-shot channels (SMS, web chat) a complaint opens a case at once. On guided channels
 (Telegram) the bot first asks where it happened when the text names no place, then asks the
 citizen to confirm the category (``bots.guided``).
+
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from civicline.bots.answers import (
     Answer,
     Conversation,
     answer_conversation,
+    answer_visit,
+    awaits_visit,
     case_opened_text,
     my_cases_text,
     status_text,
@@ -30,6 +33,7 @@ from civicline.bots.texts import say
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.dialogues import Stage
+from civicline.domain.governance import VisitStatus
 from civicline.domain.messages import (
     Channel,
     InboundMessage,
@@ -207,25 +211,24 @@ async def _answer_command(
         case commands.Start():
             await uow.citizens.set_opt_out(handle, False)
             return Answer(say("started", language))
-        case commands.Rating(score):
+        case commands.Rating(answer):
             closed = await uow.cases.for_citizen(citizen.id, statuses=[CaseStatus.CLOSED], limit=5)
-            case = next((c for c in closed if c.rating is None), None)
+            case = next((c for c in closed if awaits_visit(c)), None)
             if case is None:
                 return Answer(say("nothing_to_rate", language))
-            case.rate(score, actor="citizen", at=now)
-            await uow.cases.save(case)
             message.case_id = case.id
-            return Answer(say("rated", language, number=case.number, score=str(score)))
+            return Answer(await answer_visit(case, answer, uow=uow, now=now, language=language))
 
 
 async def ask_for_rating(
     number: str, *, uow_factory: UnitOfWorkFactory, now: datetime
 ) -> int | None:
-    """After a case closes, ask the citizen on their channel to rate it (1-5): in words, and
-    with buttons where the channel has them."""
+    """The return visit (回访): after a case closes, ask the citizen on their channel whether
+    they are satisfied and the problem is solved: in words, and with buttons where the channel
+    has them. Unanswered, they count as unreachable after ``VISIT_WAIT`` (the scheduler)."""
     async with uow_factory() as uow:
-        case = await uow.cases.by_number(number)
-        if case.status != CaseStatus.CLOSED or case.rating is not None:
+        case = await uow.cases.by_number(number, lock=True)
+        if not awaits_visit(case) or case.visit_status is not None:
             return None
         reply = await uow.outbox.add(
             OutboundMessage(
@@ -236,8 +239,10 @@ async def ask_for_rating(
                 updated_at=now,
                 case_id=case.id,
                 citizen_id=case.citizen_id,
-                choices=guided.rating_choices(case.number),
+                choices=guided.visit_choices(case.number, case.language),
             )
         )
+        case.visit_status = VisitStatus.ASKED
+        await uow.cases.save(case)
         await uow.commit()
         return reply.id

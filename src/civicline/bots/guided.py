@@ -6,7 +6,8 @@ opens the case on the citizen's pick. Photos and documents sent meanwhile join t
 The complaint waits in the dialogue store; nothing is lost if the citizen walks away: a new
 complaint, or the sweeper after ``DIALOGUE_TIMEOUT``, opens it on the NLU's reading.
 
-Buttons carry short data: ``lang:<zh|en>``, ``cat:<category>``, ``rate:<case number>:<1-5>``.
+Buttons carry short data: ``lang:<zh|en>``, ``cat:<category>``, ``visit:<case number>:<1-4>``
+(the return visit's answer, see ``domain.governance.VISIT_ANSWERS``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from civicline.bots.answers import Answer, Conversation, answer_conversation, case_opened_text
-from civicline.bots.texts import say
+from civicline.bots.answers import (
+    Answer,
+    Conversation,
+    answer_conversation,
+    answer_visit,
+    awaits_visit,
+    case_opened_text,
+)
+from civicline.bots.texts import VISIT_LABELS, say
 from civicline.domain.case_numbers import find_case_number
-from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
+from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.dialogues import Dialogue, Stage
 from civicline.domain.errors import NotFound
+from civicline.domain.governance import VISIT_ANSWERS
 from civicline.domain.messages import (
     SHARE_LOCATION,
     Channel,
@@ -45,8 +54,8 @@ NEW_COMPLAINT_CONFIDENCE = 0.6
 LANGUAGES = (Choice("中文", "lang:zh"), Choice("English", "lang:en"))
 
 
-def rating_choices(number: str) -> list[Choice]:
-    return [Choice(str(score), f"rate:{number}:{score}") for score in range(1, 6)]
+def visit_choices(number: str, language: Language) -> list[Choice]:
+    return [Choice(VISIT_LABELS[k][language], f"visit:{number}:{k}") for k in VISIT_ANSWERS]
 
 
 def language_choice(message: InboundMessage, conversation: Conversation) -> Answer:
@@ -211,15 +220,15 @@ async def _on_choice(
         case = await open_pending(live, uow, conversation, now, category=value)
         message.case_id = case.id
         return Answer(case_opened_text(case, language, conversation), opened=(case.number,))
-    if kind == "rate":
-        number, _, score = value.rpartition(":")
-        return await _rate(number, score, message, citizen, uow, now, language)
+    if kind == "visit":
+        number, _, answer = value.rpartition(":")
+        return await _visit(number, answer, message, citizen, uow, now, language)
     return Answer(say("choice_expired", language))
 
 
-async def _rate(
+async def _visit(
     number: str,
-    score: str,
+    answer: str,
     message: InboundMessage,
     citizen: Citizen,
     uow: UnitOfWork,
@@ -230,19 +239,16 @@ async def _rate(
         case = await uow.cases.by_number(find_case_number(number) or "", lock=True)
     except NotFound:
         return Answer(say("nothing_to_rate", language))
-    mine = case.citizen_id == citizen.id
-    if not mine or case.status != CaseStatus.CLOSED or case.rating is not None:
+    if case.citizen_id != citizen.id or not awaits_visit(case):
         return Answer(say("nothing_to_rate", language))
-    if score not in {"1", "2", "3", "4", "5"}:
+    if not answer.isdigit() or int(answer) not in VISIT_ANSWERS:
         return Answer(say("choice_expired", language))
-    case.rate(int(score), actor="citizen", at=now)
-    await uow.cases.save(case)
+    text = await answer_visit(case, int(answer), uow=uow, now=now, language=language)
     message.case_id = case.id
     assert message.id is not None
     handle = ContactHandle(message.channel, message.sender_address)
     comment = Dialogue(handle, Stage.COMMENT, message.id, updated_at=now, data={"case": number})
     await uow.dialogues.save(comment)
-    text = say("rated", language, number=case.number, score=score)
     return Answer(text + say("comment_invite", language))
 
 

@@ -60,8 +60,13 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "You will receive City Hotline 12345 texts again.",
     },
     "rated": {
-        Language.ZH: "感谢您对案件 {number} 的评价（{score}分）。",
-        Language.EN: "Thank you for rating case {number} ({score} of 5).",
+        Language.ZH: "感谢您对案件 {number} 的评价：{answer}。",
+        Language.EN: "Thank you for your answer on case {number}: {answer}.",
+    },
+    "visit_reopened": {
+        Language.ZH: "很抱歉未能让您满意。案件 {number} 已重新交办，承办部门将再次办理并答复您。",
+        Language.EN: "We are sorry. Case {number} is reopened: the department will look at "
+        "it again and answer you.",
     },
     "nothing_to_rate": {
         Language.ZH: "没有找到待评价的已办结案件。如需反映新问题，请直接描述。",
@@ -73,8 +78,9 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "Your feedback is added to case {number}; our staff will see it.",
     },
     "feedback_rate": {
-        Language.ZH: "如需评分，请回复数字1-5（5为非常满意）。",
-        Language.EN: " To rate it, reply with a number from 1 to 5 (5 is very satisfied).",
+        Language.ZH: "如需评价，请回复：1 满意，2 基本满意，3 不满意，4 问题未解决。",
+        Language.EN: " To rate it, reply 1 satisfied, 2 basically satisfied, 3 dissatisfied, "
+        "or 4 not solved.",
     },
     "no_case_for_feedback": {
         Language.ZH: "没有找到您的案件。如需反映新问题，请描述问题、地点和时间。",
@@ -141,10 +147,18 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "Thank you: your comment is added to case {number}.",
     },
     "rate_request": {
-        Language.ZH: "您的案件 {number} 已办结。请回复数字1-5为办理情况评分（5为非常满意）。",
-        Language.EN: "Your case {number} is closed. Please reply with a number from 1 to 5 "
-        "to rate how it was handled (5 is very satisfied).",
+        Language.ZH: "【回访】您的案件 {number} 已办结。请回复数字评价：1 满意，2 基本满意，"
+        "3 不满意，4 问题未解决。",
+        Language.EN: "Your case {number} is closed. How did we do? Reply 1 satisfied, "
+        "2 basically satisfied, 3 dissatisfied, or 4 if the problem is not solved.",
     },
+}
+
+VISIT_LABELS: dict[int, dict[Language, str]] = {
+    1: {Language.ZH: "满意", Language.EN: "satisfied"},
+    2: {Language.ZH: "基本满意", Language.EN: "basically satisfied"},
+    3: {Language.ZH: "不满意", Language.EN: "dissatisfied"},
+    4: {Language.ZH: "问题未解决", Language.EN: "not solved"},
 }
 
 STATUS_NAMES: dict[str, dict[Language, str]] = {

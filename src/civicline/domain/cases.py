@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from civicline.domain.calendar import WorkCalendar
 from civicline.domain.errors import IllegalTransition, InvalidInput
+from civicline.domain.governance import Outcome, Satisfaction, VisitStatus
 from civicline.domain.messages import Channel, Language
 
 
@@ -59,6 +61,10 @@ class EventKind(enum.StrEnum):
     CLASSIFIED = "classified"
     RATED = "rated"
     ALERT = "alert"  # urgent or collective: staff are alerted
+    PAUSED = "paused"  # waiting for the citizen: the deadlines stop
+    RESUMED = "resumed"
+    ESCALATED = "escalated"  # overdue: one rung up the ladder
+    VISITED = "visited"  # the return visit's answer (回访)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,18 @@ class Case:
     # Where answers go when not on ``channel``: a hotline caller's answers go by SMS (with
     # consent) or become a call-back task on the hotline channel.
     reply_channel: Channel | None = None
+    reply_due_at: datetime | None = None  # the first answer to the citizen
+    accepted_at: datetime | None = None
+    first_reply_at: datetime | None = None
+    closed_at: datetime | None = None
+    paused_since: datetime | None = None  # waiting for the citizen: deadlines stand still
+    outcome: Outcome | None = None  # which of the five outcomes (五个到位) closed it
+    legal_matter: bool = False  # 涉法涉诉: the courts' business, the citizen was told so
+    satisfaction: Satisfaction | None = None
+    solved: bool | None = None
+    visit_status: VisitStatus | None = None
+    second_review: bool = False  # reopened once after a dissatisfied return visit
+    escalation_level: int = 0  # the highest rung of the ladder reached
     classified_by: str | None = None
     confidence: float | None = None
     merged_into: str | None = None
@@ -131,6 +149,10 @@ class Case:
         )
         self.status = target
         self.updated_at = at
+        if target == S.ACCEPTED and self.accepted_at is None:
+            self.accepted_at = at
+        if target == S.CLOSED:
+            self.closed_at = at
         self.record(event)
         return event
 
@@ -175,13 +197,33 @@ class Case:
         self.department = None
 
     def mark_answered(self, *, actor: str, at: datetime) -> None:
+        if self.first_reply_at is None:
+            self.first_reply_at = at
         if self.status != S.ANSWERED:
             self.transition(S.ANSWERED, actor=actor, at=at)
 
-    def close(self, *, actor: str, at: datetime, resolution: str) -> None:
+    def close(
+        self,
+        *,
+        actor: str,
+        at: datetime,
+        resolution: str,
+        outcome: Outcome | None = None,
+        legal_matter: bool = False,
+    ) -> None:
         _require(resolution, "closing needs a resolution summary")
-        self.transition(S.CLOSED, actor=actor, at=at, reason=resolution)
+        data: dict[str, Any] = {}
+        if outcome is not None:
+            data["outcome"] = str(outcome)
+        if legal_matter:
+            data["legal_matter"] = True
+        self.transition(S.CLOSED, actor=actor, at=at, reason=resolution, data=data)
         self.resolution = resolution
+        self.outcome = outcome
+        self.legal_matter = legal_matter
+        self.visit_status = None  # a new close gets a new return visit
+        self.satisfaction = None
+        self.solved = None
 
     def reject(self, *, actor: str, at: datetime, reason: str) -> None:
         _require(reason, "a rejection needs a reason")
@@ -210,6 +252,72 @@ class Case:
     def reopen(self, *, actor: str, at: datetime, reason: str) -> None:
         _require(reason, "reopening needs a reason")
         self.transition(S.REOPENED, actor=actor, at=at, reason=reason)
+
+    # Governance ---------------------------------------------------------------------------
+
+    def pause(self, *, actor: str, at: datetime, reason: str) -> None:
+        """Wait for the citizen (more details, a site visit they must attend): the clock
+        stops until ``resume``."""
+        _require(reason, "pausing needs a reason")
+        if self.paused_since is not None:
+            raise InvalidInput(f"case {self.number} is already waiting for the citizen")
+        if self.status not in OPEN:
+            raise InvalidInput(f"case {self.number} is {self.status}: nothing to pause")
+        self.paused_since = at
+        self.updated_at = at
+        self.record(CaseEvent(EventKind.PAUSED, at=at, actor=actor, reason=reason))
+
+    def resume(self, *, actor: str, at: datetime, calendar: WorkCalendar) -> None:
+        """The citizen answered: every deadline moves on by the working time spent waiting."""
+        if self.paused_since is None:
+            return
+        waited = calendar.working_time_between(self.paused_since, at)
+        self.accept_due_at = calendar.add_working_time(self.accept_due_at, waited)
+        self.complete_due_at = calendar.add_working_time(self.complete_due_at, waited)
+        if self.reply_due_at is not None:
+            self.reply_due_at = calendar.add_working_time(self.reply_due_at, waited)
+        self.paused_since = None
+        self.updated_at = at
+        self.record(
+            CaseEvent(
+                EventKind.RESUMED,
+                at=at,
+                actor=actor,
+                data={"waited_seconds": int(waited.total_seconds())},
+            )
+        )
+
+    def record_visit(
+        self,
+        satisfaction: Satisfaction | None,
+        *,
+        solved: bool | None,
+        actor: str,
+        at: datetime,
+    ) -> bool:
+        """The return visit's answer (None: the citizen could not be reached). A dissatisfied
+        or unsolved answer reopens the case, once; True when it did."""
+        if self.status != S.CLOSED:
+            raise InvalidInput(f"case {self.number} is not closed: no return visit yet")
+        if self.visit_status in (VisitStatus.ANSWERED, VisitStatus.UNREACHABLE):
+            raise InvalidInput(f"case {self.number} already had its return visit")
+        self.updated_at = at
+        if satisfaction is None:
+            self.visit_status = VisitStatus.UNREACHABLE
+            self.record(CaseEvent(EventKind.VISITED, at=at, actor=actor, data={"reached": False}))
+            return False
+        self.visit_status = VisitStatus.ANSWERED
+        self.satisfaction = satisfaction
+        self.solved = solved
+        self.rating = satisfaction.rating
+        data = {"reached": True, "satisfaction": str(satisfaction), "solved": solved}
+        self.record(CaseEvent(EventKind.VISITED, at=at, actor=actor, data=data))
+        unhappy = satisfaction == Satisfaction.DISSATISFIED or solved is False
+        if unhappy and not self.second_review:
+            self.second_review = True
+            self.reopen(actor=actor, at=at, reason="return visit: dissatisfied or unsolved")
+            return True
+        return False
 
 
 def _require(text: str | None, message: str) -> None:

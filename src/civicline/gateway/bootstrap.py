@@ -19,6 +19,7 @@ from civicline.channels.sms import SmsSender
 from civicline.channels.telegram import Telegram, TelegramSender, build_dispatcher, make_bot
 from civicline.channels.twilio_api import close_client, make_client
 from civicline.channels.webchat import WebchatSender
+from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.messages import Channel
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
@@ -41,6 +42,7 @@ from civicline.storage.queue import ArqQueue, connect
 from civicline.storage.rate_limit import RateLimiter
 from civicline.storage.redis_server import EmbeddedRedis
 from civicline.storage.sql import SqlUnitOfWork
+from civicline.storage.calendar_file import load_calendar
 from civicline.storage.taxonomy_file import load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class Services:
     senders: Mapping[Channel, Sender]
     webchat_limiter: RateLimiter
     embedded_redis: EmbeddedRedis | None = None
+    calendar: WorkCalendar = WEEKDAYS_ONLY
     telegram: Telegram | None = None  # the bot and its dispatcher, when Telegram is on
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
 
@@ -84,7 +87,9 @@ class Services:
     def conversation(self) -> Conversation:
         return Conversation(
             taxonomy=self.taxonomy,
-            routing=Routing(self.settings.nlu_min_confidence, self.settings.timezone),
+            routing=Routing(
+                self.settings.nlu_min_confidence, self.settings.timezone, self.calendar
+            ),
             nlu=self.classifier,
             corrections=self.corrections,
         )
@@ -165,6 +170,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
     """Everything the gateway and the workers share, for the lifetime of the process."""
     logs.silence_leaky_loggers()
     taxonomy = load_taxonomy(settings.taxonomy_path)
+    calendar = load_calendar(settings.holidays_path)
     embedded = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -194,6 +200,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             redis=redis,
             queue=ArqQueue(redis),
             taxonomy=taxonomy,
+            calendar=calendar,
             classifier=await _classifier(settings, http),
             senders=senders,
             webchat_limiter=RateLimiter(

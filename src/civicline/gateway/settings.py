@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicline.nlu.training_data import default_data_path
+from civicline.storage.calendar_file import DEFAULT_HOLIDAYS
 from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     console_claim_minutes: int = Field(default=15, ge=1)
     console_poll_seconds: int = Field(default=5, ge=1, description="live updates of the pages")
     taxonomy_path: Path = DEFAULT_TAXONOMY
+    holidays_path: Path = DEFAULT_HOLIDAYS  # the working calendar: holidays, make-up days
     nlu_data_path: Path = Field(default_factory=default_data_path)
     model_dir: Path | None = Field(
         default=None, description="where trained NLU models are cached; default: var_dir/models"

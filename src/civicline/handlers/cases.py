@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.messages import InboundMessage, Language, OutboundMessage
 from civicline.domain.sla import deadlines_for
@@ -26,6 +27,7 @@ class Routing:
 
     min_confidence: float
     city_timezone: tzinfo
+    calendar: WorkCalendar = WEEKDAYS_ONLY  # the city's working days (holidays.yml)
 
 
 NOT_PRESSING = Flags(urgent=False, collective=False, reasons=())
@@ -106,7 +108,12 @@ async def open_case(
     subcategory = taxonomy.subcategory_for(category.code, message.text) if placed else None
     urgent = flags.urgent if confirmed.urgent is None else confirmed.urgent
     local_now = now.astimezone(routing.city_timezone)
-    deadlines = deadlines_for(category, local_now, urgent=taxonomy.urgent if urgent else None)
+    deadlines = deadlines_for(
+        category,
+        local_now,
+        urgent=taxonomy.urgent if urgent else None,
+        calendar=routing.calendar,
+    )
     number = await uow.cases.next_number(local_now.date())
     case = Case(
         number=number,
@@ -119,6 +126,7 @@ async def open_case(
         updated_at=now,
         accept_due_at=deadlines.accept_by,
         complete_due_at=deadlines.complete_by,
+        reply_due_at=deadlines.reply_by,
         category=category.code if placed else None,
         classified_by=classification.engine,
         confidence=classification.confidence,

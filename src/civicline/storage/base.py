@@ -18,6 +18,7 @@ from civicline.domain.console import (
     QueueFilter,
 )
 from civicline.domain.dialogues import Dialogue
+from civicline.domain.governance import Notification
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
 from civicline.domain.staff import StaffUser
 from civicline.domain.taxonomy import Department
@@ -101,6 +102,18 @@ class OutboxRepository(Protocol):
     async def callbacks(self, *, limit: int, offset: int = 0) -> list[OutboundMessage]:
         """Call-back tasks still to do, oldest first."""
         ...
+
+
+class GovernanceRepository(Protocol):
+    async def overdue(self, *, now: datetime, below_level: int, limit: int) -> list[str]: ...
+    async def near_due(self, *, now: datetime, until: datetime, limit: int) -> list[str]: ...
+    async def claim_rung(self, case_id: int, level: int, *, at: datetime) -> bool: ...
+    async def notify(self, notification: Notification) -> Notification: ...
+    async def notifications(
+        self, *, audiences: list[str], department: str | None, limit: int, unread_only: bool
+    ) -> list[Notification]: ...
+    async def mark_read(self, ids: list[int], *, at: datetime) -> None: ...
+    async def unanswered_visits(self, *, asked_before: datetime, limit: int) -> list[str]: ...
 
 
 class DialogueRepository(Protocol):
@@ -193,6 +206,7 @@ class UnitOfWork(Protocol):
     staff: StaffRepository
     departments: DepartmentRepository
     dialogues: DialogueRepository
+    governance: GovernanceRepository
     claims: ClaimRepository
     sessions: SessionRepository
     login_failures: LoginFailureRepository

@@ -15,6 +15,7 @@ from civicline.domain.case_numbers import format_case_number
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
+from civicline.domain.governance import Outcome, Satisfaction, VisitStatus
 from civicline.domain.messages import (
     Channel,
     Choice,
@@ -34,6 +35,7 @@ from civicline.storage.base import (
     ClaimRepository,
     DepartmentRepository,
     DialogueRepository,
+    GovernanceRepository,
     InboxRepository,
     LoginFailureRepository,
     OutboxRepository,
@@ -46,6 +48,7 @@ from civicline.storage.canned import SqlCannedReplies
 from civicline.storage.claims import SqlClaims
 from civicline.storage.console_queue import SqlQueueView
 from civicline.storage.dialogues import SqlDialogues
+from civicline.storage.governance import SqlGovernance
 from civicline.storage.stats import SqlStats
 from civicline.storage.tables import (
     CaseCounterRow,
@@ -302,6 +305,18 @@ def _case(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
         place=row.place,
         subcategory=row.subcategory,
         reply_channel=Channel(row.reply_channel) if row.reply_channel else None,
+        reply_due_at=row.reply_due_at,
+        accepted_at=row.accepted_at,
+        first_reply_at=row.first_reply_at,
+        closed_at=row.closed_at,
+        paused_since=row.paused_since,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        legal_matter=row.legal_matter,
+        satisfaction=Satisfaction(row.satisfaction) if row.satisfaction else None,
+        solved=row.solved,
+        visit_status=VisitStatus(row.visit_status) if row.visit_status else None,
+        second_review=row.second_review,
+        escalation_level=row.escalation_level,
         location=(
             (row.latitude, row.longitude)
             if row.latitude is not None and row.longitude is not None
@@ -337,6 +352,18 @@ _CASE_FIELDS = (
     "place",
     "subcategory",
     "reply_channel",
+    "reply_due_at",
+    "accepted_at",
+    "first_reply_at",
+    "closed_at",
+    "paused_since",
+    "outcome",
+    "legal_matter",
+    "satisfaction",
+    "solved",
+    "visit_status",
+    "second_review",
+    "escalation_level",
     "classified_by",
     "confidence",
     "merged_into",
@@ -658,6 +685,7 @@ class SqlUnitOfWork:
         self.staff: StaffRepository = SqlStaff(self.session)
         self.departments: DepartmentRepository = SqlDepartments(self.session)
         self.dialogues: DialogueRepository = SqlDialogues(self.session)
+        self.governance: GovernanceRepository = SqlGovernance(self.session)
         self.claims: ClaimRepository = SqlClaims(self.session)
         self.sessions: SessionRepository = SqlSessions(self.session)
         self.login_failures: LoginFailureRepository = SqlLoginFailures(self.session)

@@ -184,6 +184,15 @@ class CaseRow(Base):
             sqlite_where=text(f"status IN ({_in_list(AWAITING_TRIAGE)})"),
         ),
         Index("ix_cases_citizen", "citizen_id", "id"),
+        # The rates: a period's cases by filing time.
+        Index("ix_cases_created_at", "created_at"),
+        # Return visits still waiting for the citizen's answer.
+        Index(
+            "ix_cases_visit_asked",
+            "closed_at",
+            postgresql_where=text("visit_status = 'asked'"),
+            sqlite_where=text("visit_status = 'asked'"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -202,6 +211,18 @@ class CaseRow(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     reply_channel: Mapped[str | None] = mapped_column(String(16))
+    reply_due_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    paused_since: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    legal_matter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    visit_status: Mapped[str | None] = mapped_column(String(16))
+    second_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     classified_by: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
     merged_into: Mapped[str | None] = mapped_column(String(32))
@@ -312,3 +333,62 @@ class CannedReplyRow(Base):
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class EscalationRow(Base):
+    """One rung of the escalation ladder reached by one case: the primary key is what makes
+    it happen once, however many workers try at the same moment."""
+
+    __tablename__ = "escalations"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+
+
+class NotificationRow(Base):
+    """A message to staff (never holding citizen text): near due, overdue, escalated, …"""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_audience", "audience", "department", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(32))  # clerk, department_head, …
+    department: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    read_at: Mapped[datetime | None]
+
+
+class SupervisionOrderRow(Base):
+    """A supervision order (督办): a supervisor demands a written response by a deadline."""
+
+    __tablename__ = "supervision_orders"
+    __table_args__ = (Index("ix_supervision_orders_open", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    instruction: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # open, answered, closed
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_by: Mapped[str | None] = mapped_column(String(100))
+    responded_at: Mapped[datetime | None]
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    reminded_at: Mapped[datetime | None]
+
+
+class CaseOwnerRow(Base):
+    """Leader ownership of a hard backlog case (包案): one leader, one working group, one
+    plan, one supervising leader; the dossier is the fifth "one"."""
+
+    __tablename__ = "case_owners"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    leader: Mapped[str] = mapped_column(String(100))
+    supervising_leader: Mapped[str] = mapped_column(String(100))
+    working_group: Mapped[list[str]] = mapped_column(default=list)
+    plan: Mapped[str] = mapped_column(Text)
+    assigned_by: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

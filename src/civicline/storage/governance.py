@@ -1,0 +1,135 @@
+"""Storage for governance: escalation rungs (once each), staff notifications, the cases the
+scheduler must look at."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE
+from civicline.domain.governance import Notification, VisitStatus
+from civicline.storage.tables import CaseRow, EscalationRow, NotificationRow
+
+NEAR_DUE_LEVEL = 0  # the "due soon" warning takes rung 0, so it too is given once
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EscalationRow)
+
+
+def _in(statuses: frozenset[str]) -> list[str]:
+    return [str(s) for s in statuses]
+
+
+class SqlGovernance:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def overdue(self, *, now: datetime, below_level: int, limit: int) -> list[str]:
+        """Numbers of cases past a deadline they still owe (acceptance or completion), not
+        waiting for the citizen, below the ladder's top rung; most overdue first."""
+        rows = await self.session.scalars(
+            select(CaseRow.number)
+            .where(
+                CaseRow.paused_since.is_(None),
+                CaseRow.escalation_level < below_level,
+                or_(
+                    and_(CaseRow.status.in_(_in(AWAITING_REPLY)), CaseRow.complete_due_at < now),
+                    and_(CaseRow.status.in_(_in(AWAITING_TRIAGE)), CaseRow.accept_due_at < now),
+                ),
+            )
+            .order_by(CaseRow.complete_due_at, CaseRow.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def near_due(self, *, now: datetime, until: datetime, limit: int) -> list[str]:
+        """Cases owing an answer that fall due before ``until`` and were not warned yet."""
+        warned = (
+            select(EscalationRow.case_id)
+            .where(EscalationRow.case_id == CaseRow.id, EscalationRow.level == NEAR_DUE_LEVEL)
+            .exists()
+        )
+        rows = await self.session.scalars(
+            select(CaseRow.number)
+            .where(
+                CaseRow.status.in_(_in(AWAITING_REPLY)),
+                CaseRow.paused_since.is_(None),
+                CaseRow.complete_due_at >= now,
+                CaseRow.complete_due_at < until,
+                ~warned,
+            )
+            .order_by(CaseRow.complete_due_at, CaseRow.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim_rung(self, case_id: int, level: int, *, at: datetime) -> bool:
+        """Take rung ``level`` for the case: True for exactly one caller, however many try."""
+        result = await self.session.execute(
+            _insert(self.session)
+            .values(case_id=case_id, level=level, at=at)
+            .on_conflict_do_nothing(index_elements=["case_id", "level"])
+            .returning(EscalationRow.level)
+        )
+        return result.scalar() is not None
+
+    async def notify(self, notification: Notification) -> Notification:
+        row = NotificationRow(
+            created_at=notification.created_at,
+            case_id=notification.case_id,
+            kind=notification.kind,
+            audience=notification.audience,
+            department=notification.department,
+            text=notification.text,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _notification(row)
+
+    async def notifications(
+        self, *, audiences: list[str], department: str | None, limit: int, unread_only: bool
+    ) -> list[Notification]:
+        """Newest first; ``department`` None means every department's."""
+        query = select(NotificationRow).where(NotificationRow.audience.in_(audiences))
+        if department is not None:
+            query = query.where(NotificationRow.department == department)
+        if unread_only:
+            query = query.where(NotificationRow.read_at.is_(None))
+        rows = await self.session.scalars(query.order_by(NotificationRow.id.desc()).limit(limit))
+        return [_notification(r) for r in rows]
+
+    async def mark_read(self, ids: list[int], *, at: datetime) -> None:
+        if ids:
+            await self.session.execute(
+                update(NotificationRow)
+                .where(NotificationRow.id.in_(ids), NotificationRow.read_at.is_(None))
+                .values(read_at=at)
+            )
+
+    async def unanswered_visits(self, *, asked_before: datetime, limit: int) -> list[str]:
+        rows = await self.session.scalars(
+            select(CaseRow.number)
+            .where(CaseRow.visit_status == VisitStatus.ASKED, CaseRow.closed_at < asked_before)
+            .order_by(CaseRow.closed_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+
+def _notification(row: NotificationRow) -> Notification:
+    return Notification(
+        id=row.id,
+        created_at=row.created_at,
+        case_id=row.case_id,
+        kind=row.kind,
+        audience=row.audience,
+        department=row.department,
+        text=row.text,
+        read_at=row.read_at,
+    )
