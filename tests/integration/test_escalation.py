@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from civicline.domain.cases import Case, EventKind
 from civicline.domain.citizens import ContactHandle
+from civicline.domain.governance import VisitStatus
 from civicline.domain.messages import Channel, InboundMessage, Language
 from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.handlers.escalation import Schedule, run_schedule
@@ -137,3 +138,23 @@ async def test_three_workers_take_each_rung_once(uow: SqlUnitOfWorkFactory, db_u
     assert (rungs, notices) == (36, 36)
     for case in cases:
         assert await _levels(uow, case.number) == [1, 2, 3]
+
+
+async def test_an_unanswered_return_visit_counts_as_unreachable(uow: SqlUnitOfWorkFactory) -> None:
+    [case] = await _open(uow)
+    async with uow() as u:
+        closed = await u.cases.by_number(case.number)
+        closed.mark_answered(actor="staff:li", at=at("2026-11-30T10:00"))
+        closed.close(actor="staff:li", at=at("2026-11-30T11:00"), resolution="已清理")
+        closed.visit_status = VisitStatus.ASKED
+        await u.cases.save(closed)
+        await u.commit()
+    early = await run_schedule(uow_factory=uow, schedule=SCHEDULE, now=at("2026-12-03T10:00"))
+    late = await run_schedule(uow_factory=uow, schedule=SCHEDULE, now=at("2026-12-03T12:00"))
+    assert (early.unreachable, late.unreachable) == (0, 1)
+    async with uow() as u:
+        visited = await u.cases.by_number(case.number, with_history=True)
+    assert visited.visit_status == VisitStatus.UNREACHABLE
+    assert visited.events[-1].data == {"reached": False}
+    assert visited.first_reply_at == at("2026-11-30T10:00")
+    assert visited.accepted_at == FILED and visited.closed_at == at("2026-11-30T11:00")

@@ -15,6 +15,7 @@ from civicline.bots.dialogue import handle_inbound
 from civicline.bots.guided import finish_expired
 from civicline.gateway.bootstrap import Services
 from civicline.handlers.delivery import deliver
+from civicline.handlers.escalation import Schedule, run_schedule
 from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
 from civicline.storage.queue import QUEUE_NAME, connect
 
@@ -46,6 +47,13 @@ async def deliver_outbound(ctx: dict[str, Any], outbound_id: int) -> None:
     )
     if outcome.retry_in is not None:
         raise Retry(defer=outcome.retry_in)
+
+
+async def watch_deadlines(ctx: dict[str, Any]) -> None:
+    """Warn before cases fall due, escalate overdue ones, close unanswered return visits."""
+    services: Services = ctx["services"]
+    schedule = Schedule(services.calendar, services.settings.timezone)
+    await run_schedule(uow_factory=services.uow, schedule=schedule, now=services.now())
 
 
 async def sweep_unfinished(ctx: dict[str, Any]) -> None:
@@ -86,7 +94,10 @@ async def build_worker(
                 second=set(range(0, 60, every)),
                 run_at_startup=sweep_at_start,
                 unique=True,
-            )
+            ),
+            # Every minute. Rungs are taken once in the database whoever runs it, so several
+            # workers may run it at the same moment.
+            cron(watch_deadlines, name="deadlines", second=30, unique=True),
         ],
         redis_pool=await connect(services.redis_url),
         queue_name=QUEUE_NAME,

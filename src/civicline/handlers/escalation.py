@@ -17,7 +17,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from civicline.domain.calendar import WorkCalendar
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseEvent, EventKind
-from civicline.domain.governance import DEFAULT_LADDER, EscalationStep, Notification
+from civicline.domain.governance import (
+    DEFAULT_LADDER,
+    VISIT_WAIT,
+    EscalationStep,
+    Notification,
+    VisitStatus,
+)
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.governance import NEAR_DUE_LEVEL
 
@@ -47,6 +53,7 @@ class Schedule:
 class ScheduleRun:
     warned: int = 0
     escalated: int = 0  # rungs taken by this run
+    unreachable: int = 0  # return visits nobody answered in time
 
 
 async def run_schedule(
@@ -67,9 +74,36 @@ async def run_schedule(
     for number in late:
         async with uow_factory() as uow:
             run.escalated += await _escalate(number, uow, schedule, now)
-    if run.warned or run.escalated:
-        log.info("deadline scheduler", extra={"warned": run.warned, "escalated": run.escalated})
+    run.unreachable = await _expire_visits(uow_factory, schedule, now)
+    if run.warned or run.escalated or run.unreachable:
+        log.info(
+            "deadline scheduler",
+            extra={
+                "warned": run.warned,
+                "escalated": run.escalated,
+                "unreachable": run.unreachable,
+            },
+        )
     return run
+
+
+async def _expire_visits(uow_factory: UnitOfWorkFactory, schedule: Schedule, now: datetime) -> int:
+    """Return visits unanswered after ``VISIT_WAIT``: the citizen counts as unreachable."""
+    async with uow_factory() as uow:
+        numbers = await uow.governance.unanswered_visits(
+            asked_before=now - VISIT_WAIT, limit=schedule.batch
+        )
+    expired = 0
+    for number in numbers:
+        async with uow_factory() as uow:
+            case = await uow.cases.by_number(number, lock=True)
+            if case.visit_status != VisitStatus.ASKED:
+                continue
+            case.record_visit(None, solved=None, actor=SYSTEM, at=now)
+            await uow.cases.save(case)
+            await uow.commit()
+            expired += 1
+    return expired
 
 
 async def _warn(number: str, uow: UnitOfWork, schedule: Schedule, now: datetime) -> bool:
