@@ -38,12 +38,14 @@ async def home() -> Response:
     return redirect(PREFIX + "/queue")
 
 
-def _login_page(request: Request, *, refused: bool, next_url: str, status_code: int) -> Response:
+def _login_page(
+    request: Request, *, refused: bool, next_url: str, status_code: int, username: str = ""
+) -> Response:
     token, cookie = login_token(request)
     page = render(
         request,
         "console_login.html",
-        {"refused": refused, "next": next_url, "login_csrf": token},
+        {"refused": refused, "next": next_url, "login_csrf": token, "username": username[:64]},
         status_code=status_code,
     )
     if cookie is not None:
@@ -81,7 +83,11 @@ async def login(request: Request) -> Response:
         )
     except SignInRefused:
         return _login_page(
-            request, refused=True, next_url=safe_next(form.get("next")), status_code=401
+            request,
+            refused=True,
+            next_url=safe_next(form.get("next")),
+            status_code=401,
+            username=form.get("username", ""),
         )
     response = redirect(safe_next(form.get("next")))
     set_cookie(
