@@ -163,3 +163,24 @@ async def answer_visit(
     if reopened:
         return say("visit_reopened", language, number=case.number)
     return say("rated", language, number=case.number, answer=VISIT_LABELS[answer][language])
+
+
+async def answer_waiting_case(
+    message: InboundMessage,
+    citizen: Citizen,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> Answer | None:
+    """When staff are waiting for this citizen (a paused case), their message is the answer:
+    it joins that case and the deadlines run again. None when nothing waits."""
+    assert citizen.id is not None
+    cases = await uow.cases.for_citizen(citizen.id, statuses=OPEN, limit=10)
+    waiting = next((c for c in cases if c.paused_since is not None), None)
+    if waiting is None:
+        return None
+    waiting.record(CaseEvent(EventKind.MESSAGE, at=now, actor="citizen", data={"answer": True}))
+    waiting.resume(actor="citizen", at=now, calendar=conversation.routing.calendar)
+    await uow.cases.save(waiting)
+    message.case_id = waiting.id
+    return Answer(say("waiting_answered", message.language or Language.ZH, number=waiting.number))

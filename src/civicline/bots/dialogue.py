@@ -24,6 +24,7 @@ from civicline.bots.answers import (
     Conversation,
     answer_conversation,
     answer_visit,
+    answer_waiting_case,
     awaits_visit,
     case_opened_text,
     my_cases_text,
@@ -152,6 +153,11 @@ async def _respond(
 ) -> Answer:
     if command is not None:
         return await _answer_command(command, message, citizen, uow, conversation, now)
+    urgent = reading is not None and reading.flags.urgent  # danger is a new case, always
+    if message.choice is None and (message.text or message.attachments) and not urgent:
+        waiting = await answer_waiting_case(message, citizen, uow, conversation, now)
+        if waiting is not None:
+            return waiting
     if message.channel in conversation.guided_channels:
         return await guided.respond(message, reading, citizen, uow, conversation, now)
     if reading is None:

@@ -138,6 +138,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.ZH: "这个按钮已失效。如需反映问题，请直接描述。",
         Language.EN: "That button has expired. To report a problem, just describe it.",
     },
+    "waiting_answered": {
+        Language.ZH: "谢谢，您补充的内容已加入案件 {number}，我们将继续办理。",
+        Language.EN: "Thank you: what you sent is added to case {number}, and we carry on with it.",
+    },
     "comment_invite": {
         Language.ZH: "如有补充意见，请直接回复文字。",
         Language.EN: " If you would like to add a comment, just reply with it.",

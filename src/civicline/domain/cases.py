@@ -65,6 +65,8 @@ class EventKind(enum.StrEnum):
     RESUMED = "resumed"
     ESCALATED = "escalated"  # overdue: one rung up the ladder
     VISITED = "visited"  # the return visit's answer (回访)
+    SUPERVISED = "supervised"  # a supervision order's step (督办): see domain.supervision
+    OWNED = "owned"  # a leader took ownership, or its terms changed (包案)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +317,8 @@ class Case:
         unhappy = satisfaction == Satisfaction.DISSATISFIED or solved is False
         if unhappy and not self.second_review:
             self.second_review = True
-            self.reopen(actor=actor, at=at, reason="return visit: dissatisfied or unsolved")
+            # The citizen's answer reopens it, whoever recorded the answer.
+            self.reopen(actor="citizen", at=at, reason="return visit: dissatisfied or unsolved")
             return True
         return False
 

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from civicline.gateway import (
+    followup_routes,
     attachment_routes,
     console,
     hotline_routes,
@@ -53,6 +54,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(webchat_routes.router, tags=["webchat"])
+    # Before the staff router: its /cases/{number}/{action} would take /pause and /visit.
+    app.include_router(followup_routes.router)
     app.include_router(staff_routes.router)
     app.include_router(hotline_routes.router)
     app.include_router(sms_routes.router)

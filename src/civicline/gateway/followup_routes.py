@@ -1,0 +1,125 @@
+"""Following cases up over the staff API: wait for the citizen, notices, return visits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from civicline.domain.cases import Case
+from civicline.gateway.deps import ServicesDep, UserDep
+from civicline.handlers import followup
+
+router = APIRouter(prefix="/api/v1", tags=["follow-up"])
+
+
+class PauseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="what the citizen must do")
+
+
+class VisitIn(BaseModel):
+    reached: bool
+    answer: int | None = Field(
+        default=None, ge=1, le=4, description="1 satisfied, 2 basically, 3 dissatisfied, 4 unsolved"
+    )
+
+
+class ReadIn(BaseModel):
+    ids: list[int] = Field(max_length=500)
+
+
+class Deadlines(BaseModel):
+    number: str
+    status: str
+    paused_since: datetime | None
+    accept_due_at: datetime
+    reply_due_at: datetime | None
+    complete_due_at: datetime
+    visit_status: str | None = None
+    satisfaction: str | None = None
+    reopened: bool = False
+
+    @classmethod
+    def of(cls, case: Case, *, reopened: bool = False) -> Deadlines:
+        return cls(
+            number=case.number,
+            status=case.status,
+            paused_since=case.paused_since,
+            accept_due_at=case.accept_due_at,
+            reply_due_at=case.reply_due_at,
+            complete_due_at=case.complete_due_at,
+            visit_status=case.visit_status,
+            satisfaction=case.satisfaction,
+            reopened=reopened,
+        )
+
+
+class NoticeOut(BaseModel):
+    id: int
+    created_at: datetime
+    kind: str
+    audience: str
+    department: str | None
+    text: str
+    read: bool
+
+
+@router.post("/cases/{number}/pause", response_model=Deadlines)
+async def pause(number: str, body: PauseIn, user: UserDep, services: ServicesDep) -> Deadlines:
+    """Wait for the citizen: the deadlines stop until the citizen writes or staff resume."""
+    case = await followup.pause(
+        number, reason=body.reason, user=user, uow=services.uow(), now=services.now()
+    )
+    return Deadlines.of(case)
+
+
+@router.post("/cases/{number}/resume", response_model=Deadlines)
+async def resume(number: str, user: UserDep, services: ServicesDep) -> Deadlines:
+    case = await followup.resume(
+        number, user=user, uow=services.uow(), calendar=services.calendar, now=services.now()
+    )
+    return Deadlines.of(case)
+
+
+@router.post("/cases/{number}/visit", response_model=Deadlines)
+async def phone_visit(
+    number: str, body: VisitIn, user: UserDep, services: ServicesDep
+) -> Deadlines:
+    """A return visit (回访) made by phone. Not by anyone who worked on the case."""
+    answer = body.answer if body.reached else None
+    if body.reached and answer is None:
+        raise HTTPException(422, "a reached citizen's answer is needed (1-4)")
+    case, reopened = await followup.phone_visit(
+        number, answer=answer, user=user, uow=services.uow(), now=services.now()
+    )
+    return Deadlines.of(case, reopened=reopened)
+
+
+@router.get("/notifications", response_model=list[NoticeOut])
+async def notifications(
+    user: UserDep,
+    services: ServicesDep,
+    unread: bool = True,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[NoticeOut]:
+    """Near-due warnings and escalations for the user's department (all, for supervisors)."""
+    found = await followup.notices(user, services.uow(), unread_only=unread, limit=limit)
+    return [
+        NoticeOut(
+            id=n.id or 0,
+            created_at=n.created_at,
+            kind=n.kind,
+            audience=n.audience,
+            department=n.department,
+            text=n.text,
+            read=n.read_at is not None,
+        )
+        for n in found
+    ]
+
+
+@router.post("/notifications/read", status_code=204)
+async def mark_read(body: ReadIn, user: UserDep, services: ServicesDep) -> None:
+    await followup.mark_read(body.ids, user=user, uow=services.uow(), now=services.now())

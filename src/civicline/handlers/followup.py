@@ -1,0 +1,119 @@
+"""Following a case up: waiting for the citizen, staff notices, return visits by phone.
+
+Pausing stops every deadline while staff wait for the citizen (details, a site visit the
+citizen must attend); the citizen's next message, or staff, resume it and the deadlines move on
+by the working time spent waiting. A return visit (回访) may also be made by phone: an
+operator records the answer, but never on a case they handled themselves (nobody grades their
+own work).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from civicline.domain.calendar import WorkCalendar
+from civicline.domain.cases import Case, EventKind
+from civicline.domain.errors import InvalidInput
+from civicline.domain.governance import VISIT_ANSWERS, Notification, VisitStatus
+from civicline.domain.staff import Role, StaffUser
+from civicline.handlers.staff import NotAllowed
+from civicline.storage.base import UnitOfWork
+
+# Who may record a return visit made by phone.
+VISITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+# Which notices each role reads: staff their department's, supervisors everything.
+AUDIENCES = {
+    Role.STAFF: ["clerk", "department_head"],
+    Role.OPERATOR: ["clerk", "department_head", "supervising_office"],
+    Role.SUPERVISOR: ["clerk", "department_head", "supervising_office"],
+    Role.ADMIN: ["clerk", "department_head", "supervising_office"],
+}
+
+
+def _actor(user: StaffUser) -> str:
+    return f"staff:{user.username}"
+
+
+def _check(user: StaffUser, case: Case) -> None:
+    if not user.may_handle(case.department):
+        raise NotAllowed(f"{user.username} may not handle case {case.number}")
+
+
+async def pause(
+    number: str, *, reason: str, user: StaffUser, uow: UnitOfWork, now: datetime
+) -> Case:
+    async with uow:
+        case = await uow.cases.by_number(number, lock=True)
+        _check(user, case)
+        case.pause(actor=_actor(user), at=now, reason=reason)
+        await uow.cases.save(case)
+        await uow.commit()
+        return case
+
+
+async def resume(
+    number: str, *, user: StaffUser, uow: UnitOfWork, calendar: WorkCalendar, now: datetime
+) -> Case:
+    async with uow:
+        case = await uow.cases.by_number(number, lock=True)
+        _check(user, case)
+        if case.paused_since is None:
+            raise InvalidInput(f"case {number} is not waiting for the citizen")
+        case.resume(actor=_actor(user), at=now, calendar=calendar)
+        await uow.cases.save(case)
+        await uow.commit()
+        return case
+
+
+async def phone_visit(
+    number: str,
+    *,
+    answer: int | None,
+    user: StaffUser,
+    uow: UnitOfWork,
+    now: datetime,
+) -> tuple[Case, bool]:
+    """Record a return visit made by phone: ``answer`` 1-4 (see VISIT_ANSWERS), or None when
+    the citizen could not be reached. Returns the case and whether it was reopened."""
+    if user.role not in VISITORS:
+        raise NotAllowed(f"{user.username} does not make return visits")
+    if answer is not None and answer not in VISIT_ANSWERS:
+        raise InvalidInput("the answer is 1 satisfied, 2 basically, 3 dissatisfied, 4 unsolved")
+    async with uow:
+        case = await uow.cases.by_number(number, with_history=True, lock=True)
+        worked = [e for e in case.events if e.kind != EventKind.VISITED]
+        if any(event.actor == _actor(user) for event in worked):
+            raise NotAllowed(f"{user.username} worked on case {number}: someone else visits")
+        if case.visit_status not in (None, VisitStatus.ASKED):
+            raise InvalidInput(f"case {number} already had its return visit")
+        if answer is None:
+            reopened = case.record_visit(None, solved=None, actor=_actor(user), at=now)
+        else:
+            satisfaction, solved = VISIT_ANSWERS[answer]
+            reopened = case.record_visit(satisfaction, solved=solved, actor=_actor(user), at=now)
+        await uow.cases.save(case)
+        await uow.commit()
+        return case, reopened
+
+
+async def notices(
+    user: StaffUser, uow: UnitOfWork, *, unread_only: bool, limit: int
+) -> list[Notification]:
+    department = None if user.sees_all_departments else user.department
+    if department is None and not user.sees_all_departments:
+        return []
+    async with uow:
+        return await uow.governance.notifications(
+            audiences=AUDIENCES[user.role],
+            department=department,
+            limit=limit,
+            unread_only=unread_only,
+        )
+
+
+async def mark_read(ids: list[int], *, user: StaffUser, uow: UnitOfWork, now: datetime) -> None:
+    """Mark notices read (only those the user may read)."""
+    visible = {n.id for n in await notices(user, uow, unread_only=True, limit=500)}
+    async with uow:
+        await uow.governance.mark_read([i for i in ids if i in visible], at=now)
+        await uow.commit()
