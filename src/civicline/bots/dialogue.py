@@ -11,6 +11,10 @@ On one-shot channels (SMS, web chat) a complaint opens a case at once. On guided
 (Telegram) the bot first asks where it happened when the text names no place, then asks the
 citizen to confirm the category (``bots.guided``).
 
+Hotline transcripts and Open311 service requests skip the dialogue: their cases open at once
+(``handlers.hotline``, ``handlers.open311``), and an Open311 client polls instead of being
+answered.
+
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from civicline.domain.messages import (
     OutboundMessage,
     guess_language,
 )
+from civicline.handlers import open311
 from civicline.handlers.cases import Reading, open_case, read_complaint, reply_to_message
 from civicline.handlers.hotline import Hotline, process_stored
 from civicline.nlu.base import Classification
@@ -83,6 +88,12 @@ def _hotline(uow_factory: UnitOfWorkFactory, conversation: Conversation) -> Hotl
     )
 
 
+def _open311(uow_factory: UnitOfWorkFactory, conversation: Conversation) -> open311.Open311:
+    return open311.Open311(
+        uow_factory, conversation.taxonomy, conversation.routing, conversation.nlu
+    )
+
+
 def _needs_reading(message: InboundMessage, pending_stage: Stage | None) -> bool:
     """Whether the message is free text for the NLU (not a button, a location, or a comment
     on a rating the bot asked for)."""
@@ -106,6 +117,13 @@ async def handle_inbound(
     if peek.channel == Channel.HOTLINE:  # a call transcript whose filing was cut short
         filed = await process_stored(message_id, _hotline(uow_factory, conversation), now=now)
         return Handled(filed.outbound_ids, case_number=filed.case_number)
+    if peek.channel == Channel.OPEN311:  # a service request: no dialogue, and no reply
+        number = await open311.process_stored(
+            message_id, _open311(uow_factory, conversation), now=now
+        )
+        if number is None:
+            return Handled([], already_done=True)
+        return Handled([], case_number=number, opened=[number])
     command = command_for(peek)
     live_stage = pending.stage if pending and not pending.expired(now) else None
     # Classify outside the transaction: the NLU may be a remote server.
@@ -235,6 +253,8 @@ async def ask_for_rating(
     async with uow_factory() as uow:
         case = await uow.cases.by_number(number, lock=True)
         if not awaits_visit(case) or case.visit_status is not None:
+            return None
+        if case.answer_channel == Channel.OPEN311:  # an Open311 app has no way to answer
             return None
         reply = await uow.outbox.add(
             OutboundMessage(

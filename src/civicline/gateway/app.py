@@ -13,10 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from civicline.gateway import (
-    followup_routes,
     attachment_routes,
     console,
+    followup_routes,
     hotline_routes,
+    open311_routes,
     sms_routes,
     staff_routes,
     telegram_routes,
@@ -61,6 +62,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(sms_routes.router)
     app.include_router(telegram_routes.router)
     app.include_router(attachment_routes.router)
+    open311_routes.install(app)  # Open311 GeoReport v2 under /open311/v2
     console.install(app)  # the staff console under /console
 
     @app.get("/healthz", tags=["health"])

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.rest import Client  # type: ignore[import-untyped]
 
 from civicline.bots.dialogue import Conversation
+from civicline.channels.open311 import Open311Sender
 from civicline.channels.sms import SmsSender
 from civicline.channels.telegram import Telegram, TelegramSender, build_dispatcher, make_bot
 from civicline.channels.twilio_api import close_client, make_client
@@ -37,12 +38,13 @@ from civicline.nlu.local import LocalClassifier
 from civicline.nlu.rasa import RasaClassifier
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
+from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter
+from civicline.storage.open311 import SqlOpen311Store
 from civicline.storage.queue import ArqQueue, connect
 from civicline.storage.rate_limit import RateLimiter
 from civicline.storage.redis_server import EmbeddedRedis
 from civicline.storage.sql import SqlUnitOfWork
-from civicline.storage.calendar_file import load_calendar
 from civicline.storage.taxonomy_file import load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Services:
     def __post_init__(self) -> None:
         self._sessions = database.session_factory(self.engine)
         self.inbox = SqlInboxWriter(self.engine)
+        self.open311 = SqlOpen311Store(self._sessions)  # what Open311 clients may read
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self._sessions)
@@ -178,7 +181,10 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         redis_url = await asyncio.to_thread(embedded.start)
     engine = database.create_engine(settings.db_url, pool_size=settings.db_pool_size)
     redis = None
-    senders: dict[Channel, Sender] = {Channel.WEBCHAT: WebchatSender()}
+    senders: dict[Channel, Sender] = {
+        Channel.WEBCHAT: WebchatSender(),
+        Channel.OPEN311: Open311Sender(),
+    }
     twilio = _twilio_client(settings)
     if twilio is not None:
         assert settings.twilio_from_number is not None

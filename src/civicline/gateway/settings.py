@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = 10
     db_pool_size: int = 20
     log_level: str = "INFO"
+    # Cases open this many calendar days count as backlog (积案): GET /api/v1/backlog.
+    backlog_min_age_days: int = Field(default=60, ge=0, le=3650)
 
     # SMS over Twilio: on when the account sid, auth token and sending number are all set.
     twilio_account_sid: str | None = None
@@ -97,6 +99,16 @@ class Settings(BaseSettings):
         description="public URL Telegram posts updates to; default: public_base_url + path",
     )
 
+    # Open311 GeoReport v2 under /open311/v2: filing (POST requests) needs one of the keys.
+    open311_api_keys: SecretStr | None = Field(
+        default=None, description="comma-separated API keys; unset: nobody may file requests"
+    )
+    open311_jurisdiction_id: str | None = Field(
+        default=None, description="e.g. the city's domain; requests naming another get 404"
+    )
+    open311_contact: str = "12345 市民服务热线 / 12345 Mayor Hotline"
+    open311_key_service: str = "API keys are issued by the 12345 hotline centre on request."
+
     @field_validator(
         "database_url",
         "redis_url",
@@ -105,6 +117,8 @@ class Settings(BaseSettings):
         "telegram_bot_token",
         "telegram_webhook_secret",
         "telegram_webhook_url",
+        "open311_api_keys",
+        "open311_jurisdiction_id",
         mode="before",
     )
     @classmethod
