@@ -238,6 +238,11 @@ async def test_queue_pages_filter_and_search(uow: SqlUnitOfWorkFactory) -> None:
     async with uow() as u:
         page = await u.queue_view.page(QueueFilter(limit=1), now=NOW)
     assert (len(page.cases), page.total, page.overdue) == (1, 3, 1)
+    async with uow() as u:
+        found = await u.queue_view.page(QueueFilter(text="路灯", limit=1), now=NOW)
+        beyond = await u.queue_view.page(QueueFilter(text="路灯", offset=5), now=NOW)
+    assert (len(found.cases), found.total, found.overdue) == (1, 2, 1)
+    assert (len(beyond.cases), beyond.total, beyond.overdue) == (0, 2, 1)
 
 
 def _event(at: datetime, to: CaseStatus) -> CaseEvent:

@@ -48,7 +48,8 @@ class SqlQueueView:
         if query.category:
             where.append(CaseRow.category == query.category)
         if query.urgent:
-            where.append(or_(CaseRow.urgent.is_(True), CaseRow.collective.is_(True)))
+            # Written as the partial index ix_cases_urgent_queue states it, so it is used.
+            where.append(or_(CaseRow.urgent, CaseRow.collective))
         if query.number:
             where.append(CaseRow.number.like(query.number.replace("_", "") + "%"))
         if query.text:
@@ -70,17 +71,18 @@ class SqlQueueView:
         deadline = self._deadline(query)
         if query.overdue:
             where.append(deadline < now)
-        rows = await self.session.scalars(
-            select(CaseRow)
-            .where(*where)
-            .order_by(deadline, CaseRow.id)
-            .limit(query.limit)
-            .offset(query.offset)
-        )
-        cases = [self.to_case(r) for r in rows]
-        counted = (
-            await self.session.execute(
-                select(func.count(), func.count().filter(deadline < now)).where(*where)
-            )
-        ).one()
+        page = select(CaseRow).where(*where).order_by(deadline, CaseRow.id)
+        page = page.limit(query.limit).offset(query.offset)
+        total = func.count()
+        late = func.count().filter(deadline < now)
+        if query.text or query.phone:
+            # A search reads every open case's text: count in the same pass (a window over
+            # the matches) instead of a second scan.
+            rows = (await self.session.execute(page.add_columns(total.over(), late.over()))).all()
+            if rows or not query.offset:
+                cases = [self.to_case(row[0]) for row in rows]
+                counts = (rows[0][1], rows[0][2]) if rows else (0, 0)
+                return QueuePage(cases=cases, total=int(counts[0]), overdue=int(counts[1]))
+        cases = [self.to_case(r) for r in await self.session.scalars(page)]
+        counted = (await self.session.execute(select(total, late).where(*where))).one()
         return QueuePage(cases=cases, total=int(counted[0]), overdue=int(counted[1] or 0))

@@ -291,6 +291,17 @@ class DialogueRow(Base):
     updated_at: Mapped[datetime]
 
 
+# The console's "urgent only" queue: the few urgent or collective cases awaiting a reply, by
+# deadline (walking the whole reply queue to find them took ~100 ms at 30,000 open cases).
+Index(
+    "ix_cases_urgent_queue",
+    CaseRow.complete_due_at,
+    CaseRow.id,
+    postgresql_where=text(f"status IN ({_in_list(AWAITING_REPLY)}) AND (urgent OR collective)"),
+    sqlite_where=text(f"status IN ({_in_list(AWAITING_REPLY)}) AND (urgent OR collective)"),
+)
+
+
 class ConsoleSessionRow(Base):
     """A signed-in console browser; the id is the sha-256 of the cookie's token."""
 

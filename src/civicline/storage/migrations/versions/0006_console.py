@@ -18,6 +18,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+AWAITING_REPLY = "status IN ('assigned', 'forwarded', 'in_progress', 'reopened')"
+URGENT_QUEUE = f"{AWAITING_REPLY} AND (urgent OR collective)"
 SEEDED_AT = datetime(2026, 11, 27, tzinfo=UTC)
 
 # (category or None for any, language, title, text): common answers admins can edit or delete.
@@ -147,6 +149,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("console_sessions", schema=None) as batch_op:
         batch_op.create_index("ix_console_sessions_user", ["user_id"], unique=False)
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_cases_urgent_queue",
+            ["complete_due_at", "id"],
+            unique=False,
+            postgresql_where=sa.text(URGENT_QUEUE),
+            sqlite_where=sa.text(URGENT_QUEUE),
+        )
     # Naive UTC on SQLite, as the application's UTCDateTime stores it.
     seeded_at = (
         SEEDED_AT if op.get_bind().dialect.name != "sqlite" else SEEDED_AT.replace(tzinfo=None)
@@ -168,6 +178,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_urgent_queue")
     with op.batch_alter_table("console_sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_console_sessions_user")
     op.drop_table("console_sessions")
