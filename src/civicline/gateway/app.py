@@ -16,6 +16,7 @@ from civicline.gateway import (
     attachment_routes,
     console,
     followup_routes,
+    governance_routes,
     hotline_routes,
     open311_routes,
     sms_routes,
@@ -57,6 +58,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(webchat_routes.router, tags=["webchat"])
     # Before the staff router: its /cases/{number}/{action} would take /pause and /visit.
     app.include_router(followup_routes.router)
+    app.include_router(governance_routes.router)  # before it too: /supervision, /ownership
     app.include_router(staff_routes.router)
     app.include_router(hotline_routes.router)
     app.include_router(sms_routes.router)

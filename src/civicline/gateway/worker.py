@@ -16,6 +16,7 @@ from civicline.bots.guided import finish_expired
 from civicline.gateway.bootstrap import Services
 from civicline.handlers.delivery import deliver
 from civicline.handlers.escalation import Schedule, run_schedule
+from civicline.handlers.supervision import remind
 from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
 from civicline.storage.queue import QUEUE_NAME, connect
 
@@ -54,6 +55,10 @@ async def watch_deadlines(ctx: dict[str, Any]) -> None:
     services: Services = ctx["services"]
     schedule = Schedule(services.calendar, services.settings.timezone)
     await run_schedule(uow_factory=services.uow, schedule=schedule, now=services.now())
+    # Supervision orders due within a day or overdue: one reminder per order a day at most.
+    await remind(
+        uow_factory=services.uow, now=services.now(), city_timezone=services.settings.timezone
+    )
 
 
 async def sweep_unfinished(ctx: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -20,10 +20,13 @@ from civicline.domain.console import (
 from civicline.domain.dialogues import Dialogue
 from civicline.domain.governance import Notification
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
+from civicline.domain.ownership import BacklogEntry, CaseOwner
 from civicline.domain.staff import StaffUser
+from civicline.domain.supervision import SupervisionCounts, SupervisionOrder
 from civicline.domain.taxonomy import Department
 from civicline.storage.console_queue import QueuePage
 from civicline.storage.stats import BacklogCounts, BacklogGroup, RateCounts, RateGroup
+from civicline.storage.supervision import OrderFilter
 
 
 class CitizenRepository(Protocol):
@@ -114,6 +117,49 @@ class GovernanceRepository(Protocol):
     ) -> list[Notification]: ...
     async def mark_read(self, ids: list[int], *, at: datetime) -> None: ...
     async def unanswered_visits(self, *, asked_before: datetime, limit: int) -> list[str]: ...
+
+
+class SupervisionRepository(Protocol):
+    """Supervision orders (督办), read with their case's number and department."""
+
+    async def add(self, order: SupervisionOrder) -> SupervisionOrder: ...
+    async def get(self, order_id: int, *, lock: bool = False) -> SupervisionOrder: ...
+    async def save(self, order: SupervisionOrder) -> None: ...
+    async def for_case(self, case_id: int) -> list[SupervisionOrder]: ...
+    async def listing(
+        self,
+        *,
+        status: OrderFilter | None,
+        department: str | None,
+        now: datetime,
+        limit: int,
+        offset: int = 0,
+    ) -> list[SupervisionOrder]: ...
+    async def reminder_candidates(
+        self, *, now: datetime, within: timedelta, every: timedelta, limit: int
+    ) -> list[SupervisionOrder]: ...
+    async def claim_reminder(self, order_id: int, *, now: datetime, every: timedelta) -> bool:
+        """True for exactly one caller when the order is due a reminder."""
+        ...
+
+    async def report(
+        self, *, since: datetime | None, until: datetime | None, now: datetime
+    ) -> list[SupervisionCounts]: ...
+
+
+class OwnershipRepository(Protocol):
+    """Leader ownership of cases (包案) and the backlog (积案)."""
+
+    async def get(self, case_id: int) -> CaseOwner | None: ...
+    async def save(self, owner: CaseOwner) -> None: ...
+    async def backlog(
+        self,
+        *,
+        opened_before: datetime,
+        department: str | None,
+        limit: int,
+        offset: int = 0,
+    ) -> list[BacklogEntry]: ...
 
 
 class DialogueRepository(Protocol):
@@ -207,6 +253,8 @@ class UnitOfWork(Protocol):
     departments: DepartmentRepository
     dialogues: DialogueRepository
     governance: GovernanceRepository
+    supervision: SupervisionRepository
+    ownership: OwnershipRepository
     claims: ClaimRepository
     sessions: SessionRepository
     login_failures: LoginFailureRepository

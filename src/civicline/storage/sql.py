@@ -39,10 +39,12 @@ from civicline.storage.base import (
     InboxRepository,
     LoginFailureRepository,
     OutboxRepository,
+    OwnershipRepository,
     QueueView,
     SessionRepository,
     StaffRepository,
     StatsRepository,
+    SupervisionRepository,
 )
 from civicline.storage.canned import SqlCannedReplies
 from civicline.storage.claims import SqlClaims
@@ -50,6 +52,7 @@ from civicline.storage.console_queue import SqlQueueView
 from civicline.storage.dialogues import SqlDialogues
 from civicline.storage.governance import SqlGovernance
 from civicline.storage.stats import SqlStats
+from civicline.storage.supervision import SqlOwnership, SqlSupervision
 from civicline.storage.tables import (
     CaseCounterRow,
     CaseEventRow,
@@ -686,6 +689,8 @@ class SqlUnitOfWork:
         self.departments: DepartmentRepository = SqlDepartments(self.session)
         self.dialogues: DialogueRepository = SqlDialogues(self.session)
         self.governance: GovernanceRepository = SqlGovernance(self.session)
+        self.supervision: SupervisionRepository = SqlSupervision(self.session)
+        self.ownership: OwnershipRepository = SqlOwnership(self.session, _case)
         self.claims: ClaimRepository = SqlClaims(self.session)
         self.sessions: SessionRepository = SqlSessions(self.session)
         self.login_failures: LoginFailureRepository = SqlLoginFailures(self.session)

@@ -1,0 +1,463 @@
+"""Supervision orders (督办), leader ownership (包案), the dossier and the backlog (积案).
+
+All under ``/api/v1`` with the staff bearer token:
+
+* ``POST /cases/{number}/supervision`` ``{instruction, due_working_days | due_at}``: issue
+  (supervisor, admin); ``GET /cases/{number}/supervision``: the case's orders.
+* ``POST /supervision/{id}/response`` ``{response}``: the case's department answers.
+* ``POST /supervision/{id}/close`` ``{accepted, note, due_working_days | due_at}``: accept,
+  or send back with a note (and optionally a new deadline).
+* ``GET /supervision?status=open|answered|closed|overdue&department=``: orders by deadline.
+* ``GET /supervision/report?since=&until=&format=json|csv``: per department.
+* ``POST /cases/{number}/ownership`` ``{leader, supervising_leader, working_group, plan}``
+  (supervisor, admin; 201 when assigned, 200 when changed); ``GET`` it back.
+* ``GET /cases/{number}/dossier?format=html|md|json``: the complete dossier.
+* ``GET /backlog?min_age_days=&department=``: cases open for long, oldest first.
+
+Department staff see their own department's orders, backlog and report row; supervisors all.
+Phone numbers and other contact details are masked for roles that may not see them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from civicline.domain.ownership import MAX_GROUP, MAX_NAME, BacklogEntry, CaseOwner
+from civicline.domain.staff import StaffUser
+from civicline.domain.supervision import (
+    MAX_DUE_WORKING_DAYS,
+    MAX_TEXT,
+    SupervisionCounts,
+    SupervisionOrder,
+)
+from civicline.gateway.bootstrap import Services
+from civicline.gateway.deps import ServicesDep, UserDep
+from civicline.gateway.dossier_pages import Labels, as_json, html_page, markdown
+from civicline.handlers import dossier, ownership, supervision
+from civicline.handlers.console import redact
+from civicline.storage.supervision import OrderFilter
+
+router = APIRouter(prefix="/api/v1", tags=["supervision"])
+
+# The dossier is a document to read and print: nothing in it may run or load.
+DOCUMENT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class DeadlineIn(BaseModel):
+    due_working_days: int | None = Field(default=None, ge=1, le=MAX_DUE_WORKING_DAYS)
+    due_at: AwareDatetime | None = None
+
+    def deadline(self) -> supervision.Deadline | None:
+        if self.due_working_days is None and self.due_at is None:
+            return None
+        return supervision.Deadline(self.due_working_days, self.due_at)
+
+
+class IssueIn(DeadlineIn):
+    instruction: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ResponseIn(BaseModel):
+    response: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class CloseIn(DeadlineIn):
+    accepted: bool
+    note: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class OrderOut(BaseModel):
+    id: int
+    case_number: str
+    department: str | None
+    status: str
+    overdue: bool
+    issued_by: str
+    issued_at: datetime
+    due_at: datetime
+    instruction: str
+    response: str | None
+    responded_by: str | None
+    responded_at: datetime | None
+    reminders: int
+    reminded_at: datetime | None
+
+    @classmethod
+    def of(cls, order: SupervisionOrder, user: StaffUser, now: datetime) -> OrderOut:
+        assert order.id is not None and order.case_number is not None
+        return cls(
+            id=order.id,
+            case_number=order.case_number,
+            department=order.department,
+            status=order.status,
+            overdue=order.overdue(now),
+            issued_by=order.issued_by,
+            issued_at=order.issued_at,
+            due_at=order.due_at,
+            instruction=redact(order.instruction, user),
+            response=None if order.response is None else redact(order.response, user),
+            responded_by=order.responded_by,
+            responded_at=order.responded_at,
+            reminders=order.reminders,
+            reminded_at=order.reminded_at,
+        )
+
+
+class ReportRow(BaseModel):
+    department: str | None
+    department_name: str
+    issued: int
+    answered_on_time: int
+    answered_late: int
+    still_open: int
+    overdue: int
+
+
+class ReportOut(BaseModel):
+    since: datetime | None
+    until: datetime | None
+    generated_at: datetime
+    departments: list[ReportRow]
+    total: ReportRow
+
+
+class OwnershipIn(BaseModel):
+    leader: str = Field(min_length=1, max_length=MAX_NAME)
+    supervising_leader: str = Field(min_length=1, max_length=MAX_NAME)
+    working_group: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] = Field(
+        min_length=1, max_length=MAX_GROUP
+    )
+    plan: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class OwnershipOut(BaseModel):
+    case_number: str
+    leader: str
+    supervising_leader: str
+    working_group: list[str]
+    plan: str
+    assigned_by: str
+    assigned_at: datetime
+    updated_at: datetime
+    changed: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, number: str, owner: CaseOwner, user: StaffUser, changed: list[str]) -> OwnershipOut:
+        return cls(
+            case_number=number,
+            leader=owner.leader,
+            supervising_leader=owner.supervising_leader,
+            working_group=owner.working_group,
+            plan=redact(owner.plan, user),
+            assigned_by=owner.assigned_by,
+            assigned_at=owner.assigned_at,
+            updated_at=owner.updated_at,
+            changed=changed,
+        )
+
+
+class BacklogOut(BaseModel):
+    number: str
+    status: str
+    category: str | None
+    department: str | None
+    created_at: datetime
+    complete_due_at: datetime
+    age_days: int
+    overdue: bool
+    leader: str | None
+    open_orders: int
+
+    @classmethod
+    def of(cls, entry: BacklogEntry, now: datetime) -> BacklogOut:
+        c = entry.case
+        return cls(
+            number=c.number,
+            status=c.status,
+            category=c.category,
+            department=c.department,
+            created_at=c.created_at,
+            complete_due_at=c.complete_due_at,
+            age_days=entry.age_days(now),
+            overdue=entry.overdue(now),
+            leader=entry.leader,
+            open_orders=entry.open_orders,
+        )
+
+
+def _clock(services: Services) -> supervision.Clock:
+    return supervision.Clock(services.now(), services.calendar, services.settings.timezone)
+
+
+def _department(services: Services, department: str | None) -> None:
+    if department is not None:
+        services.taxonomy.department(department)  # unknown: 404
+
+
+# Supervision orders ------------------------------------------------------------------------
+
+
+@router.post("/cases/{number}/supervision", status_code=201, response_model=OrderOut)
+async def issue_order(number: str, body: IssueIn, user: UserDep, services: ServicesDep) -> OrderOut:
+    """Order the case's department to respond in writing by a deadline (督办)."""
+    deadline = body.deadline() or supervision.Deadline()
+    order = await supervision.issue(
+        number,
+        instruction=body.instruction,
+        deadline=deadline,
+        user=user,
+        uow=services.uow(),
+        clock=_clock(services),
+    )
+    return OrderOut.of(order, user, services.now())
+
+
+@router.get("/cases/{number}/supervision", response_model=list[OrderOut])
+async def case_orders(number: str, user: UserDep, services: ServicesDep) -> list[OrderOut]:
+    orders = await supervision.for_case(number, user=user, uow=services.uow())
+    now = services.now()
+    return [OrderOut.of(o, user, now) for o in orders]
+
+
+@router.post("/supervision/{order_id}/response", response_model=OrderOut)
+async def respond(
+    order_id: int, body: ResponseIn, user: UserDep, services: ServicesDep
+) -> OrderOut:
+    """The department's written response (its own staff only)."""
+    order = await supervision.respond(
+        order_id, body.response, user=user, uow=services.uow(), clock=_clock(services)
+    )
+    return OrderOut.of(order, user, services.now())
+
+
+@router.post("/supervision/{order_id}/close", response_model=OrderOut)
+async def close_order(
+    order_id: int, body: CloseIn, user: UserDep, services: ServicesDep
+) -> OrderOut:
+    """Accept the response (closed), or send it back with a note (open again)."""
+    order = await supervision.close(
+        order_id,
+        accepted=body.accepted,
+        note=body.note,
+        new_deadline=body.deadline(),
+        user=user,
+        uow=services.uow(),
+        clock=_clock(services),
+    )
+    return OrderOut.of(order, user, services.now())
+
+
+@router.get("/supervision", response_model=list[OrderOut])
+async def list_orders(
+    user: UserDep,
+    services: ServicesDep,
+    status: OrderFilter | None = None,
+    department: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OrderOut]:
+    """Orders by deadline, earliest first; ``overdue``: open and past the deadline."""
+    _department(services, department)
+    now = services.now()
+    orders = await supervision.listing(
+        status=status,
+        department=department,
+        user=user,
+        uow=services.uow(),
+        now=now,
+        limit=limit,
+        offset=offset,
+    )
+    return [OrderOut.of(o, user, now) for o in orders]
+
+
+@router.get(
+    "/supervision/report",
+    response_model=ReportOut,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def order_report(
+    user: UserDep,
+    services: ServicesDep,
+    since: str | None = None,
+    until: str | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> ReportOut | Response:
+    """Per department, the orders issued in [since, until): issued, answered on time,
+    answered late, still open and (of those) overdue now. ``since``/``until`` are dates
+    (city time; ``until`` counts whole) or times with a zone."""
+    tz = services.settings.timezone
+    start = _moment(since, "since", tz, end=False)
+    end = _moment(until, "until", tz, end=True)
+    now = services.now()
+    rows = await supervision.report(since=start, until=end, user=user, uow=services.uow(), now=now)
+    out = ReportOut(
+        since=start,
+        until=end,
+        generated_at=now,
+        departments=[_row(services, r) for r in rows],
+        total=_total(rows),
+    )
+    if format == "json":
+        return out
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(list(ReportRow.model_fields))
+    for row in [*out.departments, out.total]:
+        writer.writerow([_cell(v) for v in row.model_dump().values()])
+    day = now.astimezone(tz).strftime("%Y%m%d")
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="civicline-supervision-{day}.csv"'},
+    )
+
+
+def _moment(value: str | None, name: str, tz: object, *, end: bool) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value) + (timedelta(days=1) if end else timedelta(0))
+            return datetime.combine(day, time.min, tzinfo=tz)  # type: ignore[arg-type]
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{name}: a date (2026-11-27) or a time with a zone") from None
+    if moment.tzinfo is None:
+        raise HTTPException(422, f"{name}: a time needs its zone (e.g. +08:00)")
+    return moment
+
+
+def _row(services: Services, counts: SupervisionCounts) -> ReportRow:
+    code = counts.department
+    found = services.taxonomy.departments.get(code) if code else None
+    return ReportRow(
+        department=code,
+        department_name=found.name_zh if found else (code or "待分拨"),
+        issued=counts.issued,
+        answered_on_time=counts.answered_on_time,
+        answered_late=counts.answered_late,
+        still_open=counts.still_open,
+        overdue=counts.overdue,
+    )
+
+
+def _total(rows: list[SupervisionCounts]) -> ReportRow:
+    return ReportRow(
+        department=None,
+        department_name="合计",
+        issued=sum(r.issued for r in rows),
+        answered_on_time=sum(r.answered_on_time for r in rows),
+        answered_late=sum(r.answered_late for r in rows),
+        still_open=sum(r.still_open for r in rows),
+        overdue=sum(r.overdue for r in rows),
+    )
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+# Leader ownership, the dossier, the backlog ---------------------------------------------------
+
+
+@router.post(
+    "/cases/{number}/ownership",
+    response_model=OwnershipOut,
+    responses={201: {"model": OwnershipOut, "description": "a leader was assigned"}},
+)
+async def assign_owner(
+    number: str, body: OwnershipIn, user: UserDep, services: ServicesDep, response: Response
+) -> OwnershipOut:
+    """Give a hard case its leader, working group, plan and supervising leader (包案), or
+    change them; every change is a case event."""
+    assigned = await ownership.assign(
+        number,
+        ownership.Terms(body.leader, body.supervising_leader, body.working_group, body.plan),
+        user=user,
+        uow=services.uow(),
+        now=services.now(),
+    )
+    response.status_code = 201 if assigned.created else 200
+    return OwnershipOut.of(number, assigned.owner, user, assigned.changed)
+
+
+@router.get("/cases/{number}/ownership", response_model=OwnershipOut)
+async def get_owner(number: str, user: UserDep, services: ServicesDep) -> OwnershipOut:
+    owner = await ownership.owner_of(number, user=user, uow=services.uow())
+    if owner is None:
+        raise HTTPException(404, f"case {number} has no leader ownership")
+    return OwnershipOut.of(number, owner, user, [])
+
+
+@router.get(
+    "/cases/{number}/dossier",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
+)
+async def case_dossier(
+    number: str,
+    user: UserDep,
+    services: ServicesDep,
+    format: Literal["html", "md", "json"] = "html",
+) -> Response:
+    """The complete dossier (一案一档): every event, message (with delivery states),
+    attachment reference, supervision order and the ownership, as one document."""
+    built = await dossier.build(number, user=user, uow=services.uow(), now=services.now())
+    labels = Labels(services.taxonomy, services.settings.timezone)
+    if format == "json":
+        return JSONResponse(as_json(built, jsonable_encoder), headers=DOCUMENT_HEADERS)
+    if format == "md":
+        return Response(
+            markdown(built, labels),
+            media_type="text/markdown; charset=utf-8",
+            headers={
+                **DOCUMENT_HEADERS,
+                "Content-Disposition": f'inline; filename="dossier-{number}.md"',
+            },
+        )
+    return HTMLResponse(html_page(built, labels), headers=DOCUMENT_HEADERS)
+
+
+@router.get("/backlog", response_model=list[BacklogOut])
+async def backlog(
+    user: UserDep,
+    services: ServicesDep,
+    min_age_days: Annotated[int | None, Query(ge=0, le=ownership.MAX_BACKLOG_DAYS)] = None,
+    department: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[BacklogOut]:
+    """Cases open for at least ``min_age_days`` calendar days (default: the setting
+    ``CIVICLINE_BACKLOG_MIN_AGE_DAYS``), oldest first."""
+    _department(services, department)
+    now = services.now()
+    entries = await ownership.backlog(
+        min_age_days=(
+            services.settings.backlog_min_age_days if min_age_days is None else min_age_days
+        ),
+        department=department,
+        user=user,
+        uow=services.uow(),
+        now=now,
+        limit=limit,
+        offset=offset,
+    )
+    return [BacklogOut.of(e, now) for e in entries]

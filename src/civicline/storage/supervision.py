@@ -1,0 +1,235 @@
+"""Storage for supervision orders (督办) and leader ownership (包案): the orders with their
+case's number and department, the reminder claim, the report's counts and the backlog."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Integer, and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicline.domain.cases import OPEN, Case
+from civicline.domain.errors import NotFound
+from civicline.domain.ownership import BacklogEntry, CaseOwner
+from civicline.domain.supervision import OrderStatus, SupervisionCounts, SupervisionOrder
+from civicline.storage.tables import CaseOwnerRow, CaseRow, SupervisionOrderRow
+
+OrderFilter = Literal["open", "answered", "closed", "overdue"]
+CaseLoader = Any  # storage.sql._case: a case row to a Case (passed in, as for the queue view)
+
+_O = SupervisionOrderRow
+
+
+def _order(
+    row: SupervisionOrderRow, number: str | None, department: str | None
+) -> SupervisionOrder:
+    return SupervisionOrder(
+        id=row.id,
+        case_id=row.case_id,
+        issued_by=row.issued_by,
+        issued_at=row.issued_at,
+        due_at=row.due_at,
+        instruction=row.instruction,
+        status=OrderStatus(row.status),
+        response=row.response,
+        responded_by=row.responded_by,
+        responded_at=row.responded_at,
+        reminders=row.reminders,
+        reminded_at=row.reminded_at,
+        case_number=number,
+        department=department,
+    )
+
+
+def _with_case() -> Any:
+    return select(_O, CaseRow.number, CaseRow.department).join(CaseRow, CaseRow.id == _O.case_id)
+
+
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).cast(Integer)
+
+
+class SqlSupervision:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, order: SupervisionOrder) -> SupervisionOrder:
+        row = _O(
+            case_id=order.case_id,
+            issued_by=order.issued_by,
+            issued_at=order.issued_at,
+            due_at=order.due_at,
+            instruction=order.instruction,
+            status=order.status,
+            reminders=0,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        order.id = row.id
+        return order
+
+    async def get(self, order_id: int, *, lock: bool = False) -> SupervisionOrder:
+        stmt = _with_case().where(_O.id == order_id)
+        found = (await self.session.execute(stmt.with_for_update(of=_O) if lock else stmt)).first()
+        if found is None:
+            raise NotFound("supervision order", order_id)
+        return _order(*found)
+
+    async def save(self, order: SupervisionOrder) -> None:
+        row = await self.session.get(_O, order.id)
+        if row is None:
+            raise NotFound("supervision order", order.id)
+        row.status = order.status
+        row.due_at = order.due_at
+        row.response = order.response
+        row.responded_by = order.responded_by
+        row.responded_at = order.responded_at
+
+    async def for_case(self, case_id: int) -> list[SupervisionOrder]:
+        rows = await self.session.execute(_with_case().where(_O.case_id == case_id).order_by(_O.id))
+        return [_order(*r) for r in rows]
+
+    async def listing(
+        self,
+        *,
+        status: OrderFilter | None,
+        department: str | None,
+        now: datetime,
+        limit: int,
+        offset: int = 0,
+    ) -> list[SupervisionOrder]:
+        """Orders by deadline, earliest first; ``overdue`` means open and past the deadline."""
+        stmt = _with_case()
+        if status == "overdue":
+            stmt = stmt.where(_O.status == OrderStatus.OPEN, _O.due_at < now)
+        elif status is not None:
+            stmt = stmt.where(_O.status == status)
+        if department is not None:
+            stmt = stmt.where(CaseRow.department == department)
+        stmt = stmt.order_by(_O.due_at, _O.id).limit(limit).offset(offset)
+        return [_order(*r) for r in await self.session.execute(stmt)]
+
+    async def reminder_candidates(
+        self, *, now: datetime, within: timedelta, every: timedelta, limit: int
+    ) -> list[SupervisionOrder]:
+        """Open orders due before ``now + within`` not reminded in the last ``every``."""
+        stmt = (
+            _with_case()
+            .where(
+                _O.status == OrderStatus.OPEN,
+                _O.due_at <= now + within,
+                or_(_O.reminded_at.is_(None), _O.reminded_at <= now - every),
+            )
+            .order_by(_O.due_at, _O.id)
+            .limit(limit)
+        )
+        return [_order(*r) for r in await self.session.execute(stmt)]
+
+    async def claim_reminder(self, order_id: int, *, now: datetime, every: timedelta) -> bool:
+        """Count one reminder, if none was given in the last ``every``: a conditional UPDATE,
+        so of several schedulers running at once exactly one gets True."""
+        result = await self.session.execute(
+            update(_O)
+            .where(
+                _O.id == order_id,
+                _O.status == OrderStatus.OPEN,
+                or_(_O.reminded_at.is_(None), _O.reminded_at <= now - every),
+            )
+            .values(reminders=_O.reminders + 1, reminded_at=now)
+            .returning(_O.id)
+        )
+        return result.scalar() is not None
+
+    async def report(
+        self, *, since: datetime | None, until: datetime | None, now: datetime
+    ) -> list[SupervisionCounts]:
+        """Orders issued in [since, until), per department of their case."""
+        answered = _O.responded_at.is_not(None)
+        is_open = _O.status == OrderStatus.OPEN
+        stmt = (
+            select(
+                CaseRow.department,
+                func.count(_O.id),
+                _count(and_(answered, _O.responded_at <= _O.due_at)),
+                _count(and_(answered, _O.responded_at > _O.due_at)),
+                _count(is_open),
+                _count(and_(is_open, _O.due_at < now)),
+            )
+            .join(CaseRow, CaseRow.id == _O.case_id)
+            .group_by(CaseRow.department)
+            .order_by(CaseRow.department)
+        )
+        if since is not None:
+            stmt = stmt.where(_O.issued_at >= since)
+        if until is not None:
+            stmt = stmt.where(_O.issued_at < until)
+        rows = await self.session.execute(stmt)
+        return [SupervisionCounts(*row) for row in rows]
+
+
+class SqlOwnership:
+    def __init__(self, session: AsyncSession, load_case: CaseLoader) -> None:
+        self.session = session
+        self._case = load_case
+
+    async def get(self, case_id: int) -> CaseOwner | None:
+        row = await self.session.get(CaseOwnerRow, case_id)
+        if row is None:
+            return None
+        return CaseOwner(
+            case_id=row.case_id,
+            leader=row.leader,
+            supervising_leader=row.supervising_leader,
+            working_group=list(row.working_group or []),
+            plan=row.plan,
+            assigned_by=row.assigned_by,
+            assigned_at=row.assigned_at,
+            updated_at=row.updated_at,
+        )
+
+    async def save(self, owner: CaseOwner) -> None:
+        """Insert or update (one owner per case: the case id is the key). Callers hold the
+        case row's lock, so two supervisors cannot both insert."""
+        row = await self.session.get(CaseOwnerRow, owner.case_id)
+        if row is None:
+            row = CaseOwnerRow(case_id=owner.case_id)
+            self.session.add(row)
+        row.leader = owner.leader
+        row.supervising_leader = owner.supervising_leader
+        row.working_group = list(owner.working_group)
+        row.plan = owner.plan
+        row.assigned_by = owner.assigned_by
+        row.assigned_at = owner.assigned_at
+        row.updated_at = owner.updated_at
+        await self.session.flush()
+
+    async def backlog(
+        self,
+        *,
+        opened_before: datetime,
+        department: str | None,
+        limit: int,
+        offset: int = 0,
+    ) -> list[BacklogEntry]:
+        """Open cases filed at or before ``opened_before``, oldest first, with their leader
+        and their count of orders waiting for a response."""
+        open_orders = (
+            select(func.count(_O.id))
+            .where(_O.case_id == CaseRow.id, _O.status == OrderStatus.OPEN)
+            .correlate(CaseRow)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(CaseRow, CaseOwnerRow.leader, open_orders)
+            .outerjoin(CaseOwnerRow, CaseOwnerRow.case_id == CaseRow.id)
+            .where(CaseRow.status.in_([str(s) for s in OPEN]), CaseRow.created_at <= opened_before)
+        )
+        if department is not None:
+            stmt = stmt.where(CaseRow.department == department)
+        stmt = stmt.order_by(CaseRow.created_at, CaseRow.id).limit(limit).offset(offset)
+        entries = []
+        for row, leader, count in await self.session.execute(stmt):
+            loaded: Case = self._case(row)
+            entries.append(BacklogEntry(loaded, leader, int(count or 0)))
+        return entries
