@@ -95,3 +95,25 @@ async def test_a_phone_visit_by_someone_who_did_not_handle_the_case(gateway: Gat
     twice = await operator.post(f"/api/v1/cases/{number}/visit", json={"reached": False})
     assert twice.status_code == 422
     assert isinstance(datetime.fromisoformat(visit.json()["complete_due_at"]), datetime)
+
+
+async def test_closing_records_the_outcome_and_tells_the_court_route(gateway: Gateway) -> None:
+    number, citizen = await _case(gateway)
+    clerk = await gateway.staff("li")
+    await clerk.post(f"/api/v1/cases/{number}/replies", json={"text": "已答复。"})
+    bad = await clerk.post(
+        f"/api/v1/cases/{number}/close", json={"reason": "已答复", "outcome": "vanished"}
+    )
+    assert bad.status_code == 422
+    closed = await clerk.post(
+        f"/api/v1/cases/{number}/close",
+        json={"reason": "属于合同纠纷", "outcome": "explained", "legal_matter": True},
+    )
+    assert closed.status_code == 200, closed.text
+    replies = await _bot_reply(citizen, count=4)  # type: ignore[arg-type]
+    texts = [r["text"] for r in replies]
+    assert any("涉法涉诉" in t and "12348" in t for t in texts)
+    assert "回访" in texts[-1]
+    case = (await clerk.get(f"/api/v1/cases/{number}")).json()
+    close = next(e for e in case["history"] if e["to_status"] == "closed")
+    assert close["data"] == {"outcome": "explained", "legal_matter": True}

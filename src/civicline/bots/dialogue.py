@@ -14,7 +14,6 @@ citizen to confirm the category (``bots.guided``).
 Hotline transcripts and Open311 service requests skip the dialogue: their cases open at once
 (``handlers.hotline``, ``handlers.open311``), and an Open311 client polls instead of being
 answered.
-
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ from civicline.handlers.hotline import Hotline, process_stored
 from civicline.nlu.base import Classification
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["Conversation", "Handled", "ask_for_rating", "handle_inbound"]
+__all__ = ["Conversation", "Handled", "after_close", "ask_for_rating", "handle_inbound"]
 
 SMS_ONLY = (commands.Stop, commands.Start)
 MEDIA_ONLY = Classification(intent="other", confidence=0.0, ranking=(), engine="none")
@@ -242,6 +241,31 @@ async def _answer_command(
                 return Answer(say("nothing_to_rate", language))
             message.case_id = case.id
             return Answer(await answer_visit(case, answer, uow=uow, now=now, language=language))
+
+
+async def after_close(number: str, *, uow_factory: UnitOfWorkFactory, now: datetime) -> list[int]:
+    """What a close sends the citizen: which legal channel handles a matter for the courts
+    (涉法涉诉), then the return visit's question. The ids of the messages to deliver."""
+    sent = []
+    async with uow_factory() as uow:
+        case = await uow.cases.by_number(number)
+        if case.legal_matter and case.answer_channel != Channel.OPEN311:
+            notice = await uow.outbox.add(
+                OutboundMessage(
+                    channel=case.answer_channel,
+                    recipient_address=case.reply_to,
+                    text=say("legal_channel", case.language, number=case.number),
+                    created_at=now,
+                    updated_at=now,
+                    case_id=case.id,
+                    citizen_id=case.citizen_id,
+                )
+            )
+            await uow.commit()
+            assert notice.id is not None
+            sent.append(notice.id)
+    visit = await ask_for_rating(number, uow_factory=uow_factory, now=now)
+    return sent + ([visit] if visit is not None else [])
 
 
 async def ask_for_rating(

@@ -142,6 +142,13 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.ZH: "谢谢，您补充的内容已加入案件 {number}，我们将继续办理。",
         Language.EN: "Thank you: what you sent is added to case {number}, and we carry on with it.",
     },
+    "legal_channel": {
+        Language.ZH: "关于案件 {number}：您反映的事项属于涉法涉诉问题，依法应通过法定途径解决。"
+        "请向人民法院提起诉讼，或依法申请仲裁、行政复议；如需法律援助，可拨打12348公共法律服务热线。",
+        Language.EN: "About case {number}: your matter is one for the courts. It must go "
+        "through the legal channels: a lawsuit at the people's court, arbitration, or an "
+        "administrative review. For free legal aid, call the 12348 public legal service line.",
+    },
     "comment_invite": {
         Language.ZH: "如有补充意见，请直接回复文字。",
         Language.EN: " If you would like to add a comment, just reply with it.",

@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from civicline.bots.dialogue import ask_for_rating
+from civicline.bots.dialogue import after_close
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
+from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.gateway.auth import issue_token, verify_password
 from civicline.gateway.bootstrap import Services
@@ -116,6 +117,12 @@ class ActionIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
     department: str | None = Field(default=None, max_length=64)
     into: str | None = Field(default=None, pattern=CASE_NUMBER)
+    outcome: Outcome | None = Field(
+        default=None, description="close: which of the five outcomes (五个到位) applied"
+    )
+    legal_matter: bool = Field(
+        default=False, description="close: a matter for the courts (涉法涉诉); the citizen is told"
+    )
 
 
 def _inbound(m: InboundMessage) -> ThreadMessage:
@@ -227,20 +234,27 @@ async def case_action(
 ) -> CaseSummary:
     """accept, assign, forward, return (退单), reject, merge, close or reopen the case.
 
-    Closing also asks the citizen, on their channel, to rate the handling from 1 to 5."""
+    Closing records the outcome (五个到位), tells the citizen which legal channel handles a
+    matter for the courts (涉法涉诉), and starts the return visit (回访) on their channel."""
     case = await staff.act(
         number,
-        staff.ActionRequest(action, reason=body.reason, department=body.department, into=body.into),
+        staff.ActionRequest(
+            action,
+            reason=body.reason,
+            department=body.department,
+            into=body.into,
+            outcome=body.outcome,
+            legal_matter=body.legal_matter,
+        ),
         user=user,
         uow=services.uow(),
         taxonomy=services.taxonomy,
         now=services.now(),
     )
     if action == staff.Action.CLOSE:
-        outbound_id = await ask_for_rating(
+        for outbound_id in await after_close(
             case.number, uow_factory=services.uow, now=services.now()
-        )
-        if outbound_id is not None:
+        ):
             await _queue_delivery(services, outbound_id)
     return CaseSummary.of(case)
 

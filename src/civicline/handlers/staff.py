@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, Case, CaseEvent, EventKind
 from civicline.domain.console import CLAIM_TTL, Claim, ClaimRule, QueueFilter
 from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput
+from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.domain.staff import StaffUser
 from civicline.domain.taxonomy import Taxonomy
@@ -60,6 +61,8 @@ class ActionRequest:
     reason: str | None = None
     department: str | None = None
     into: str | None = None  # for merge: the case number that stays
+    outcome: Outcome | None = None  # for close: which of the five outcomes (五个到位)
+    legal_matter: bool = False  # for close: the courts' business (涉法涉诉)
 
 
 def _actor(user: StaffUser) -> str:
@@ -255,7 +258,13 @@ async def act(
                     raise InvalidInput(f"case {target.number} is itself merged")
                 case.merge_into(target.number, actor=actor, at=now, reason=request.reason)
             case Action.CLOSE:
-                case.close(actor=actor, at=now, resolution=reason)
+                case.close(
+                    actor=actor,
+                    at=now,
+                    resolution=reason,
+                    outcome=request.outcome,
+                    legal_matter=request.legal_matter,
+                )
             case Action.REOPEN:
                 case.reopen(actor=actor, at=now, reason=reason)
         await uow.cases.save(case)

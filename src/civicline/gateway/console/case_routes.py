@@ -15,10 +15,11 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
-from civicline.bots.dialogue import ask_for_rating
+from civicline.bots.dialogue import after_close
 from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, CaseStatus
 from civicline.domain.console import ClaimRule
 from civicline.domain.errors import DomainError, InvalidInput
+from civicline.domain.governance import OUTCOME_NAMES, Outcome
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import status_for
 from civicline.gateway.console.web import (
@@ -83,6 +84,7 @@ def _context(request: Request, screen: CaseScreen) -> dict[str, Any]:
         "replyable": status in REPLYABLE,
         "in_triage": status in AWAITING_TRIAGE,
         "attachments_served": _attachments_served(request),
+        "outcomes": [(str(code), names) for code, names in OUTCOME_NAMES.items()],
     }
 
 
@@ -194,6 +196,8 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
                 reason=form.get("reason", "").strip()[:2000] or None,
                 department=form.get("department") or None,
                 into=form.get("into", "").strip() or None,
+                outcome=_outcome(form.get("outcome")),
+                legal_matter=form.get("legal_matter") == "on",
             ),
             user=who.user,
             uow=services.uow(),
@@ -204,12 +208,18 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
     except DomainError as exc:
         return await _page(request, who, number, error=str(exc), status=status_for(exc))
     if action == staff.Action.CLOSE:
-        outbound_id = await ask_for_rating(
+        for outbound_id in await after_close(
             case.number, uow_factory=services.uow, now=services.now()
-        )
-        if outbound_id is not None:
+        ):
             await _queue_delivery(services, outbound_id)
     return redirect(f"{PREFIX}/cases/{number}")
+
+
+def _outcome(value: str | None) -> Outcome | None:
+    try:
+        return Outcome(value) if value else None
+    except ValueError:
+        raise InvalidInput("unknown outcome") from None
 
 
 @router.post("/cases/{number}/place")

@@ -70,6 +70,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "filed": ("登记时间", "Filed"),
     "subcategory": ("子类", "Sub-category"),
     "resolution": ("办结说明", "Resolution"),
+    "outcome": ("办理结果", "Outcome"),
+    "legal_matter": ("涉法涉诉", "For the courts"),
     "merged_into": ("已合并到", "Merged into"),
     "rating": ("评价", "Rating"),
     "claim": ("认领", "Claim"),
