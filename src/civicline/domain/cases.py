@@ -115,6 +115,8 @@ class Case:
     visit_status: VisitStatus | None = None
     second_review: bool = False  # reopened once after a dissatisfied return visit
     escalation_level: int = 0  # the highest rung of the ladder reached
+    district: str | None = None  # where it happened, when the place names one
+    reporters: int = 1  # citizens who reported this incident (merged reports included)
     classified_by: str | None = None
     confidence: float | None = None
     merged_into: str | None = None

@@ -206,6 +206,24 @@ def _default_index() -> _GazetteerIndex:
     return _GazetteerIndex(default_gazetteer())
 
 
+@functools.cache
+def _districts() -> tuple[tuple[str, str], ...]:
+    """(name, district) for every place name the gazetteer knows, longest names first."""
+    pairs = []
+    for place in default_gazetteer().places:
+        district = place.zh if place.type == "district" else place.district
+        if district is not None:
+            pairs += [(name.casefold(), district) for name in place.names]
+    return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+
+
+def district_of(text: str) -> str | None:
+    """The district a text's place lies in (a district named outright, else the district of a
+    road, compound or landmark it names), or None."""
+    folded = text.casefold()
+    return next((district for name, district in _districts() if name in folded), None)
+
+
 def warm_up() -> None:
     """Load the gazetteer and jieba's dictionary now rather than on the first message."""
     _default_index()

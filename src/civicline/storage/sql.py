@@ -320,6 +320,8 @@ def _case(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
         visit_status=VisitStatus(row.visit_status) if row.visit_status else None,
         second_review=row.second_review,
         escalation_level=row.escalation_level,
+        district=row.district,
+        reporters=row.reporters,
         location=(
             (row.latitude, row.longitude)
             if row.latitude is not None and row.longitude is not None
@@ -367,6 +369,8 @@ _CASE_FIELDS = (
     "visit_status",
     "second_review",
     "escalation_level",
+    "district",
+    "reporters",
     "classified_by",
     "confidence",
     "merged_into",

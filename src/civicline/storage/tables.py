@@ -186,6 +186,14 @@ class CaseRow(Base):
         Index("ix_cases_citizen", "citizen_id", "id"),
         # The rates: a period's cases by filing time.
         Index("ix_cases_created_at", "created_at"),
+        # Incidents: recent cases of a category, and the reports merged into a case.
+        Index("ix_cases_category_created", "category", "created_at"),
+        Index(
+            "ix_cases_merged_into",
+            "merged_into",
+            postgresql_where=text("merged_into IS NOT NULL"),
+            sqlite_where=text("merged_into IS NOT NULL"),
+        ),
         # Return visits still waiting for the citizen's answer.
         Index(
             "ix_cases_visit_asked",
@@ -223,6 +231,8 @@ class CaseRow(Base):
     visit_status: Mapped[str | None] = mapped_column(String(16))
     second_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    district: Mapped[str | None] = mapped_column(String(64))
+    reporters: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     classified_by: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
     merged_into: Mapped[str | None] = mapped_column(String(32))
@@ -403,3 +413,15 @@ class CaseOwnerRow(Base):
     assigned_by: Mapped[str] = mapped_column(String(100))
     assigned_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class SurgeAlertRow(Base):
+    """An early warning that a category surged in a district: one per hour bucket."""
+
+    __tablename__ = "surge_alerts"
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    district: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)
+    usual: Mapped[float] = mapped_column(Float)
