@@ -56,6 +56,7 @@ MESSAGE_STATUS = {
     "failed": "发送失败",
 }
 DIRECTION = {"inbound": "来信", "outbound": "回复"}
+SATISFACTION = {"satisfied": "满意", "basic": "基本满意", "dissatisfied": "不满意"}
 NONE = "—"
 
 STYLE = """
@@ -101,6 +102,10 @@ class Labels:
         found = self.taxonomy.categories.get(code)
         return f"{found.name_zh}（{code}）" if found else code
 
+    def subcategory(self, category: str | None, code: str | None) -> str:
+        found = [s for s in self.taxonomy.subcategories.get(category or "", ()) if s.code == code]
+        return f"{found[0].name_zh}（{code}）" if found else (code or NONE)
+
     def case_rows(self, d: Dossier) -> list[tuple[str, str]]:
         c = d.case
         outcome = OUTCOME_NAMES[c.outcome][0] if c.outcome else NONE
@@ -113,7 +118,7 @@ class Labels:
             ("答复渠道", zh(f"channel_{c.answer_channel}")),
             ("联系地址", c.reply_to),
             ("分类", self.category(c.category)),
-            ("子类", c.subcategory or NONE),
+            ("子类", self.subcategory(c.category, c.subcategory)),
             ("承办部门", self.department(c.department)),
             ("标记", "、".join(flags) or NONE),
             ("地点", c.place or NONE),
@@ -126,7 +131,7 @@ class Labels:
             ("办结时间", self.time(c.closed_at)),
             ("办理结果", outcome),
             ("涉法涉诉", "是" if c.legal_matter else "否"),
-            ("满意度", c.satisfaction or NONE),
+            ("满意度", SATISFACTION.get(c.satisfaction or "", NONE)),
             ("评分", NONE if c.rating is None else str(c.rating)),
             ("升级层级", str(c.escalation_level)),
             ("合并至", c.merged_into or NONE),
