@@ -272,3 +272,74 @@ async def test_dashboard_and_csv(gateway: Gateway) -> None:
     lines = exported.text.splitlines()
     assert lines[0].startswith("scope,key,cases,accept_due,accepted_in_time")
     assert any(line.startswith("department,housing_construction,1,1,1,1.0000") for line in lines)
+
+
+async def test_return_merge_and_reopen(gateway: Gateway) -> None:
+    first = await file_complaint(gateway, STREETLIGHT)
+    duplicate = await file_complaint(gateway, "光明路21号门口的路灯不亮了，晚上看不见路")
+    misrouted = await file_complaint(gateway, "和平路小区电梯坏了三天，物业不管")
+    clerk = await console(gateway, "li")
+    boss = await console(gateway, "boss")
+
+    page = f"/console/cases/{duplicate}"
+    await post_form(clerk, page, f"{page}/claim")
+    merged = await post_form(clerk, page, f"{page}/act", action="merge", into=first, reason="重复")
+    assert merged.status_code == 303
+    shown = (await clerk.get(page)).text
+    assert 'data-status="merged"' in shown and f'href="/console/cases/{first}"' in shown
+
+    page = f"/console/cases/{misrouted}"
+    await post_form(clerk, page, f"{page}/claim")
+    returned = await post_form(clerk, page, f"{page}/act", action="return", reason="非本单位")
+    assert returned.status_code == 303
+    assert number_in_queue(await boss.get("/console/triage"), misrouted)
+    assert (await clerk.get(page)).status_code == 403  # back to triage: no department now
+
+    page = f"/console/cases/{first}"
+    await post_form(clerk, page, f"{page}/claim")
+    await post_form(clerk, page, f"{page}/reply", text="已修复")
+    await post_form(clerk, page, f"{page}/act", action="close", reason="已修复")
+    await post_form(boss, page, f"{page}/claim")
+    reopened = await post_form(boss, page, f"{page}/act", action="reopen", reason="市民反映未修好")
+    assert reopened.status_code == 303
+    history = (await boss.get(page)).text
+    assert 'data-status="reopened"' in history and "staff:boss" in history
+    illegal = await post_form(boss, page, f"{page}/act", action="close", reason="x")
+    assert illegal.status_code == 409
+
+
+def number_in_queue(page: httpx.Response, number: str) -> bool:
+    return f'data-number="{number}"' in page.text
+
+
+async def test_attachments_link_through_the_gateway(gateway: Gateway) -> None:
+    number = await file_complaint(gateway, STREETLIGHT)
+    services = gateway.services
+    async with services.uow() as uow:
+        case = await uow.cases.by_number(number)
+        [message] = await uow.inbox.for_case(case.id or 0)
+    from sqlalchemy import update
+
+    from civicline.storage.tables import InboundMessageRow
+
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == message.id)
+            .values(
+                channel="telegram",
+                attachments=["photo:AgACAgIAAx", "https://media.example/1.jpg", "voice:XYZ"],
+            )
+        )
+    boss = await console(gateway, "boss")
+    page = (await boss.get(f"/console/cases/{number}")).text
+    assert f'href="/console/cases/{number}/attachments/{message.id}/0"' in page
+    assert 'href="https://media.example/1.jpg" rel="noopener noreferrer"' in page
+    assert "<code>voice:XYZ</code>" in page
+    # Telegram is off here: the file cannot be fetched, and the answer says so.
+    fetched = await boss.get(f"/console/cases/{number}/attachments/{message.id}/0")
+    assert fetched.status_code in (404, 503)
+    other = await console(gateway, "zhao")
+    assert (
+        await other.get(f"/console/cases/{number}/attachments/{message.id}/0")
+    ).status_code == 403

@@ -98,3 +98,20 @@ def test_every_text_has_both_languages() -> None:
     assert all(zh and en for zh, en in TEXTS.values())
     assert translator("en")("cases_total", total=3, overdue=1) == "3 cases, 1 overdue"
     assert translator("zh")("unknown-key") == "unknown-key"
+
+
+def test_cookies_are_secure_over_https() -> None:
+    from fastapi import Request, Response
+
+    from civicline.gateway.console.web import set_cookie
+
+    def cookie(scheme: str) -> str:
+        request = Request(
+            {"type": "http", "scheme": scheme, "server": ("x", 443), "path": "/", "headers": []}
+        )
+        response = Response()
+        set_cookie(request, response, "c", "v", 60)
+        return response.headers["set-cookie"]
+
+    assert "Secure" in cookie("https") and "Secure" not in cookie("http")
+    assert "HttpOnly" in cookie("http") and "SameSite=lax" in cookie("http")

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
 from civicline.bots.dialogue import after_close
@@ -20,6 +19,7 @@ from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, Case
 from civicline.domain.console import ClaimRule
 from civicline.domain.errors import DomainError, InvalidInput
 from civicline.domain.governance import OUTCOME_NAMES, Outcome
+from civicline.gateway import attachment_routes
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import status_for
 from civicline.gateway.console.web import (
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 NumberPath = Annotated[str, Path(pattern=r"^\d{6}-\d{5,}$")]
-ATTACHMENT_API = "/api/v1/cases/{number}/attachments/{message_id}/{index}"
 
 # Which action buttons a status offers: an action shows when the lifecycle allows its target.
 ACTION_TARGETS: dict[staff.Action, CaseStatus] = {
@@ -65,13 +64,6 @@ def _timeline(screen: CaseScreen) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: item["at"])
 
 
-def _attachments_served(request: Request) -> bool:
-    """Whether the gateway serves stored attachments (the Telegram channel's route)."""
-    return any(
-        isinstance(route, APIRoute) and route.path == ATTACHMENT_API for route in request.app.routes
-    )
-
-
 def _context(request: Request, screen: CaseScreen) -> dict[str, Any]:
     status = screen.case.status
     return {
@@ -83,7 +75,7 @@ def _context(request: Request, screen: CaseScreen) -> dict[str, Any]:
         ],
         "replyable": status in REPLYABLE,
         "in_triage": status in AWAITING_TRIAGE,
-        "attachments_served": _attachments_served(request),
+        "attachment_kinds": attachment_routes.TELEGRAM_KINDS,
         "outcomes": [(str(code), names) for code, names in OUTCOME_NAMES.items()],
     }
 
@@ -245,24 +237,17 @@ async def place(request: Request, number: NumberPath, who: ViewerDep) -> Respons
 
 @router.get("/cases/{number}/attachments/{message_id}/{index}")
 async def attachment(
-    request: Request, number: NumberPath, message_id: int, index: int, who: ViewerDep
+    request: Request,
+    number: NumberPath,
+    message_id: int,
+    index: Annotated[int, Path(ge=0)],
+    who: ViewerDep,
 ) -> Response:
-    """A stored attachment, through the API's attachment route (when the gateway has one)
-    with the console's user: the same access rule as the case."""
-    route = next(
-        (r for r in request.app.routes if isinstance(r, APIRoute) and r.path == ATTACHMENT_API),
-        None,
-    )
-    if route is None or index < 0:
-        return HTMLResponse("no such attachment", status_code=404)
+    """A stored attachment (a Telegram photo or document), through the API's attachment
+    route with the console's user: the same access rule as the case."""
     try:
-        response: Response = await route.endpoint(
-            number=number,
-            message_id=message_id,
-            index=index,
-            user=who.user,
-            services=services_of(request),
+        return await attachment_routes.open_attachment(
+            number, message_id, index, who.user, services_of(request)
         )
     except DomainError as exc:
         return HTMLResponse(str(exc), status_code=status_for(exc))
-    return response
