@@ -165,3 +165,17 @@ async def test_only_operators_file_calls(hotline: Hotline) -> None:
     staff = await hotline.staff.post("/api/v1/hotline/transcripts", json=call())
     anonymous = await hotline.gateway.citizen().post("/api/v1/hotline/transcripts", json=call())
     assert (staff.status_code, anonymous.status_code) == (403, 401)
+
+
+async def test_the_callers_number_is_shown_only_to_roles_that_need_it(hotline: Hotline) -> None:
+    spoken = "幸福路18号路灯坏了，有问题打我电话13912345678"
+    filed = await hotline.operator.post(
+        "/api/v1/hotline/transcripts", json=call(transcript=spoken, sms_consent=False)
+    )
+    number = filed.json()["case_number"]
+    as_staff = (await hotline.staff.get(f"/api/v1/cases/{number}")).json()
+    as_operator = (await hotline.operator.get(f"/api/v1/cases/{number}")).json()
+    assert "13912345678" not in str(as_staff) and as_staff["contact"] is None
+    queue = (await hotline.staff.get("/api/v1/cases")).json()
+    assert "13912345678" not in str(queue)
+    assert as_operator["contact"] == CALLER_E164 and "13912345678" in as_operator["summary"]

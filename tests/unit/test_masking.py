@@ -104,6 +104,8 @@ def test_email_addresses_are_masked_whole(address: str) -> None:
     text = f"回复请发到 {address} 谢谢"
     assert mask(text) == f"回复请发到 {EMAIL} 谢谢"
     assert find_phones(text) == []
+    # Written straight after Chinese, with no space: still masked whole.
+    assert mask(f"我的邮箱{address}谢谢") == f"我的邮箱{EMAIL}谢谢"
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,9 @@ class Answer:
 
 
 def case_opened_text(case: Case, language: Language, conversation: Conversation) -> str:
+    if case.merged_into is not None:  # another citizen reported the same event first
+        text = say("case_joined", language, number=case.number, lead=case.merged_into)
+        return say("urgent_note", language) + text if case.urgent else text
     if case.department is None:
         text = say("case_triage", language, number=case.number)
     else:

@@ -11,6 +11,12 @@ TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "Your complaint is registered as case {number} and has gone to the "
         "{department}, who will answer by {due}. To check on it, send “status {number}”.",
     },
+    "case_joined": {
+        Language.ZH: "您的诉求已登记，案件编号 {number}。其他市民已反映同一问题（案件 {lead}），"
+        "已合并办理，处理结果将同时告知您。",
+        Language.EN: "Your complaint is registered as case {number}. Other citizens reported "
+        "the same problem (case {lead}): it is handled as one, and you will get the answer too.",
+    },
     "case_triage": {
         Language.ZH: "您的诉求已登记，案件编号 {number}。工作人员将尽快确定承办部门。"
         "查询进度请发送“查询 {number}”。",

@@ -67,6 +67,17 @@ class Taxonomy:
                 best, best_hits = sub, hits
         return best
 
+    def subcategory_anywhere(self, text: str) -> Subcategory | None:
+        """The sub-category of any category whose keywords ``text`` names most."""
+        folded = text.casefold()
+        best, best_hits = None, 0
+        for subs in self.subcategories.values():
+            for sub in subs:
+                hits = sub.hits(folded)
+                if hits > best_hits:
+                    best, best_hits = sub, hits
+        return best
+
     def category(self, code: str) -> Category:
         try:
             return self.categories[code]

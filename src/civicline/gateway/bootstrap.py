@@ -91,7 +91,10 @@ class Services:
         return Conversation(
             taxonomy=self.taxonomy,
             routing=Routing(
-                self.settings.nlu_min_confidence, self.settings.timezone, self.calendar
+                self.settings.nlu_min_confidence,
+                self.settings.timezone,
+                self.calendar,
+                incidents=self.settings.incident_policy,
             ),
             nlu=self.classifier,
             corrections=self.corrections,

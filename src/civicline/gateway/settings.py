@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from civicline.domain.incidents import IncidentPolicy
+from civicline.handlers.surge import SurgePolicy
 from civicline.nlu.training_data import default_data_path
 from civicline.storage.calendar_file import DEFAULT_HOLIDAYS
 from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
@@ -51,6 +54,12 @@ class Settings(BaseSettings):
     console_poll_seconds: int = Field(default=5, ge=1, description="live updates of the pages")
     taxonomy_path: Path = DEFAULT_TAXONOMY
     holidays_path: Path = DEFAULT_HOLIDAYS  # the working calendar: holidays, make-up days
+    # Incidents: reports of one event within this many hours become one case; 0 turns it off.
+    incident_window_hours: float = Field(default=6.0, ge=0, le=168)
+    # Early warning: a category in a district with at least this many reports in the last
+    # hour, and this many times its usual hourly rate of the week before.
+    surge_min_reports: int = Field(default=10, ge=1)
+    surge_factor: float = Field(default=3.0, ge=1.0)
     nlu_data_path: Path = Field(default_factory=default_data_path)
     model_dir: Path | None = Field(
         default=None, description="where trained NLU models are cached; default: var_dir/models"
@@ -166,6 +175,16 @@ class Settings(BaseSettings):
         return (
             self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'civicline.db').resolve()}"
         )
+
+    @property
+    def surge_policy(self) -> SurgePolicy:
+        return SurgePolicy(min_reports=self.surge_min_reports, factor=self.surge_factor)
+
+    @property
+    def incident_policy(self) -> IncidentPolicy | None:
+        if self.incident_window_hours == 0:
+            return None
+        return IncidentPolicy(window=timedelta(hours=self.incident_window_hours))
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -14,11 +14,13 @@ from civicline.bots.dialogue import after_close
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
+from civicline.domain.staff import Role, StaffUser
 from civicline.gateway.auth import issue_token, verify_password
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import staff
 from civicline.handlers.sweep import DELIVER_OUTBOUND
+from civicline.nlu.masking import mask
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["staff"])
@@ -47,6 +49,8 @@ class CaseSummary(BaseModel):
     urgent: bool
     collective: bool
     place: str | None
+    district: str | None = None
+    reporters: int = 1  # citizens who reported this incident (merged reports included)
     classified_by: str | None
     confidence: float | None
     created_at: datetime
@@ -66,6 +70,8 @@ class CaseSummary(BaseModel):
             urgent=case.urgent,
             collective=case.collective,
             place=case.place,
+            district=case.district,
+            reporters=case.reporters,
             classified_by=case.classified_by,
             confidence=case.confidence,
             created_at=case.created_at,
@@ -100,6 +106,10 @@ class ThreadMessage(BaseModel):
 class CaseDetail(CaseSummary):
     resolution: str | None
     merged_into: str | None
+    contact: str | None = Field(
+        default=None,
+        description="where answers go (a phone, a chat id): operators, supervisors and admins only",
+    )
     messages: list[ThreadMessage]
     history: list[EventOut]
 
@@ -188,7 +198,11 @@ async def reply_queue(
         cases = await uow.cases.queue(
             statuses=statuses, department=department, limit=limit, offset=offset
         )
-    return [CaseSummary.of(c) for c in cases]
+    summaries = [CaseSummary.of(c) for c in cases]
+    if not sees_contacts(user):
+        for summary in summaries:
+            summary.summary = mask(summary.summary)
+    return summaries
 
 
 @router.get("/cases/{number}", response_model=CaseDetail)
@@ -197,10 +211,17 @@ async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDet
     messages = [_inbound(m) for m in thread.inbound] + [_outbound(m) for m in thread.outbound]
     messages.sort(key=lambda m: m.at)
     case = thread.case
+    reveal = sees_contacts(user)
+    summary = CaseSummary.of(case)
+    if not reveal:  # staff answer the complaint; they never need the citizen's numbers
+        summary.summary = mask(summary.summary)
+        for message in messages:
+            message.text = mask(message.text)
     return CaseDetail(
-        **CaseSummary.of(case).model_dump(),
+        **summary.model_dump(),
         resolution=case.resolution,
         merged_into=case.merged_into,
+        contact=case.reply_to if reveal else None,
         messages=messages,
         history=[
             EventOut(
@@ -220,11 +241,13 @@ async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDet
 @router.post("/cases/{number}/replies", status_code=202, response_model=ReplyOut)
 async def post_reply(number: str, body: ReplyIn, user: UserDep, services: ServicesDep) -> ReplyOut:
     """Queue an answer; it goes out on the channel the case came from."""
-    outbound = await staff.post_reply(
+    reply = await staff.reply_to_all(
         number, body.text, user=user, uow=services.uow(), now=services.now()
     )
+    for outbound_id in reply.ids():
+        await _queue_delivery(services, outbound_id)
+    outbound = reply.outbound
     assert outbound.id is not None
-    await _queue_delivery(services, outbound.id)
     return ReplyOut(outbound_id=outbound.id, status=outbound.status)
 
 
@@ -257,6 +280,12 @@ async def case_action(
         ):
             await _queue_delivery(services, outbound_id)
     return CaseSummary.of(case)
+
+
+def sees_contacts(user: StaffUser) -> bool:
+    """Phone numbers, ID numbers and addresses are shown to the roles that call citizens
+    back or oversee the work; a department's staff see them masked."""
+    return user.role in (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 
 
 async def _queue_delivery(services: Services, outbound_id: int) -> None:

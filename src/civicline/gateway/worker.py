@@ -17,6 +17,7 @@ from civicline.gateway.bootstrap import Services
 from civicline.handlers.delivery import deliver
 from civicline.handlers.escalation import Schedule, run_schedule
 from civicline.handlers.supervision import remind
+from civicline.handlers.surge import warn_of_surges
 from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
 from civicline.storage.queue import QUEUE_NAME, connect
 
@@ -58,6 +59,14 @@ async def watch_deadlines(ctx: dict[str, Any]) -> None:
     # Supervision orders due within a day or overdue: one reminder per order a day at most.
     await remind(
         uow_factory=services.uow, now=services.now(), city_timezone=services.settings.timezone
+    )
+    # A category surging in a district: one warning an hour to supervisors.
+    await warn_of_surges(
+        uow_factory=services.uow,
+        policy=services.settings.surge_policy,
+        taxonomy=services.taxonomy,
+        city_timezone=services.settings.timezone,
+        now=services.now(),
     )
 
 

@@ -8,11 +8,13 @@ from datetime import datetime, tzinfo
 
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
+from civicline.domain.incidents import IncidentPolicy
 from civicline.domain.messages import InboundMessage, Language, OutboundMessage
 from civicline.domain.sla import deadlines_for
 from civicline.domain.taxonomy import Taxonomy
+from civicline.handlers.incidents import join_incident
 from civicline.nlu.base import Classification, Classifier, Entity
-from civicline.nlu.entities import extract_entities
+from civicline.nlu.entities import district_of, extract_entities
 from civicline.nlu.masking import mask
 from civicline.nlu.urgency import Flags, assess
 from civicline.storage.base import UnitOfWork
@@ -28,6 +30,7 @@ class Routing:
     min_confidence: float
     city_timezone: tzinfo
     calendar: WorkCalendar = WEEKDAYS_ONLY  # the city's working days (holidays.yml)
+    incidents: IncidentPolicy | None = None  # group reports of one event; None: never
 
 
 NOT_PRESSING = Flags(urgent=False, collective=False, reasons=())
@@ -135,6 +138,7 @@ async def open_case(
         place=confirmed.place or reading.place,
         location=confirmed.location,
         subcategory=subcategory.code if subcategory else None,
+        district=district_of(confirmed.place or message.text),
     )
     case.record(
         CaseEvent(
@@ -175,7 +179,10 @@ async def open_case(
     if placed or "department" in settled:
         reason = "routed by category" if "department" not in settled else f"set by {confirmed.by}"
         case.assign(department, actor=SYSTEM, at=now, reason=reason)
-    return await uow.cases.add(case)
+    case = await uow.cases.add(case)
+    if routing.incidents is not None:
+        await join_incident(case, uow=uow, taxonomy=taxonomy, policy=routing.incidents, now=now)
+    return case
 
 
 def reply_to_message(

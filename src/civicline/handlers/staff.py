@@ -175,6 +175,16 @@ def _own_department(query: QueueFilter, user: StaffUser) -> QueueFilter:
     return replace(query, department=user.department)
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    outbound: OutboundMessage  # to the case's citizen
+    copies: list[int]  # the same answer to the incident's other reporters (outbox ids)
+
+    def ids(self) -> list[int]:
+        assert self.outbound.id is not None
+        return [self.outbound.id, *self.copies]
+
+
 async def post_reply(
     number: str,
     text: str,
@@ -185,6 +195,21 @@ async def post_reply(
     claim: ClaimRule = ClaimRule.RESPECT,
 ) -> OutboundMessage:
     """Queue a staff answer to the citizen, on the channel the case came from."""
+    reply = await reply_to_all(number, text, user=user, uow=uow, now=now, claim=claim)
+    return reply.outbound
+
+
+async def reply_to_all(
+    number: str,
+    text: str,
+    *,
+    user: StaffUser,
+    uow: UnitOfWork,
+    now: datetime,
+    claim: ClaimRule = ClaimRule.RESPECT,
+) -> Reply:
+    """Queue a staff answer to the citizen, on the channel the case came from, and the same
+    answer to everyone whose report was merged into this case (one incident, one answer)."""
     text = text.strip()
     if not text:
         raise InvalidInput("a reply needs text")
@@ -208,15 +233,30 @@ async def post_reply(
                 author=_actor(user),
             )
         )
-        case.mark_answered(actor=_actor(user), at=now)
-        case.record(
-            CaseEvent(
-                kind=EventKind.REPLY, at=now, actor=_actor(user), data={"outbound_id": outbound.id}
+        copies = []
+        for report in await uow.cases.reports_merged_into(case.number):
+            copy = await uow.outbox.add(
+                OutboundMessage(
+                    channel=report.answer_channel,
+                    recipient_address=report.reply_to,
+                    text=text,
+                    created_at=now,
+                    updated_at=now,
+                    case_id=report.id,
+                    citizen_id=report.citizen_id,
+                    author=_actor(user),
+                )
             )
-        )
+            assert copy.id is not None
+            copies.append(copy.id)
+        case.mark_answered(actor=_actor(user), at=now)
+        data: dict[str, object] = {"outbound_id": outbound.id}
+        if copies:
+            data["copies"] = len(copies)
+        case.record(CaseEvent(kind=EventKind.REPLY, at=now, actor=_actor(user), data=data))
         await uow.cases.save(case)
         await uow.commit()
-        return outbound
+        return Reply(outbound, copies)
 
 
 async def act(

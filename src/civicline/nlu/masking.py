@@ -48,7 +48,8 @@ _FOLD: Final = str.maketrans(
 )
 
 _EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    # ASCII only before the address: a Chinese word right before it (邮箱a@b.cn) is no part of it.
+    r"(?<![A-Za-z0-9_.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
 _RESIDENT_ID = re.compile(
     r"(?<![0-9A-Za-z])"

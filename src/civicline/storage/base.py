@@ -84,6 +84,14 @@ class CaseRepository(Protocol):
         """Cases in the given states, earliest completion deadline first."""
         ...
 
+    async def recent_open(self, *, since: datetime, limit: int) -> list[Case]:
+        """Open, unmerged cases filed since ``since``, oldest first (incident candidates)."""
+        ...
+
+    async def reports_merged_into(self, number: str) -> list[Case]:
+        """The cases merged into ``number``: its incident's other reporters."""
+        ...
+
     async def for_citizen(
         self, citizen_id: int, *, statuses: Iterable[CaseStatus], limit: int
     ) -> list[Case]:
@@ -117,6 +125,19 @@ class GovernanceRepository(Protocol):
     ) -> list[Notification]: ...
     async def mark_read(self, ids: list[int], *, at: datetime) -> None: ...
     async def unanswered_visits(self, *, asked_before: datetime, limit: int) -> list[str]: ...
+    async def report_counts(
+        self, *, recent_since: datetime, usual_since: datetime, now: datetime
+    ) -> list[tuple[str, str, int, int]]: ...
+    async def claim_surge(
+        self,
+        category: str,
+        district: str,
+        bucket: datetime,
+        *,
+        at: datetime,
+        count: int,
+        usual: float,
+    ) -> bool: ...
 
 
 class SupervisionRepository(Protocol):

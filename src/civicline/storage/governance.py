@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE
 from civicline.domain.governance import Notification, VisitStatus
-from civicline.storage.tables import CaseRow, EscalationRow, NotificationRow
+from civicline.storage.tables import CaseRow, EscalationRow, NotificationRow, SurgeAlertRow
 
 NEAR_DUE_LEVEL = 0  # the "due soon" warning takes rung 0, so it too is given once
 
@@ -111,6 +111,49 @@ class SqlGovernance:
                 .where(NotificationRow.id.in_(ids), NotificationRow.read_at.is_(None))
                 .values(read_at=at)
             )
+
+    async def report_counts(
+        self, *, recent_since: datetime, usual_since: datetime, now: datetime
+    ) -> list[tuple[str, str, int, int]]:
+        """(category, district, reports since ``recent_since``, reports from ``usual_since``
+        up to ``recent_since``) for every pair with a recent report; merged reports count:
+        a surge is about how many people report."""
+        recent = func.sum(case((CaseRow.created_at >= recent_since, 1), else_=0))
+        rows = await self.session.execute(
+            select(CaseRow.category, CaseRow.district, recent, func.count())
+            .where(
+                CaseRow.created_at >= usual_since,
+                CaseRow.created_at <= now,
+                CaseRow.category.is_not(None),
+                CaseRow.district.is_not(None),
+            )
+            .group_by(CaseRow.category, CaseRow.district)
+            .having(recent > 0)
+        )
+        return [(c, d, int(r), int(total) - int(r)) for c, d, r, total in rows]
+
+    async def claim_surge(
+        self,
+        category: str,
+        district: str,
+        bucket: datetime,
+        *,
+        at: datetime,
+        count: int,
+        usual: float,
+    ) -> bool:
+        """Record the surge alert for this hour: True for exactly one caller."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        result = await self.session.execute(
+            insert(SurgeAlertRow)
+            .values(
+                category=category, district=district, bucket=bucket, at=at, count=count, usual=usual
+            )
+            .on_conflict_do_nothing(index_elements=["category", "district", "bucket"])
+            .returning(SurgeAlertRow.category)
+        )
+        return result.scalar() is not None
 
     async def unanswered_visits(self, *, asked_before: datetime, limit: int) -> list[str]:
         rows = await self.session.scalars(

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicline.domain.case_numbers import format_case_number
-from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
+from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.governance import Outcome, Satisfaction, VisitStatus
@@ -476,6 +476,24 @@ class SqlCases:
             stmt = stmt.where(CaseRow.department == department)
         stmt = stmt.order_by(CaseRow.complete_due_at, CaseRow.id).limit(limit).offset(offset)
         return [_case(r) for r in await self.session.scalars(stmt)]
+
+    async def recent_open(self, *, since: datetime, limit: int) -> list[Case]:
+        rows = await self.session.scalars(
+            select(CaseRow)
+            .where(
+                CaseRow.created_at >= since,
+                CaseRow.status.in_([str(s) for s in OPEN]),
+            )
+            .order_by(CaseRow.created_at, CaseRow.id)
+            .limit(limit)
+        )
+        return [_case(r) for r in rows]
+
+    async def reports_merged_into(self, number: str) -> list[Case]:
+        rows = await self.session.scalars(
+            select(CaseRow).where(CaseRow.merged_into == number).order_by(CaseRow.id)
+        )
+        return [_case(r) for r in rows]
 
     async def for_citizen(
         self, citizen_id: int, *, statuses: Iterable[CaseStatus], limit: int

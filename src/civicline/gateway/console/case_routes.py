@@ -157,7 +157,7 @@ async def reply(request: Request, number: NumberPath, who: ViewerDep) -> Respons
     form = await checked_form(request, who)
     try:
         text = await canned_text(form.get("text", ""), form.get("canned"), uow=services.uow())
-        outbound = await staff.post_reply(
+        reply = await staff.reply_to_all(
             number,
             text,
             user=who.user,
@@ -167,8 +167,8 @@ async def reply(request: Request, number: NumberPath, who: ViewerDep) -> Respons
         )
     except DomainError as exc:
         return await _page(request, who, number, error=str(exc), status=status_for(exc))
-    assert outbound.id is not None
-    await _queue_delivery(services, outbound.id)
+    for outbound_id in reply.ids():
+        await _queue_delivery(services, outbound_id)
     return redirect(f"{PREFIX}/cases/{number}")
 
 

@@ -1,0 +1,87 @@
+"""One water outage reported on web chat, SMS and Telegram becomes one incident with three
+reporters; one staff answer reaches all three, each on their own channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.conftest import Places
+from tests.e2e.conftest import Gateway, eventually, free_port, serving
+from tests.e2e.test_sms_flow import OUR_NUMBER, Sms
+from tests.e2e.test_telegram_flow import SECRET, Tg, as_chat, payload
+from tests.e2e.test_webchat_flow import _bot_reply, _open_chat, _say
+from tests.fakes.telegram_api import running_fake_telegram
+from tests.fakes.twilio_server import running_fake_twilio
+
+CHAT = 7_000_001
+PHONE = "+8613700001111"
+
+
+@dataclass
+class Channels:
+    gateway: Gateway
+    sms: Sms
+    tg: Tg
+
+
+@pytest.fixture
+async def channels(places: Places) -> AsyncIterator[Channels]:
+    async with running_fake_twilio() as twilio, running_fake_telegram() as telegram:
+        port = free_port()
+        async with (
+            places.services(
+                public_base_url=f"http://127.0.0.1:{port}",
+                twilio_account_sid=twilio.account_sid,
+                twilio_auth_token=twilio.auth_token,
+                twilio_from_number=OUR_NUMBER,
+                twilio_api_base_url=twilio.url,
+                telegram_bot_token=telegram.token,
+                telegram_webhook_secret=SECRET,
+                telegram_api_url=telegram.url,
+            ) as services,
+            serving(services, port) as gateway,
+            httpx.AsyncClient(base_url=gateway.url, timeout=10) as http,
+        ):
+            yield Channels(gateway, Sms(gateway, twilio, http), Tg(gateway, telegram, http))
+
+
+async def test_one_outage_three_channels_one_answer(channels: Channels) -> None:
+    web = await _open_chat(channels.gateway)
+    assert (await _say(web, "幸福路一带从早上开始停水了，到现在还没来水")).status_code == 202
+    [ack] = await _bot_reply(web)
+    lead = ack["case_number"]
+
+    assert (
+        await channels.sms.text("人民路这边也停水了，什么时候恢复供水？", PHONE)
+    ).status_code == 200
+    [sms_ack] = await channels.sms.sent_to(PHONE, 1)
+    assert lead in sms_ack.body  # told it joined the incident already reported
+
+    first = as_chat(payload("message_zh.json"), CHAT, text="幸福路18号停水一整天了，一滴水都没有")
+    joined, _ = await channels.tg.until_case(CHAT, first)
+
+    clerk = await channels.gateway.staff("li")
+    case = (await clerk.get(f"/api/v1/cases/{lead}")).json()
+    assert case["reporters"] == 3 and case["district"] == "和平区"
+    queue = [c["number"] for c in (await clerk.get("/api/v1/cases")).json()]
+    assert lead in queue and joined not in queue  # staff see one incident
+    merged = (await clerk.get(f"/api/v1/cases/{joined}")).json()
+    assert merged["status"] == "merged"
+
+    answer = "主水管抢修中，预计今晚八点前恢复供水。"
+    posted = await clerk.post(f"/api/v1/cases/{lead}/replies", json={"text": answer})
+    assert posted.status_code == 202, posted.text
+
+    replies = await _bot_reply(web, count=2)
+    assert replies[-1]["text"] == answer
+    texts = [m.body for m in await channels.sms.sent_to(PHONE, 2)]
+    assert texts[-1] == answer
+
+    async def on_telegram() -> bool:
+        return any(c.params.get("text") == answer for c in channels.tg.fake.sent_to(CHAT))
+
+    assert await eventually(on_telegram)
