@@ -170,7 +170,8 @@ async def test_only_operators_file_calls(hotline: Hotline) -> None:
 async def test_the_callers_number_is_shown_only_to_roles_that_need_it(hotline: Hotline) -> None:
     spoken = "幸福路18号路灯坏了，有问题打我电话13912345678"
     filed = await hotline.operator.post(
-        "/api/v1/hotline/transcripts", json=call(transcript=spoken, sms_consent=False)
+        "/api/v1/hotline/transcripts",
+        json=call(transcript=spoken, sms_consent=False, category="urban_rural_construction"),
     )
     number = filed.json()["case_number"]
     as_staff = (await hotline.staff.get(f"/api/v1/cases/{number}")).json()
