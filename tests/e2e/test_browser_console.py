@@ -9,6 +9,7 @@ queue, a case and the dashboard go to var/screenshots/.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,6 +18,8 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from civicline.domain.console import CannedReply
 from civicline.domain.messages import Language
+from civicline.domain.staff import Role
+from civicline.gateway.users import create_user
 from tests.conftest import REQUIRE_SERVICES, Places
 from tests.e2e.conftest import PASSWORD, Gateway, serving
 from tests.e2e.test_browser_webchat import ARGS, CHROMIUM, HAVE_CHROMIUM, SCREENSHOTS
@@ -190,3 +193,45 @@ async def test_sign_in_refusal_and_sign_out(
     await expect(page.get_by_test_id("sign-in")).to_be_visible()
     await page.goto(gateway.url + "/console/queue")
     await expect(page.get_by_test_id("sign-in")).to_be_visible()
+
+
+async def test_an_operator_files_a_call_through_the_form(
+    gateway: Gateway,
+    browser: Browser,
+) -> None:
+    services = gateway.services
+    await create_user(
+        services.uow(), services.taxonomy, "wang", PASSWORD, Role.OPERATOR, None, now=services.now()
+    )
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await _sign_in(context, gateway, "wang")
+    await page.get_by_test_id("nav-hotline").click()
+    await expect(page).to_have_url(gateway.url + "/console/hotline")
+    await expect(page.get_by_test_id("hotline-call-id")).to_have_value(re.compile(r"^console-"))
+    await page.get_by_test_id("hotline-caller").fill("139 1234 5678")
+    await page.get_by_test_id("hotline-transcript").fill(
+        "话务员：您好，12345热线。\n来电人：公交车司机开车打电话，很危险"
+        " <script>window.pwned=1</script>"
+    )
+    await page.get_by_test_id("hotline-consent").check()
+    await page.get_by_test_id("hotline-suggest").click()
+    await expect(page.get_by_test_id("suggestion")).to_have_attribute("data-category", "transport")
+    await expect(page.get_by_test_id("hotline-category")).to_have_value("transport")
+    await expect(page.get_by_test_id("hotline-department")).to_have_value("transport")
+    await expect(page.get_by_test_id("hotline-transcript")).to_have_value(re.compile("<script>"))
+    assert await page.evaluate("window.pwned === undefined")
+    # Correcting the category brings its department along (console.js).
+    await page.get_by_test_id("hotline-category").select_option("politics_law")
+    await expect(page.get_by_test_id("hotline-department")).to_have_value("public_security")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "console-hotline.png"), full_page=True)
+
+    await page.get_by_test_id("hotline-file").click()
+    number = page.get_by_test_id("filed-number")
+    await expect(number).to_have_text(re.compile(r"^\d{6}-\d{5,}$"))
+    await expect(page.get_by_test_id("filed-category")).to_have_text("政法")
+    await page.screenshot(path=str(SCREENSHOTS / "console-hotline-filed.png"), full_page=True)
+    filed = await number.inner_text()
+    await page.get_by_test_id("filed-case-link").click()
+    await expect(page.get_by_test_id("case-number")).to_have_text(filed)
+    await expect(page.get_by_test_id("case-department")).to_have_text("市公安局")

@@ -46,6 +46,11 @@ class StaffUser:
         return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
 
     @property
+    def takes_calls(self) -> bool:
+        """Filing hotline calls: the operators, and the supervisors and admins above them."""
+        return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+
+    @property
     def may_edit_canned_replies(self) -> bool:
         return self.role == Role.ADMIN
 

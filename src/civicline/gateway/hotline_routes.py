@@ -20,11 +20,11 @@ from civicline.domain.messages import Language
 from civicline.domain.staff import StaffUser
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
-from civicline.handlers import callbacks
-from civicline.handlers.cases import read_complaint
+from civicline.handlers import callbacks, hotline
 from civicline.handlers.hotline import (
     MAX_CALL_ID,
     MAX_TRANSCRIPT,
+    Filed,
     Transcript,
     Turn,
     file_transcript,
@@ -144,11 +144,7 @@ async def file_call(
         sms_consent=body.sms_consent,
         language=body.language,
     )
-    filed = await file_transcript(
-        transcript, services.hotline, inbox=services.inbox, now=services.now()
-    )
-    for outbound_id in filed.outbound_ids:
-        await _queue_delivery(services, outbound_id)
+    filed = await file_and_queue(services, transcript)
     if not filed.created:
         response.status_code = 200
     return FiledOut(
@@ -167,27 +163,19 @@ async def suggest(body: SuggestIn, user: UserDep, services: ServicesDep) -> Sugg
     """What the NLU makes of a transcript before the operator files it: category, department,
     urgency and place, for the operator to confirm or correct."""
     _require_operator(user)
-    words = "\n".join(t.text for t in body.turns() if t.speaker == "caller")
-    if not words.strip():
-        raise HTTPException(422, "the transcript holds no words of the caller")
-    reading = await read_complaint(words, nlu=services.classifier)
-    classification = reading.classification
-    taxonomy = services.taxonomy
-    known = classification.intent in taxonomy.categories
-    category = taxonomy.category(classification.intent) if known else None
-    department = taxonomy.department(category.department) if category else None
+    found = await hotline.suggest(body.turns(), nlu=services.classifier, taxonomy=services.taxonomy)
     return SuggestionOut(
-        category=category.code if category else None,
-        category_name=category.name_zh if category else None,
-        department=department.code if department else None,
-        department_name=department.name_zh if department else None,
-        confidence=round(classification.confidence, 4),
-        engine=classification.engine,
-        ranking=[(name, round(score, 4)) for name, score in classification.ranking],
-        urgent=reading.flags.urgent,
-        collective=reading.flags.collective,
-        reasons=list(reading.flags.reasons),
-        place=reading.place,
+        category=found.category.code if found.category else None,
+        category_name=found.category.name_zh if found.category else None,
+        department=found.department.code if found.department else None,
+        department_name=found.department.name_zh if found.department else None,
+        confidence=round(found.confidence, 4),
+        engine=found.engine,
+        ranking=[(name, round(score, 4)) for name, score in found.ranking],
+        urgent=found.urgent,
+        collective=found.collective,
+        reasons=list(found.reasons),
+        place=found.place,
     )
 
 
@@ -231,6 +219,16 @@ def _callback_out(task: callbacks.CallbackTask, user: StaffUser) -> CallbackOut:
         status=task.outbound.status,
         outcome=task.outbound.last_error,
     )
+
+
+async def file_and_queue(services: Services, transcript: Transcript) -> Filed:
+    """File a call and queue its SMS receipt for delivery (the API's and the console's way)."""
+    filed = await file_transcript(
+        transcript, services.hotline, inbox=services.inbox, now=services.now()
+    )
+    for outbound_id in filed.outbound_ids:
+        await _queue_delivery(services, outbound_id)
+    return filed
 
 
 async def _queue_delivery(services: Services, outbound_id: int) -> None:

@@ -12,7 +12,8 @@ without it, each answer becomes a call-back task (回访) that staff mark done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from civicline.domain.messages import (
     OutboundMessage,
     guess_language,
 )
-from civicline.domain.taxonomy import Taxonomy
+from civicline.domain.taxonomy import Category, Department, Taxonomy
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint
 from civicline.nlu.base import Classifier
 from civicline.storage.base import InboxWriter, UnitOfWorkFactory
@@ -41,12 +42,41 @@ SPEAKERS = {"caller": "来电人", "operator": "话务员"}
 SPEAKERS_EN = {"caller": "Caller", "operator": "Operator"}
 MAX_TRANSCRIPT = 20_000
 MAX_CALL_ID = 128
+NO_CALLER_WORDS = "the transcript holds no words of the caller"
+# A line of a typed or pasted transcript that says who speaks: 来电人：… / Operator: …
+_LABELLED = re.compile(r"^\s*(来电人|话务员|caller|operator)\s*[：:]\s?(.*)$", re.IGNORECASE)
+_LABELS = {"来电人": "caller", "话务员": "operator", "caller": "caller", "operator": "operator"}
 
 
 @dataclass(frozen=True, slots=True)
 class Turn:
     speaker: str  # caller or operator
     text: str
+
+
+def caller_words(turns: Sequence[Turn]) -> str:
+    """What the NLU reads: the caller's turns (the operator's greetings are noise)."""
+    return "\n".join(t.text.strip() for t in turns if t.speaker == "caller")
+
+
+def parse_turns(text: str) -> tuple[Turn, ...]:
+    """A transcript as an operator types or pastes it. Lines starting ``来电人：`` or
+    ``话务员：`` (``Caller:``, ``Operator:``) open a turn, and a line without a label goes on
+    with the turn before it; text without any label is all the caller's words."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not any(_LABELLED.match(line) for line in lines):
+        return (Turn("caller", text.strip()),) if text.strip() else ()
+    turns: list[tuple[str, list[str]]] = []
+    for line in lines:
+        labelled = _LABELLED.match(line)
+        if labelled:
+            turns.append((_LABELS[labelled.group(1).lower()], [labelled.group(2)]))
+        elif turns:
+            turns[-1][1].append(line)
+        elif line.strip():
+            turns.append(("caller", [line]))
+    said = ((speaker, "\n".join(parts).strip()) for speaker, parts in turns)
+    return tuple(Turn(speaker, words) for speaker, words in said if words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +106,7 @@ class Transcript:
         if any(turn.speaker not in SPEAKERS for turn in self.turns):
             raise InvalidInput("a turn's speaker must be caller or operator")
         if not self.caller_words().strip():
-            raise InvalidInput("the transcript holds no words of the caller")
+            raise InvalidInput(NO_CALLER_WORDS)
         if len(self.text()) > MAX_TRANSCRIPT:
             raise InvalidInput(f"the transcript is longer than {MAX_TRANSCRIPT} characters")
         if self.category is not None and self.category not in taxonomy.categories:
@@ -85,8 +115,7 @@ class Transcript:
             raise InvalidInput(f"unknown department {self.department}")
 
     def caller_words(self) -> str:
-        """What the NLU reads: the caller's turns (the operator's greetings are noise)."""
-        return "\n".join(t.text.strip() for t in self.turns if t.speaker == "caller")
+        return caller_words(self.turns)
 
     def text(self) -> str:
         """The whole call as staff read it, one line per turn."""
@@ -165,6 +194,46 @@ class Filed:
     urgent: bool = False
     outbound_ids: list[int] = field(default_factory=list)  # the SMS receipt, to deliver
     corrected: bool = False  # the operator's category differed from the NLU's
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """What the NLU makes of a call before the operator files it, to confirm or correct.
+    ``category`` is None when the NLU's answer is no category (the case would go to triage)."""
+
+    category: Category | None
+    department: Department | None
+    confidence: float
+    engine: str
+    ranking: tuple[tuple[str, float], ...]
+    urgent: bool
+    collective: bool
+    reasons: tuple[str, ...]  # machine codes (``gas_leak``, ``many_people``)
+    place: str | None
+
+
+async def suggest(turns: Sequence[Turn], *, nlu: Classifier, taxonomy: Taxonomy) -> Suggestion:
+    """Read the caller's words as filing will: category, its department, urgency, place."""
+    words = caller_words(turns)
+    if not words.strip():
+        raise InvalidInput(NO_CALLER_WORDS)
+    if len(words) > MAX_TRANSCRIPT:
+        raise InvalidInput(f"the transcript is longer than {MAX_TRANSCRIPT} characters")
+    reading = await read_complaint(words, nlu=nlu)
+    classification = reading.classification
+    known = classification.intent in taxonomy.categories
+    category = taxonomy.category(classification.intent) if known else None
+    return Suggestion(
+        category=category,
+        department=taxonomy.department(category.department) if category else None,
+        confidence=classification.confidence,
+        engine=classification.engine,
+        ranking=classification.ranking,
+        urgent=reading.flags.urgent,
+        collective=reading.flags.collective,
+        reasons=reading.flags.reasons,
+        place=reading.place,
+    )
 
 
 def receipt_text(number: str, language: Language) -> str:

@@ -13,13 +13,21 @@ from civicline.gateway.console import (
     canned_routes,
     case_routes,
     dashboard_routes,
+    hotline_routes,
     queue_routes,
 )
 from civicline.gateway.console.web import PREFIX, ConsoleHeaders, SignInNeeded, redirect
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth_routes, queue_routes, case_routes, canned_routes, dashboard_routes):
+    for module in (
+        auth_routes,
+        queue_routes,
+        case_routes,
+        canned_routes,
+        dashboard_routes,
+        hotline_routes,
+    ):
         app.include_router(module.router)
     app.add_middleware(ConsoleHeaders)
 

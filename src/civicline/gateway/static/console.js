@@ -14,6 +14,16 @@
     });
   }
 
+  // The hotline form: a corrected category brings its own department along (which can still
+  // be changed after).
+  for (const select of document.querySelectorAll("select[data-sets]")) {
+    select.addEventListener("change", () => {
+      const target = document.getElementById(select.dataset.sets);
+      const department = select.selectedOptions[0]?.dataset.department;
+      if (target) target.value = department || "";
+    });
+  }
+
   async function fetchOk(url, accept) {
     const response = await fetch(url, { headers: { Accept: accept }, credentials: "same-origin", cache: "no-store" });
     if (response.status === 401) { window.location.reload(); return null; }
