@@ -3,8 +3,9 @@
 A citizen writes on the web chat; a clerk signs in, takes the first case of the queue, answers
 it with a canned reply and watches it become delivered (the citizen's page acknowledges it);
 forwards another, closes the first. A clerk of another department cannot open it; a complaint
-with <script> shows as text; new and urgent cases appear without a reload. Screenshots of the
-queue, a case and the dashboard go to var/screenshots/.
+with <script> shows as text; new and urgent cases appear without a reload. A hotline operator
+files a call through the form, corrects the suggested category and reads the number out.
+Screenshots of the queue, a case, the dashboard and the hotline form go to var/screenshots/.
 """
 
 from __future__ import annotations
