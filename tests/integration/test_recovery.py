@@ -113,14 +113,20 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
         None,
         now=services.now(),
     )
+    # Repeats of a complaint joined its first report (one incident): answering the first
+    # reports answers everyone.
     async with services.uow() as uow:
-        numbers = await uow.cases.numbers_by_id([m.case_id or 0 for m in stored])
+        cases = [await uow.cases.get(m.case_id or 0) for m in stored]
+    leads = sorted({c.number for c in cases if c.merged_into is None})
+    assert len(leads) == len(COMPLAINTS)
     replies = [
-        await staff.post_reply(n, "已处理", user=boss, uow=services.uow(), now=services.now())
-        for n in numbers.values()
+        await staff.reply_to_all(n, "已处理", user=boss, uow=services.uow(), now=services.now())
+        for n in leads
     ]
+    outbound_ids = [i for reply in replies for i in reply.ids()]
+    assert len(outbound_ids) == len(messages)
     await _flush(services)
     await _sweep_and_drain(services)
     async with services.uow() as uow:
-        states = {(await uow.outbox.get(r.id or 0)).status for r in replies}
+        states = {(await uow.outbox.get(i)).status for i in outbound_ids}
     assert states == {DeliveryStatus.SENT}
