@@ -43,11 +43,16 @@ from civicline.domain.messages import (
     InboundMessage,
     InboundStatus,
     Language,
-    OutboundMessage,
     guess_language,
 )
 from civicline.handlers import open311
-from civicline.handlers.cases import Reading, open_case, read_complaint, reply_to_message
+from civicline.handlers.cases import (
+    Reading,
+    open_case,
+    read_complaint,
+    reply_to_message,
+    to_citizen,
+)
 from civicline.handlers.hotline import Hotline, process_stored
 from civicline.nlu.base import Classification
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
@@ -250,17 +255,8 @@ async def after_close(number: str, *, uow_factory: UnitOfWorkFactory, now: datet
     async with uow_factory() as uow:
         case = await uow.cases.by_number(number)
         if case.legal_matter and case.answer_channel != Channel.OPEN311:
-            notice = await uow.outbox.add(
-                OutboundMessage(
-                    channel=case.answer_channel,
-                    recipient_address=case.reply_to,
-                    text=say("legal_channel", case.language, number=case.number),
-                    created_at=now,
-                    updated_at=now,
-                    case_id=case.id,
-                    citizen_id=case.citizen_id,
-                )
-            )
+            text = say("legal_channel", case.language, number=case.number)
+            notice = await uow.outbox.add(to_citizen(case, text, now=now))
             await uow.commit()
             assert notice.id is not None
             sent.append(notice.id)
@@ -281,14 +277,10 @@ async def ask_for_rating(
         if case.answer_channel == Channel.OPEN311:  # an Open311 app has no way to answer
             return None
         reply = await uow.outbox.add(
-            OutboundMessage(
-                channel=case.answer_channel,
-                recipient_address=case.reply_to,
-                text=say("rate_request", case.language, number=case.number),
-                created_at=now,
-                updated_at=now,
-                case_id=case.id,
-                citizen_id=case.citizen_id,
+            to_citizen(
+                case,
+                say("rate_request", case.language, number=case.number),
+                now=now,
                 choices=guided.visit_choices(case.number, case.language),
             )
         )

@@ -37,9 +37,8 @@ from civicline.domain.messages import (
     Choice,
     InboundMessage,
     Language,
-    OutboundMessage,
 )
-from civicline.handlers.cases import Confirmed, Reading, open_case
+from civicline.handlers.cases import Confirmed, Reading, open_case, to_citizen
 from civicline.nlu.base import Classification
 from civicline.nlu.entities import extract_entities
 from civicline.nlu.urgency import assess
@@ -353,17 +352,8 @@ async def finish_expired(
                 await uow.commit()
                 continue
             case = await open_pending(pending, uow, conversation, now)
-            reply = await uow.outbox.add(
-                OutboundMessage(
-                    channel=case.answer_channel,
-                    recipient_address=case.reply_to,
-                    text=case_opened_text(case, case.language, conversation),
-                    created_at=now,
-                    updated_at=now,
-                    case_id=case.id,
-                    citizen_id=case.citizen_id,
-                )
-            )
+            text = case_opened_text(case, case.language, conversation)
+            reply = await uow.outbox.add(to_citizen(case, text, now=now))
             await uow.commit()
             assert reply.id is not None
             outbound_ids.append(reply.id)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.incidents import IncidentPolicy
-from civicline.domain.messages import InboundMessage, Language, OutboundMessage
+from civicline.domain.messages import Choice, InboundMessage, Language, OutboundMessage
 from civicline.domain.sla import deadlines_for
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.incidents import join_incident
@@ -183,6 +184,28 @@ async def open_case(
     if routing.incidents is not None:
         await join_incident(case, uow=uow, taxonomy=taxonomy, policy=routing.incidents, now=now)
     return case
+
+
+def to_citizen(
+    case: Case,
+    text: str,
+    *,
+    now: datetime,
+    author: str = "bot",
+    choices: Sequence[Choice] = (),
+) -> OutboundMessage:
+    """A message about ``case`` to the citizen who filed it, where the case's answers go."""
+    return OutboundMessage(
+        channel=case.answer_channel,
+        recipient_address=case.reply_to,
+        text=text,
+        created_at=now,
+        updated_at=now,
+        case_id=case.id,
+        citizen_id=case.citizen_id,
+        author=author,
+        choices=list(choices),
+    )
 
 
 def reply_to_message(

@@ -17,6 +17,7 @@ from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.domain.staff import StaffUser
 from civicline.domain.taxonomy import Taxonomy
+from civicline.handlers.cases import to_citizen
 from civicline.storage.base import UnitOfWork
 
 MAX_REPLY_LENGTH = 4000
@@ -221,32 +222,10 @@ async def reply_to_all(
         await _hold(uow, case, user, now=now, rule=claim)
         if case.status not in REPLYABLE:
             raise IllegalTransition(case.number, case.status, "answered")
-        outbound = await uow.outbox.add(
-            OutboundMessage(
-                channel=case.answer_channel,
-                recipient_address=case.reply_to,
-                text=text,
-                created_at=now,
-                updated_at=now,
-                case_id=case.id,
-                citizen_id=case.citizen_id,
-                author=_actor(user),
-            )
-        )
+        outbound = await uow.outbox.add(to_citizen(case, text, now=now, author=_actor(user)))
         copies = []
         for report in await uow.cases.reports_merged_into(case.number):
-            copy = await uow.outbox.add(
-                OutboundMessage(
-                    channel=report.answer_channel,
-                    recipient_address=report.reply_to,
-                    text=text,
-                    created_at=now,
-                    updated_at=now,
-                    case_id=report.id,
-                    citizen_id=report.citizen_id,
-                    author=_actor(user),
-                )
-            )
+            copy = await uow.outbox.add(to_citizen(report, text, now=now, author=_actor(user)))
             assert copy.id is not None
             copies.append(copy.id)
         case.mark_answered(actor=_actor(user), at=now)
