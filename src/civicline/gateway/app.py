@@ -22,6 +22,7 @@ from civicline.gateway import (
     sms_routes,
     staff_routes,
     telegram_routes,
+    voice_routes,
     webchat_routes,
 )
 from civicline.gateway.bootstrap import Services, services_for
@@ -62,6 +63,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(staff_routes.router)
     app.include_router(hotline_routes.router)
     app.include_router(sms_routes.router)
+    app.include_router(voice_routes.router)
     app.include_router(telegram_routes.router)
     app.include_router(attachment_routes.router)
     open311_routes.install(app)  # Open311 GeoReport v2 under /open311/v2

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -93,6 +94,15 @@ class Settings(BaseSettings):
     sms_default_region: str = Field(
         default="CN", description="region for phone numbers written without a country code"
     )
+    # The hotline's voice line over the same Twilio account (channels.voice).
+    voice_sms_receipts: bool = Field(
+        default=True, description="text the case number to voice callers (they may opt out)"
+    )
+    voice_language: Literal["auto", "zh", "en"] = Field(
+        default="auto", description="auto: Chinese for +86 callers, English for the others"
+    )
+    voice_tts_zh: str | None = Field(default=None, description="<Say> voice, e.g. Polly.Zhiyu")
+    voice_tts_en: str | None = Field(default=None, description="<Say> voice, e.g. Polly.Joanna")
 
     # Telegram: on when the bot token is set (then the webhook secret is required).
     telegram_bot_token: SecretStr | None = Field(default=None, description="from @BotFather")
