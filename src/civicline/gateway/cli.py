@@ -16,6 +16,7 @@ from civicline.domain.staff import Role
 from civicline.gateway import logs
 from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services, services_for, sync_departments, utcnow
+from civicline.gateway.hotline_cli import hotline_app
 from civicline.gateway.nlu_cli import nlu_app
 from civicline.gateway.settings import Settings
 from civicline.gateway.telegram_cli import telegram_app
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(hotline_app, name="hotline")
 
 
 def _settings() -> Settings:
