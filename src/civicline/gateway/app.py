@@ -18,9 +18,11 @@ from civicline.gateway import (
     followup_routes,
     governance_routes,
     hotline_routes,
+    metrics_routes,
     open311_routes,
     sms_routes,
     staff_routes,
+    stats_routes,
     telegram_routes,
     voice_routes,
     webchat_routes,
@@ -66,6 +68,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(voice_routes.router)
     app.include_router(telegram_routes.router)
     app.include_router(attachment_routes.router)
+    app.include_router(stats_routes.router)  # /api/v1/stats/rates
+    app.include_router(metrics_routes.router)  # /metrics, Prometheus
     open311_routes.install(app)  # Open311 GeoReport v2 under /open311/v2
     console.install(app)  # the staff console under /console
 

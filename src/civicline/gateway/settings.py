@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = 10
     db_pool_size: int = 20
     log_level: str = "INFO"
+    metrics_token: SecretStr | None = Field(
+        default=None, description="GET /metrics wants it as a bearer token; unset: loopback only"
+    )
     # Cases open this many calendar days count as backlog (积案): GET /api/v1/backlog.
     backlog_min_age_days: int = Field(default=60, ge=0, le=3650)
 
@@ -138,6 +141,7 @@ class Settings(BaseSettings):
         "telegram_webhook_url",
         "open311_api_keys",
         "open311_jurisdiction_id",
+        "metrics_token",
         mode="before",
     )
     @classmethod

@@ -14,7 +14,8 @@ Definitions (each over the cases filed in the period, merged duplicates left out
   filed; **overdue** = those of them past their completion deadline.
 
 A rate with nothing due is shown as no figure (not 0 % or 100 %). Counts come from SQL
-(``storage.stats``); this module only divides and labels them.
+(``storage.stats``, the same counting as the rates API's, handlers.rates); this module only
+divides and labels them.
 """
 
 from __future__ import annotations

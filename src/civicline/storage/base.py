@@ -25,7 +25,15 @@ from civicline.domain.staff import StaffUser
 from civicline.domain.supervision import SupervisionCounts, SupervisionOrder
 from civicline.domain.taxonomy import Department
 from civicline.storage.console_queue import QueuePage
-from civicline.storage.stats import BacklogCounts, BacklogGroup, RateCounts, RateGroup
+from civicline.storage.stats import (
+    BacklogCounts,
+    BacklogGroup,
+    RateCounts,
+    RateGroup,
+    ReportGroup,
+    ReportPeriod,
+    ReportRow,
+)
 from civicline.storage.supervision import OrderFilter
 
 
@@ -261,6 +269,23 @@ class StatsRepository(Protocol):
     async def backlog(
         self, group: BacklogGroup, *, now: datetime, department: str | None = None
     ) -> list[BacklogCounts]: ...
+    async def report(
+        self,
+        groups: tuple[ReportGroup, ...] | list[ReportGroup],
+        *,
+        period: ReportPeriod,
+        since: datetime,
+        until: datetime,
+        now: datetime,
+        department: str | None = None,
+        repeat_days: int = ...,
+    ) -> list[ReportRow]:
+        """The rates' counts per group and period (see storage.stats, handlers.rates)."""
+        ...
+
+    async def closed(self, *, since: datetime, until: datetime) -> dict[str, int]:
+        """Cases closed in the span, per channel."""
+        ...
 
 
 class UnitOfWork(Protocol):

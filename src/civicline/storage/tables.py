@@ -186,6 +186,10 @@ class CaseRow(Base):
         Index("ix_cases_citizen", "citizen_id", "id"),
         # The rates: a period's cases by filing time.
         Index("ix_cases_created_at", "created_at"),
+        # The rates: a citizen's earlier cases of a category (repeat complaints), and the
+        # cases closed in a period (/metrics).
+        Index("ix_cases_repeat", "citizen_id", "category", "created_at"),
+        Index("ix_cases_closed_at", "closed_at"),
         # Incidents: recent cases of a category, and the reports merged into a case.
         Index("ix_cases_category_created", "category", "created_at"),
         Index(

@@ -1,0 +1,105 @@
+"""The rates API: ``GET /api/v1/stats/rates`` as JSON or CSV (definitions: handlers.rates).
+
+Supervisors and admins read every department (or one, with ``department``); a department's
+staff read their own department only; operators and others get 403.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from civicline.gateway.deps import ServicesDep, UserDep
+from civicline.handlers.rates import Period, RatesReport, csv_rows, rates_report
+from civicline.storage.stats import REPORT_GROUPS, ReportGroup
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+
+
+class RateRowOut(BaseModel):
+    group: ReportGroup
+    key: str | None = Field(description="department, category, channel or outcome; null: none")
+    period: str = Field(description="2026-11-27, 2026-W48, 2026-11, or since/until for all")
+    counts: dict[str, int]
+    rates: dict[str, float | None] = Field(description="null when nothing is due")
+
+
+class RatesOut(BaseModel):
+    since: date
+    until: date
+    as_of: datetime = Field(description="deadlines are judged at this moment")
+    period: Period
+    groups: list[ReportGroup]
+    department: str | None = Field(description="the one department counted, if any")
+    repeat_window_days: int
+    rows: list[RateRowOut]
+
+    @classmethod
+    def of(cls, report: RatesReport) -> RatesOut:
+        return cls(
+            since=report.since,
+            until=report.until,
+            as_of=report.as_of,
+            period=report.period,
+            groups=list(report.groups),
+            department=report.department,
+            repeat_window_days=report.repeat_window_days,
+            rows=[
+                RateRowOut(
+                    group=line.group,
+                    key=line.key,
+                    period=line.period,
+                    counts=line.count_values(),
+                    rates=line.rates,
+                )
+                for line in report.lines
+            ],
+        )
+
+
+@router.get(
+    "/rates",
+    response_model=RatesOut,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+)
+async def rates(
+    user: UserDep,
+    services: ServicesDep,
+    group: Annotated[list[ReportGroup] | None, Query(description="repeat; default all")] = None,
+    period: Period = "month",
+    since: Annotated[date | None, Query(description="first filing day; default the 1st")] = None,
+    until: Annotated[date | None, Query(description="last filing day; default today")] = None,
+    department: str | None = None,
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response:
+    """Timely acceptance, on-time completion, reply, return-visit, satisfaction and repeat
+    rates of the cases filed from ``since`` to ``until`` (city dates), per group and period."""
+    if department is not None:
+        services.taxonomy.department(department)  # 404 for a department nobody knows
+    report = await rates_report(
+        user=user,
+        uow=services.uow(),
+        now=services.now(),
+        city=services.settings.timezone,
+        groups=group or REPORT_GROUPS,
+        period=period,
+        since=since,
+        until=until,
+        department=department,
+    )
+    if output == "json":
+        return Response(RatesOut.of(report).model_dump_json(), media_type="application/json")
+    out = io.StringIO()
+    csv.writer(out).writerows(csv_rows(report))
+    name = f"civicline-rates-{report.since:%Y%m%d}-{report.until:%Y%m%d}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
