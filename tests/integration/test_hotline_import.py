@@ -164,6 +164,16 @@ def test_cases_open_when_the_call_ended_or_now(
     assert now.created_at.replace(tzinfo=UTC) > datetime.now(UTC) - timedelta(minutes=5)
 
 
+def test_each_days_case_numbers_follow_its_calls(
+    run: Run, env: dict[str, str], tmp_path: Path
+) -> None:
+    first, second, third = calls(3)
+    assert run(str(write_csv(tmp_path / "calls.csv", [third, first, second])))[0] == 0
+    by_number = sorted(cases(env["CIVICLINE_DATABASE_URL"]), key=lambda case: case.number)
+    assert [case.created_at for case in by_number] == sorted(c.created_at for c in by_number)
+    assert [case.number[-5:] for case in by_number] == ["00001", "00002", "00003"]
+
+
 def test_jsonl_in_gbk_and_operator_corrections_kept_in_one_write(
     run: Run, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -60,6 +60,7 @@ from civicline.nlu.importer import MAX_TEXT_LENGTH, dump_examples, training_text
 from civicline.nlu.rasa import RasaClassifier
 from civicline.nlu.training_data import Example, load_examples
 from civicline.storage import database
+from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.queue import ArqQueue, connect
 from civicline.storage.redis_server import EmbeddedRedis
@@ -174,7 +175,7 @@ async def import_records(
     calls = [(record.line, record.transcript) for record in records if isinstance(record, Call)]
     concurrency = concurrency or default_concurrency(settings)
     started = time.perf_counter()
-    async with _hotline(settings) as (hotline, inbox):
+    async with _hotline(settings, group_incidents=opened_at is not None) as (hotline, inbox):
         with _progress(show_progress) as progress, _quiet_per_call_logs():
             task = progress.add_task("filing calls", total=len(calls))
             outcome = await file_calls(
@@ -204,8 +205,13 @@ async def import_records(
 
 
 @asynccontextmanager
-async def _hotline(settings: Settings) -> AsyncIterator[tuple[Hotline, SqlInboxWriter]]:
-    """What filing needs, on the configured database, with the gateway's NLU engine."""
+async def _hotline(
+    settings: Settings, *, group_incidents: bool
+) -> AsyncIterator[tuple[Hotline, SqlInboxWriter]]:
+    """What filing needs, on the configured database: the gateway's NLU engine, working
+    calendar and incident grouping. Grouping only for cases opened now: it looks for open cases
+    from the window before ``now`` on, so a call opened at its own past time would be compared
+    with every case filed after it."""
     engine = database.create_engine(settings.db_url, pool_size=settings.db_pool_size)
     sessions = database.session_factory(engine)
     taxonomy = load_taxonomy(settings.taxonomy_path)
@@ -222,7 +228,12 @@ async def _hotline(settings: Settings) -> AsyncIterator[tuple[Hotline, SqlInboxW
         hotline = Hotline(
             lambda: SqlUnitOfWork(sessions),
             taxonomy,
-            Routing(settings.nlu_min_confidence, settings.timezone),
+            Routing(
+                settings.nlu_min_confidence,
+                settings.timezone,
+                load_calendar(settings.holidays_path),
+                incidents=settings.incident_policy if group_incidents else None,
+            ),
             nlu,
             # file_calls collects the corrections; import_records writes them in one go.
             CorrectionsFile(corrections_path(settings.var_dir)),

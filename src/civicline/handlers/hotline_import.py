@@ -84,7 +84,8 @@ async def file_calls(
     """File each (line, transcript); a call id filed before counts as a duplicate.
 
     Cases open at ``opened_at``, or when ``None`` at each call's end (the moment the hotline
-    took the complaint: the case number's date and the deadlines follow it).
+    took the complaint: the case number's date and the deadlines follow it), in the order the
+    calls ended, so that each day's case numbers follow its calls.
     """
     outcome = Outcome()
     nlu = Prefetched(hotline.nlu)
@@ -119,6 +120,8 @@ async def file_calls(
         if progress is not None:
             progress(1)
 
+    if opened_at is None:
+        calls = sorted(calls, key=lambda call: (call[1].ended_at, call[0]))
     for start in range(0, len(calls), CHUNK):
         chunk = calls[start : start + CHUNK]
         nlu.prime([transcript for _, transcript in chunk])
