@@ -167,11 +167,17 @@ def test_cases_open_when_the_call_ended_or_now(
 def test_each_days_case_numbers_follow_its_calls(
     run: Run, env: dict[str, str], tmp_path: Path
 ) -> None:
-    first, second, third = calls(3)
-    assert run(str(write_csv(tmp_path / "calls.csv", [third, first, second])))[0] == 0
-    by_number = sorted(cases(env["CIVICLINE_DATABASE_URL"]), key=lambda case: case.number)
-    assert [case.created_at for case in by_number] == sorted(c.created_at for c in by_number)
-    assert [case.number[-5:] for case in by_number] == ["00001", "00002", "00003"]
+    rows = calls(600)[::25]  # 24 calls, 75 minutes apart: over two days in the city
+    shuffled = rows[::2] + rows[1::2]
+    assert run(str(write_csv(tmp_path / "calls.csv", shuffled)), "--concurrency", "8")[0] == 0
+    by_day: dict[str, list[Any]] = {}
+    for case in cases(env["CIVICLINE_DATABASE_URL"]):
+        by_day.setdefault(case.number[:6], []).append(case)
+    assert sorted(by_day) == ["261120", "261121"]
+    for day in by_day.values():
+        day.sort(key=lambda case: case.number)
+        assert [case.created_at for case in day] == sorted(case.created_at for case in day)
+        assert [int(case.number[-5:]) for case in day] == list(range(1, len(day) + 1))
 
 
 def test_jsonl_in_gbk_and_operator_corrections_kept_in_one_write(

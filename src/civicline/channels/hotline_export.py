@@ -33,13 +33,13 @@ from civicline.domain.errors import InvalidInput
 from civicline.domain.messages import Language
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.hotline import Transcript, Turn
+from civicline.nlu import importer
 from civicline.nlu.importer import resolve_label
 
 FORMATS = ("csv", "jsonl")
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 REQUIRED = ("call_id", "caller", "started_at", "ended_at")
 DEFAULT_OPERATOR = "import"
-_ENCODINGS = ("utf-8-sig", "gb18030")
 _TRUE = frozenset({"true", "1", "yes", "y", "t", "是", "同意"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", "否", "不同意", ""})
 _SPEAKERS = {
@@ -110,7 +110,11 @@ def read_export(path: Path, fmt: str, reading: Reading) -> Iterator[Record]:
 
     Raises ``UnreadableExport`` (before yielding anything) when the file cannot be read.
     """
-    text = decode(path.read_bytes(), path)
+    try:
+        # The decoding of `civicline nlu import`: UTF-8 (BOM or not), else GB18030.
+        text = importer._decode(path.read_bytes(), path)
+    except ValueError as exc:
+        raise UnreadableExport(str(exc)) from None
     records = _csv_records(text, path) if fmt == "csv" else _jsonl_records(text)
     seen: dict[str, int] = {}
     for line, record in records:
@@ -124,15 +128,6 @@ def read_export(path: Path, fmt: str, reading: Reading) -> Iterator[Record]:
             continue
         first = seen.setdefault(transcript.call_id, line)
         yield Call(line, transcript) if first == line else Duplicate(line, first)
-
-
-def decode(content: bytes, path: Path) -> str:
-    for encoding in _ENCODINGS:
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnreadableExport(f"{path}: not UTF-8 or GBK/GB18030 text")
 
 
 def _csv_records(text: str, path: Path) -> Iterator[tuple[int, Mapping[str, object] | Rejection]]:
