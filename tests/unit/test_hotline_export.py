@@ -156,6 +156,19 @@ def test_a_jsonl_export(tmp_path: Path) -> None:
     ]
 
 
+def test_a_line_separator_inside_a_jsonl_string(tmp_path: Path) -> None:
+    record = {
+        "call_id": "J-9",
+        "caller": "13912345678",
+        "started_at": "2026-11-20T09:00:00",
+        "ended_at": "2026-11-20T09:05:00",
+        "transcript": "路灯坏了\u2028很久了",
+    }
+    text = json.dumps(record, ensure_ascii=False) + "\r\n"
+    [call] = read(write(tmp_path, "calls.jsonl", text))
+    assert isinstance(call, Call) and "很久了" in call.transcript.caller_words()
+
+
 def test_files_that_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(UnreadableExport, match="lacks call_id"):
         read(write(tmp_path, "a.csv", "text,label\n路灯坏了,城乡建设\n"))

@@ -108,7 +108,8 @@ def export_format(path: Path, given: str | None = None) -> str:
 def read_export(path: Path, fmt: str, reading: Reading) -> Iterator[Record]:
     """Every record of the file, in order, as a call, a rejection or a duplicate.
 
-    Raises ``UnreadableExport`` (before yielding anything) when the file cannot be read.
+    Raises ``UnreadableExport`` when the file cannot be read: its encoding, its header, or a
+    CSV quote left open (nothing after it can be trusted).
     """
     try:
         # The decoding of `civicline nlu import`: UTF-8 (BOM or not), else GB18030.
@@ -140,7 +141,6 @@ def _csv_records(text: str, path: Path) -> Iterator[tuple[int, Mapping[str, obje
         except StopIteration:
             return
         except csv.Error as exc:
-            # A broken quote swallows the rest of the file: nothing after it can be trusted.
             raise UnreadableExport(f"{path}: line {line}: not valid CSV ({exc})") from exc
         if not any(cell.strip() for cell in cells):
             continue
@@ -180,7 +180,8 @@ def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
 
 
 def _jsonl_records(text: str) -> Iterator[tuple[int, Mapping[str, object] | Rejection]]:
-    for line, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at \n only: splitlines() would also cut at U+2028, which JSON strings may hold.
+    for line, raw in enumerate(text.split("\n"), start=1):
         raw = raw.strip().lstrip("\ufeff")
         if not raw:
             continue

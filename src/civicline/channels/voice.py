@@ -151,7 +151,7 @@ def call_facts(
 
 
 def _started(raw: str | None, now: datetime) -> datetime:
-    if raw and raw.isascii() and raw.isdigit():
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 10:  # seconds, until 2286
         started = datetime.fromtimestamp(int(raw), UTC)
         if started <= now:
             return started
