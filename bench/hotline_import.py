@@ -5,8 +5,8 @@ database, dropped at the end), on an empty schema:
 
 1. raw inbox insert: the same 10,000 calls as inbox rows, 256 to an INSERT (the inbox writer's
    own batch size), no case opened: the ceiling of storing the rows at all;
-2. one by one: ``hotline.file_transcript`` for the first 1,000 calls, one after the other, as a
-   loop over the operator API's handler would do it (timed from the first call on);
+2. one by one: ``hotline.file_transcript`` for every call, one after the other, as a loop over
+   the operator API's handler would do it (timed from the first call on);
 3. the import: ``import_records`` (what the command runs after reading the file, its own
    setup included: the engine, loading the NLU model) for all 10,000 calls, at each
    ``--concurrency``, each on a fresh schema;
@@ -20,7 +20,7 @@ The file is generated: realistic callers (repeat callers, landlines and mobiles 
 exports write them), times over 30 days, operator turns, a category on 40 % of the calls
 (Chinese names, English names, codes), SMS consent on 5 %, urgency on 2 % and 0.5 % bad rows.
 
-Usage (about 15 minutes): cd /work/main && .venv/bin/python bench/hotline_import.py
+Usage (about 20 minutes): cd /work/main && .venv/bin/python bench/hotline_import.py
     [--calls 10000] [--concurrency 1,8] [--only sqlite|postgres] [--keep FILE]
 """
 
@@ -58,7 +58,6 @@ from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
 
-ONE_BY_ONE = 1000
 INSERT_BATCH = 256
 CONVERSATION = {"greet", "thanks", "out_of_scope", "status_query", "help", "feedback"}
 GREETINGS = ["您好，12345市民服务热线，请讲。", "您好，这里是12345热线，请问有什么可以帮您？"]
@@ -273,8 +272,7 @@ def bench(kind: str, tmp: Path, export: Path, args: argparse.Namespace) -> dict[
 
         settings = settings_for(db.fresh(), tmp / "var", model_dir, None)
         asyncio.run(load_classifier(settings))  # trained once, outside the timings
-        subset = transcripts[:ONE_BY_ONE]
-        results["one_by_one"] = one_by_one(settings, subset)
+        results["one_by_one"] = one_by_one(settings, transcripts)
         print_row("baseline: file_transcript one by one", results["one_by_one"])
 
         for concurrency in args.concurrency:
