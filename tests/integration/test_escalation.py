@@ -158,3 +158,11 @@ async def test_an_unanswered_return_visit_counts_as_unreachable(uow: SqlUnitOfWo
     assert visited.events[-1].data == {"reached": False}
     assert visited.first_reply_at == at("2026-11-30T10:00")
     assert visited.accepted_at == FILED and visited.closed_at == at("2026-11-30T11:00")
+
+
+async def test_long_missed_deadlines_are_history_not_news(uow: SqlUnitOfWorkFactory) -> None:
+    """A case imported from past calls is overdue from the start: nobody is paged for it."""
+    [case] = await _open(uow)
+    done = await run_schedule(uow_factory=uow, schedule=SCHEDULE, now=at("2027-01-15T10:00"))
+    assert done.escalated == 0
+    assert await _levels(uow, case.number) == []

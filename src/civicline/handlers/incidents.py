@@ -45,7 +45,10 @@ async def join_incident(
     """Merge ``case`` into the open incident it reports, if any; returns the lead case."""
     new = report_of(case, taxonomy, policy)
     best: tuple[float, Case] | None = None
-    for other in await uow.cases.recent_open(since=now - policy.window, limit=MAX_CANDIDATES):
+    window = await uow.cases.recent_open(
+        since=now - policy.window, until=now + policy.window, limit=MAX_CANDIDATES
+    )
+    for other in window:
         if other.number == case.number or other.status == CaseStatus.MERGED:
             continue
         score = same_incident(new, report_of(other, taxonomy, policy), policy)

@@ -92,8 +92,10 @@ class CaseRepository(Protocol):
         """Cases in the given states, earliest completion deadline first."""
         ...
 
-    async def recent_open(self, *, since: datetime, limit: int) -> list[Case]:
-        """Open, unmerged cases filed since ``since``, oldest first (incident candidates)."""
+    async def recent_open(
+        self, *, since: datetime, limit: int, until: datetime | None = None
+    ) -> list[Case]:
+        """Open cases filed from ``since`` to ``until``, oldest first (incident candidates)."""
         ...
 
     async def reports_merged_into(self, number: str) -> list[Case]:

@@ -3,7 +3,7 @@ scheduler must look at."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
@@ -14,6 +14,7 @@ from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE
 from civicline.domain.governance import Notification, VisitStatus
 from civicline.storage.tables import CaseRow, EscalationRow, NotificationRow, SurgeAlertRow
 
+HORIZON = timedelta(days=30)  # how far back a missed deadline is still escalated
 NEAR_DUE_LEVEL = 0  # the "due soon" warning takes rung 0, so it too is given once
 
 
@@ -30,17 +31,30 @@ class SqlGovernance:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def overdue(self, *, now: datetime, below_level: int, limit: int) -> list[str]:
+    async def overdue(
+        self, *, now: datetime, below_level: int, limit: int, horizon: timedelta = HORIZON
+    ) -> list[str]:
         """Numbers of cases past a deadline they still owe (acceptance or completion), not
-        waiting for the citizen, below the ladder's top rung; most overdue first."""
+        waiting for the citizen, below the ladder's top rung; most overdue first. Deadlines
+        missed longer than ``horizon`` ago are left out: a live case reached the top rung long
+        before, so those are history (an import of past calls), not news for anyone."""
+        oldest = now - horizon
         rows = await self.session.scalars(
             select(CaseRow.number)
             .where(
                 CaseRow.paused_since.is_(None),
                 CaseRow.escalation_level < below_level,
                 or_(
-                    and_(CaseRow.status.in_(_in(AWAITING_REPLY)), CaseRow.complete_due_at < now),
-                    and_(CaseRow.status.in_(_in(AWAITING_TRIAGE)), CaseRow.accept_due_at < now),
+                    and_(
+                        CaseRow.status.in_(_in(AWAITING_REPLY)),
+                        CaseRow.complete_due_at < now,
+                        CaseRow.complete_due_at >= oldest,
+                    ),
+                    and_(
+                        CaseRow.status.in_(_in(AWAITING_TRIAGE)),
+                        CaseRow.accept_due_at < now,
+                        CaseRow.accept_due_at >= oldest,
+                    ),
                 ),
             )
             .order_by(CaseRow.complete_due_at, CaseRow.id)

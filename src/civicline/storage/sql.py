@@ -477,11 +477,14 @@ class SqlCases:
         stmt = stmt.order_by(CaseRow.complete_due_at, CaseRow.id).limit(limit).offset(offset)
         return [_case(r) for r in await self.session.scalars(stmt)]
 
-    async def recent_open(self, *, since: datetime, limit: int) -> list[Case]:
+    async def recent_open(
+        self, *, since: datetime, limit: int, until: datetime | None = None
+    ) -> list[Case]:
+        query = select(CaseRow).where(CaseRow.created_at >= since)
+        if until is not None:
+            query = query.where(CaseRow.created_at <= until)
         rows = await self.session.scalars(
-            select(CaseRow)
-            .where(
-                CaseRow.created_at >= since,
+            query.where(
                 CaseRow.status.in_([str(s) for s in OPEN]),
             )
             .order_by(CaseRow.created_at, CaseRow.id)
