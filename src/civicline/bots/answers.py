@@ -13,7 +13,7 @@ from civicline.domain.errors import NotFound
 from civicline.domain.governance import VISIT_ANSWERS, VisitStatus
 from civicline.domain.messages import Channel, Choice, InboundMessage, Language
 from civicline.domain.taxonomy import Taxonomy
-from civicline.handlers.cases import Reading, Routing
+from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.handlers.hotline import Corrections
 from civicline.nlu.base import SERVICE_INTENTS, SMALL_TALK_INTENTS, Classifier
 from civicline.storage.base import UnitOfWork
@@ -187,3 +187,24 @@ async def answer_waiting_case(
     await uow.cases.save(waiting)
     message.case_id = waiting.id
     return Answer(say("waiting_answered", message.language or Language.ZH, number=waiting.number))
+
+
+async def open_at_once(
+    message: InboundMessage,
+    reading: Reading,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> tuple[Case, str]:
+    """Open the message's case now, on the NLU's reading; the case and what to tell the
+    citizen."""
+    case = await open_case(
+        message,
+        reading,
+        uow=uow,
+        taxonomy=conversation.taxonomy,
+        routing=conversation.routing,
+        now=now,
+    )
+    message.case_id = case.id
+    return case, case_opened_text(case, message.language or Language.ZH, conversation)

@@ -29,8 +29,8 @@ from civicline.bots.answers import (
     answer_visit,
     answer_waiting_case,
     awaits_visit,
-    case_opened_text,
     my_cases_text,
+    open_at_once,
     status_text,
 )
 from civicline.bots.texts import say
@@ -48,7 +48,6 @@ from civicline.domain.messages import (
 from civicline.handlers import open311
 from civicline.handlers.cases import (
     Reading,
-    open_case,
     read_complaint,
     reply_to_message,
     to_citizen,
@@ -199,16 +198,7 @@ async def answer_free_text(
     answer = await answer_conversation(message, reading, citizen, uow, conversation, now)
     if answer is not None:
         return answer
-    case = await open_case(
-        message,
-        reading,
-        uow=uow,
-        taxonomy=conversation.taxonomy,
-        routing=conversation.routing,
-        now=now,
-    )
-    message.case_id = case.id
-    text = case_opened_text(case, message.language or Language.ZH, conversation)
+    case, text = await open_at_once(message, reading, uow, conversation, now)
     return Answer(text, opened=(case.number,))
 
 

@@ -23,6 +23,7 @@ from civicline.bots.answers import (
     answer_visit,
     awaits_visit,
     case_opened_text,
+    open_at_once,
 )
 from civicline.bots.texts import VISIT_LABELS, say
 from civicline.domain.case_numbers import find_case_number
@@ -134,17 +135,8 @@ async def _start(
     earlier = "".join(case_opened_text(c, language, conversation) + "\n\n" for c in opened)
     numbers = tuple(c.number for c in opened)
     if reading.flags.urgent:
-        case = await open_case(
-            message,
-            reading,
-            uow=uow,
-            taxonomy=conversation.taxonomy,
-            routing=conversation.routing,
-            now=now,
-        )
-        message.case_id = case.id
-        text = earlier + case_opened_text(case, language, conversation)
-        return Answer(text, opened=(*numbers, case.number))
+        case, text = await open_at_once(message, reading, uow, conversation, now)
+        return Answer(earlier + text, opened=(*numbers, case.number))
     handle = ContactHandle(message.channel, message.sender_address)
     assert message.id is not None
     data: dict[str, Any] = {"nlu": _classification_to_data(reading.classification)}
