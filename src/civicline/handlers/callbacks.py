@@ -15,7 +15,7 @@ from civicline.domain.cases import Case, CaseEvent, EventKind
 from civicline.domain.errors import InvalidInput, NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, OutboundMessage
 from civicline.domain.staff import Role, StaffUser
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.staff import NotAllowed, check_access
 from civicline.storage.base import UnitOfWork
 
 # Who places call-backs: the hotline's operators and those above them.
@@ -73,6 +73,7 @@ async def complete(
         if outbound.status != DeliveryStatus.QUEUED:
             raise InvalidInput(f"call-back {outbound_id} is already {outbound.status}")
         case = await uow.cases.get(outbound.case_id)
+        check_access(user, case)
         outbound.status = DeliveryStatus.DELIVERED if reached else DeliveryStatus.FAILED
         outbound.attempts += 1
         outbound.last_error = None if reached else f"not reached: {note}"

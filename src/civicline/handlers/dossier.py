@@ -21,7 +21,7 @@ from civicline.domain.ownership import CaseOwner, owes_past_deadline
 from civicline.domain.staff import StaffUser
 from civicline.domain.supervision import SupervisionOrder
 from civicline.handlers.console import HIDDEN
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.staff import check_access
 from civicline.nlu.masking import mask
 from civicline.storage.base import UnitOfWork
 
@@ -73,8 +73,7 @@ class Dossier:
 async def build(number: str, *, user: StaffUser, uow: UnitOfWork, now: datetime) -> Dossier:
     async with uow:
         case = await uow.cases.by_number(number, with_history=True)
-        if not user.may_handle(case.department):
-            raise NotAllowed(f"{user.username} may not handle case {number}")
+        check_access(user, case)
         assert case.id is not None
         inbound = await uow.inbox.for_case(case.id)
         outbound = await uow.outbox.for_case(case.id)

@@ -16,7 +16,7 @@ from civicline.domain.cases import Case, EventKind
 from civicline.domain.errors import InvalidInput
 from civicline.domain.governance import VISIT_ANSWERS, Notification, VisitStatus
 from civicline.domain.staff import Role, StaffUser
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.staff import NotAllowed, check_access
 from civicline.storage.base import UnitOfWork
 
 # Who may record a return visit made by phone.
@@ -34,17 +34,12 @@ def _actor(user: StaffUser) -> str:
     return f"staff:{user.username}"
 
 
-def _check(user: StaffUser, case: Case) -> None:
-    if not user.may_handle(case.department):
-        raise NotAllowed(f"{user.username} may not handle case {case.number}")
-
-
 async def pause(
     number: str, *, reason: str, user: StaffUser, uow: UnitOfWork, now: datetime
 ) -> Case:
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
-        _check(user, case)
+        check_access(user, case)
         case.pause(actor=_actor(user), at=now, reason=reason)
         await uow.cases.save(case)
         await uow.commit()
@@ -56,7 +51,7 @@ async def resume(
 ) -> Case:
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
-        _check(user, case)
+        check_access(user, case)
         if case.paused_since is None:
             raise InvalidInput(f"case {number} is not waiting for the citizen")
         case.resume(actor=_actor(user), at=now, calendar=calendar)
@@ -81,6 +76,7 @@ async def phone_visit(
         raise InvalidInput("the answer is 1 satisfied, 2 basically, 3 dissatisfied, 4 unsolved")
     async with uow:
         case = await uow.cases.by_number(number, with_history=True, lock=True)
+        check_access(user, case)
         worked = [e for e in case.events if e.kind != EventKind.VISITED]
         if any(event.actor == _actor(user) for event in worked):
             raise NotAllowed(f"{user.username} worked on case {number}: someone else visits")

@@ -17,7 +17,7 @@ from civicline.domain.cases import CaseEvent, EventKind
 from civicline.domain.errors import InvalidInput
 from civicline.domain.ownership import BacklogEntry, CaseOwner
 from civicline.domain.staff import StaffUser
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.staff import NotAllowed, check_access
 from civicline.handlers.supervision import may_supervise, own_department
 from civicline.storage.base import UnitOfWork
 
@@ -49,6 +49,7 @@ async def assign(
         raise NotAllowed(f"{user.username} may not assign leader ownership")
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
+        check_access(user, case)
         assert case.id is not None
         if case.merged_into:
             raise InvalidInput(f"case {number} is merged into {case.merged_into}: own that one")
@@ -101,8 +102,7 @@ async def assign(
 async def owner_of(number: str, *, user: StaffUser, uow: UnitOfWork) -> CaseOwner | None:
     async with uow:
         case = await uow.cases.by_number(number)
-        if not user.may_handle(case.department):
-            raise NotAllowed(f"{user.username} may not handle case {number}")
+        check_access(user, case)
         assert case.id is not None
         return await uow.ownership.get(case.id)
 

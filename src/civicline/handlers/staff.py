@@ -70,9 +70,12 @@ def _actor(user: StaffUser) -> str:
     return f"staff:{user.username}"
 
 
-def _check_access(user: StaffUser, case: Case) -> None:
-    if not user.may_handle(case.department):
-        raise NotAllowed(f"{user.username} may not handle case {case.number}")
+def check_access(user: StaffUser, *cases: Case) -> None:
+    """Refuse unless the user may handle every case the action touches: the one named in the
+    URL and any other it reaches (a merge target, an order's or a call-back's case)."""
+    for case in cases:
+        if not user.may_handle(case.department):
+            raise NotAllowed(f"{user.username} may not handle case {case.number}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,7 @@ async def case_thread(number: str, *, user: StaffUser, uow: UnitOfWork) -> CaseT
     """The case with its history and every message in and out."""
     async with uow:
         case = await uow.cases.by_number(number, with_history=True)
-        _check_access(user, case)
+        check_access(user, case)
         assert case.id is not None
         return CaseThread(
             case=case,
@@ -123,7 +126,7 @@ async def claim_case(
     a race, so of two people claiming at once exactly one gets it."""
     async with uow:
         case = await uow.cases.by_number(number)
-        _check_access(user, case)
+        check_access(user, case)
         assert case.id is not None and user.id is not None
         if not await uow.claims.take(case.id, user.id, now=now, until=now + ttl):
             held = await uow.claims.of_case(case.id)
@@ -138,7 +141,7 @@ async def release_case(number: str, *, user: StaffUser, uow: UnitOfWork) -> None
     """Give the case back to the queue (only one's own claim)."""
     async with uow:
         case = await uow.cases.by_number(number)
-        _check_access(user, case)
+        check_access(user, case)
         assert case.id is not None
         await uow.claims.release(case.id, user.id)
         await uow.commit()
@@ -218,7 +221,7 @@ async def reply_to_all(
         raise InvalidInput(f"a reply holds at most {MAX_REPLY_LENGTH} characters")
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
-        _check_access(user, case)
+        check_access(user, case)
         await _hold(uow, case, user, now=now, rule=claim)
         if case.status not in REPLYABLE:
             raise IllegalTransition(case.number, case.status, "answered")
@@ -250,9 +253,17 @@ async def act(
 ) -> Case:
     """Apply one lifecycle action; illegal ones raise and change nothing. Actions that take
     the case away from its holder (forward, return, reject, merge, close) end the claim."""
+    into = request.into if request.action == Action.MERGE else None
+    if request.action == Action.MERGE and not into:
+        raise InvalidInput("merge needs the number of the case to merge into")
     async with uow:
-        case = await uow.cases.by_number(number, lock=True)
-        _check_access(user, case)
+        # A merge locks both cases, in number order: two crossing merges cannot deadlock.
+        locked = {
+            n: await uow.cases.by_number(n, lock=True) for n in sorted({number, into or number})
+        }
+        case = locked[number]
+        # The target too: from now on its answers reach this case's citizen.
+        check_access(user, *locked.values())
         await _hold(uow, case, user, now=now, rule=claim)
         actor = _actor(user)
         reason = request.reason or ""
@@ -270,9 +281,8 @@ async def act(
             case Action.REJECT:
                 case.reject(actor=actor, at=now, reason=reason)
             case Action.MERGE:
-                if not request.into:
-                    raise InvalidInput("merge needs the number of the case to merge into")
-                target = await uow.cases.by_number(request.into)
+                assert into is not None
+                target = locked[into]
                 if target.merged_into:
                     raise InvalidInput(f"case {target.number} is itself merged")
                 case.merge_into(target.number, actor=actor, at=now, reason=request.reason)
@@ -324,7 +334,7 @@ async def place_case(
         raise InvalidInput(f"unknown department {target}")
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
-        _check_access(user, case)
+        check_access(user, case)
         await _hold(uow, case, user, now=now, rule=claim)
         if case.status not in AWAITING_TRIAGE:
             raise IllegalTransition(case.number, case.status, "assigned")

@@ -32,7 +32,7 @@ from civicline.domain.supervision import (
     SupervisionOrder,
     required,
 )
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.staff import NotAllowed, check_access
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.supervision import OrderFilter
 
@@ -92,11 +92,6 @@ def _require_supervisor(user: StaffUser) -> None:
         raise NotAllowed(f"{user.username} may not issue or close supervision orders")
 
 
-def _may_read(user: StaffUser, department: str | None) -> None:
-    if not user.may_handle(department):
-        raise NotAllowed(f"{user.username} may not see this department's supervision orders")
-
-
 def _event(
     order: SupervisionOrder,
     step: OrderStep,
@@ -145,6 +140,7 @@ async def issue(
     due_at = deadline.resolve(clock.now, clock.calendar, clock.city_timezone)
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
+        check_access(user, case)
         assert case.id is not None
         if case.status not in OPEN:
             raise InvalidInput(f"case {number} is {case.status}: reopen it before supervising")
@@ -293,7 +289,7 @@ async def for_case(number: str, *, user: StaffUser, uow: UnitOfWork) -> list[Sup
     """The case's orders, oldest first; the case's access rule."""
     async with uow:
         case = await uow.cases.by_number(number)
-        _may_read(user, case.department)
+        check_access(user, case)
         assert case.id is not None
         return await uow.supervision.for_case(case.id)
 
