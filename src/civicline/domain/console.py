@@ -6,7 +6,7 @@ Standard library only, like the rest of the domain.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from civicline.domain.messages import Language
@@ -47,13 +47,18 @@ class ClaimRule(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LockoutPolicy:
-    """Lock a username after ``max_failures`` wrong passwords within ``window``, for
-    ``lock_for``. Counted per username (existing or not, so the answer reveals nothing) and
-    kept in the database, so every worker process sees the same count."""
+    """Lock a username after ``max_failures`` wrong passwords within ``window``, and a client
+    address after ``max_client_failures`` (whatever names it tried), for ``lock_for``. Counted
+    per username (existing or not, so the answer reveals nothing) and kept in the database, so
+    every process and every way to sign in (console, API token) sees the same count."""
 
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
     lock_for: timedelta = timedelta(minutes=15)
+    max_client_failures: int = 20
+
+    def for_clients(self) -> LockoutPolicy:
+        return replace(self, max_failures=self.max_client_failures)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from civicline.domain.console import LockoutPolicy
 from civicline.domain.incidents import IncidentPolicy
 from civicline.handlers.surge import SurgePolicy
 from civicline.nlu.training_data import default_data_path
@@ -48,8 +49,10 @@ class Settings(BaseSettings):
         default=None, description="signs staff tokens; default: generated once into var_dir"
     )
     token_ttl_seconds: int = 8 * 3600
-    # The staff console: sessions last token_ttl_seconds; lockout after repeated failures.
+    # The staff console: sessions last token_ttl_seconds. Signing in (console and API token
+    # alike) locks a name after this many failures, and a client address after the second.
     console_lockout_failures: int = Field(default=5, ge=1)
+    console_lockout_client_failures: int = Field(default=20, ge=1)
     console_lockout_minutes: int = Field(default=15, ge=1)
     console_claim_minutes: int = Field(default=15, ge=1)
     console_poll_seconds: int = Field(default=5, ge=1, description="live updates of the pages")
@@ -188,6 +191,16 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         return (
             self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'civicline.db').resolve()}"
+        )
+
+    @property
+    def lockout_policy(self) -> LockoutPolicy:
+        minutes = timedelta(minutes=self.console_lockout_minutes)
+        return LockoutPolicy(
+            max_failures=self.console_lockout_failures,
+            max_client_failures=self.console_lockout_client_failures,
+            window=minutes,
+            lock_for=minutes,
         )
 
     @property

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
@@ -19,6 +19,7 @@ from civicline.gateway.auth import issue_token, verify_password
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import staff
+from civicline.handlers.signin import SignInRefused, authenticate
 from civicline.handlers.sweep import DELIVER_OUTBOUND
 from civicline.nlu.masking import mask
 
@@ -163,12 +164,20 @@ def _outbound(m: OutboundMessage) -> ThreadMessage:
 
 
 @router.post("/auth/token", response_model=Token, tags=["auth"])
-async def sign_in(credentials: Credentials, services: ServicesDep) -> Token:
-    async with services.uow() as uow:
-        user = await uow.staff.by_username(credentials.username)
-    ok = await verify_password(user.password_hash if user else None, credentials.password)
-    if user is None or not ok or not user.active:
-        raise HTTPException(401, "wrong username or password")
+async def sign_in(credentials: Credentials, request: Request, services: ServicesDep) -> Token:
+    """A bearer token; the console's lockout applies (the same count, name and address)."""
+    try:
+        user = await authenticate(
+            credentials.username,
+            credentials.password,
+            client=request.client.host if request.client else None,
+            uow_factory=services.uow,
+            verify=verify_password,
+            now=services.now(),
+            policy=services.settings.lockout_policy,
+        )
+    except SignInRefused as exc:
+        raise HTTPException(401, str(exc)) from None
     assert user.id is not None
     ttl = services.settings.token_ttl_seconds
     return Token(

@@ -1,5 +1,5 @@
-"""The staff console's use cases: signing in (with lockout), the queue and case screens as a
-given user may see them, and canned replies.
+"""The staff console's use cases: sessions (the sign-in itself is ``handlers.signin``), the
+queue and case screens as a given user may see them, and canned replies.
 
 What a user sees is decided here, not in the pages: department clerks see their department
 only, and never a citizen's phone number, ID number, e-mail or contact address (masked with
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -20,33 +19,21 @@ from civicline.domain.console import (
     CannedReply,
     Claim,
     ConsoleSession,
-    LockoutPolicy,
     QueueFilter,
     QueueKind,
 )
-from civicline.domain.errors import DomainError, InvalidInput
+from civicline.domain.errors import InvalidInput
 from civicline.domain.messages import InboundMessage, Language, OutboundMessage
 from civicline.domain.staff import StaffUser
 from civicline.handlers.staff import CaseThread, NotAllowed, case_thread
 from civicline.nlu import masking
-from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
+from civicline.storage.base import UnitOfWork
 
 NEAR_DUE = timedelta(hours=24)
 """A case whose deadline is closer than this is marked near-due in the queue."""
 HIDDEN = "•••"
 _CASE_NUMBER_START = re.compile(r"\d{6}-\d*|\d{6}")
 _PHONE_LIKE = re.compile(r"\+?[\d\s-]{7,}")
-
-Verify = Callable[[str | None, str], Awaitable[bool]]
-"""Checks a password against a stored hash (None: no such user; still takes the same time)."""
-
-
-class SignInRefused(DomainError):
-    """One answer for a wrong name, a wrong password, a disabled account and a locked name,
-    so the answer never tells whether the account exists."""
-
-    def __init__(self) -> None:
-        super().__init__("wrong username or password, or too many attempts: try again later")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,31 +47,10 @@ def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def sign_in(
-    username: str,
-    password: str,
-    *,
-    uow_factory: UnitOfWorkFactory,
-    verify: Verify,
-    now: datetime,
-    policy: LockoutPolicy,
-    ttl: timedelta,
+async def start_session(
+    user: StaffUser, *, uow: UnitOfWork, now: datetime, ttl: timedelta
 ) -> SignedIn:
-    """A new console session, or ``SignInRefused``. Every wrong password counts against the
-    name (existing or not); while the name is locked even the right password is refused."""
-    username = username.strip()[:64]
-    async with uow_factory() as uow:
-        failures = await uow.login_failures.get(username)
-        user = await uow.staff.by_username(username)
-    locked = failures is not None and failures.locked(now)
-    # Verified even when locked or unknown, so the time taken tells nothing either.
-    ok = await verify(user.password_hash if user else None, password)
-    if locked or not ok or user is None or not user.active:
-        if not locked:
-            async with uow_factory() as uow:
-                await uow.login_failures.record_failure(username, now=now, policy=policy)
-                await uow.commit()
-        raise SignInRefused()
+    """A new console session for a user who signed in (``handlers.signin.authenticate``)."""
     assert user.id is not None
     token = secrets.token_urlsafe(32)
     session = ConsoleSession(
@@ -94,8 +60,7 @@ async def sign_in(
         created_at=now,
         expires_at=now + ttl,
     )
-    async with uow_factory() as uow:
-        await uow.login_failures.clear(username)
+    async with uow:
         await uow.sessions.add(session)
         await uow.commit()
     return SignedIn(user, token, session)

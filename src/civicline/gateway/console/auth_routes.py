@@ -7,7 +7,6 @@ from datetime import timedelta
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from civicline.domain.console import LockoutPolicy
 from civicline.gateway.auth import verify_password
 from civicline.gateway.console.web import (
     LANG_COOKIE,
@@ -28,7 +27,8 @@ from civicline.gateway.console.web import (
     tokens_match,
     unsign,
 )
-from civicline.handlers.console import SignInRefused, sign_in, sign_out
+from civicline.handlers.console import sign_out, start_session
+from civicline.handlers.signin import SignInRefused, authenticate
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -68,18 +68,14 @@ async def login(request: Request) -> Response:
         raise HTTPException(403, "the sign-in form has expired: reload the page")
     settings = services.settings
     try:
-        signed = await sign_in(
+        user = await authenticate(
             form.get("username", ""),
             form.get("password", "")[:200],
+            client=request.client.host if request.client else None,
             uow_factory=services.uow,
             verify=verify_password,
             now=services.now(),
-            policy=LockoutPolicy(
-                max_failures=settings.console_lockout_failures,
-                lock_for=timedelta(minutes=settings.console_lockout_minutes),
-                window=timedelta(minutes=settings.console_lockout_minutes),
-            ),
-            ttl=timedelta(seconds=settings.token_ttl_seconds),
+            policy=settings.lockout_policy,
         )
     except SignInRefused:
         return _login_page(
@@ -89,6 +85,12 @@ async def login(request: Request) -> Response:
             status_code=401,
             username=form.get("username", ""),
         )
+    signed = await start_session(
+        user,
+        uow=services.uow(),
+        now=services.now(),
+        ttl=timedelta(seconds=settings.token_ttl_seconds),
+    )
     response = redirect(safe_next(form.get("next")))
     set_cookie(
         request,
