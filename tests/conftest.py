@@ -93,6 +93,12 @@ async def _truncate(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # Case numbers' day sequences (storage.case_numbers) live outside the tables.
+        sequences = await conn.scalars(
+            text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'case_seq_%'")
+        )
+        for name in list(sequences):
+            await conn.execute(text(f'DROP SEQUENCE "{name}"'))
     await engine.dispose()
 
 

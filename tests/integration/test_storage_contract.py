@@ -6,6 +6,7 @@ import asyncio
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from civicline.domain.cases import AWAITING_REPLY, CaseStatus, EventKind
 from civicline.domain.citizens import ContactHandle
@@ -118,6 +119,45 @@ async def test_case_numbers_are_sequential_per_day_and_unique_under_concurrency(
     assert sorted(many)[-1] == "261127-00023"
     async with uow() as u:
         assert await u.cases.next_number(date(2026, 11, 28)) == "261128-00001"
+
+
+async def test_case_numbers_come_in_blocks_after_the_days_old_counter_and_cases(
+    uow: SqlUnitOfWorkFactory, db_url: str
+) -> None:
+    citizen = await _citizen(uow)
+    day = T0.date()
+    async with uow() as u:
+        await u.session.execute(
+            text("INSERT INTO case_counters (day, last) VALUES (:day, 41)"), {"day": day}
+        )
+        await u.cases.add(case(f"{day:%y%m%d}-00057", citizen))  # filed by hand, say
+        await u.commit()
+    async with uow() as u:
+        block = await u.cases.next_numbers(day, 3)
+        assert await u.cases.next_numbers(day, 0) == []
+        await u.commit()
+    # PostgreSQL's day sequence starts after both; SQLite counts on from the counter row.
+    first = 58 if db_url.startswith("postgresql") else 42
+    assert block == [f"{day:%y%m%d}-{n:05d}" for n in range(first, first + 3)]
+
+
+async def test_an_open_transaction_holding_a_case_number_blocks_no_other(
+    uow: SqlUnitOfWorkFactory, db_url: str
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers: the race needs PostgreSQL")
+    day = date(2026, 11, 27)
+    async with uow() as holder:
+        first = await holder.cases.next_number(day)
+        # The first transaction stays open; the second still gets its number at once.
+        async with uow() as other:
+            second = await asyncio.wait_for(other.cases.next_number(day), timeout=5)
+            await other.commit()
+        await holder.session.rollback()
+    async with uow() as u:
+        third = await u.cases.next_number(day)
+    # The rolled-back number is not given out again: numbers only grow, gaps allowed.
+    assert first < second < third == "261127-00003"
 
 
 async def test_case_and_its_history_round_trip(uow: SqlUnitOfWorkFactory) -> None:

@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicline.domain.case_numbers import format_case_number
 from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
@@ -47,6 +46,7 @@ from civicline.storage.base import (
     SupervisionRepository,
 )
 from civicline.storage.canned import SqlCannedReplies
+from civicline.storage.case_numbers import next_numbers
 from civicline.storage.claims import SqlClaims
 from civicline.storage.console_queue import SqlQueueView
 from civicline.storage.dialogues import SqlDialogues
@@ -54,7 +54,6 @@ from civicline.storage.governance import SqlGovernance
 from civicline.storage.stats import SqlStats
 from civicline.storage.supervision import SqlOwnership, SqlSupervision
 from civicline.storage.tables import (
-    CaseCounterRow,
     CaseEventRow,
     CaseRow,
     CitizenRow,
@@ -387,12 +386,11 @@ class SqlCases:
         self.session = session
 
     async def next_number(self, day: date) -> str:
-        stmt = _insert(self.session, CaseCounterRow).values(day=day, last=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day"], set_={"last": CaseCounterRow.last + 1}
-        ).returning(CaseCounterRow.last)
-        sequence = (await self.session.execute(stmt)).scalar_one()
-        return format_case_number(day, sequence)
+        [number] = await next_numbers(self.session, day, 1)
+        return number
+
+    async def next_numbers(self, day: date, count: int) -> list[str]:
+        return await next_numbers(self.session, day, count)
 
     async def add(self, case: Case) -> Case:
         row = CaseRow(
