@@ -26,7 +26,7 @@ import redis
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("CIVICLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PINNED = shutil.which("taskset") is not None and len(os.sched_getaffinity(0)) >= 2
 SERVER_CPU, LOAD_CPU = "0", "1"
 

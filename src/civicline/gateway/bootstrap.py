@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -171,6 +172,14 @@ def _telegram(settings: Settings) -> Telegram | None:
     return Telegram(bot, build_dispatcher())
 
 
+def freeze_startup_objects() -> None:
+    """Move what start-up built (modules, the NLU model, routes: some 400,000 objects that live
+    as long as the process) out of the garbage collector's sight. Otherwise every full
+    collection walks them all, a pause of about 0.3 s that sets the gateway's p99."""
+    gc.collect()
+    gc.freeze()
+
+
 @asynccontextmanager
 async def services_for(settings: Settings) -> AsyncIterator[Services]:
     """Everything the gateway and the workers share, for the lifetime of the process."""
@@ -222,6 +231,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             telegram=telegram,
         )
         await sync_departments(services.uow(), taxonomy)
+        freeze_startup_objects()
         yield services
     finally:
         if http is not None:

@@ -1,6 +1,7 @@
 """A fixed-window rate limit on Redis: at most ``limit`` hits per key per window.
 
-Hits are batched: all the keys waiting to be counted go to Redis in one pipeline.
+Hits are batched: all the keys waiting to be counted go to Redis in one script call (a
+pipeline of SET NX + INCR per key cost twice the packing and parsing for the same work).
 """
 
 from __future__ import annotations
@@ -11,6 +12,17 @@ from redis.asyncio import Redis
 
 from civicline.storage.batching import Batcher
 
+# KEYS: the counters; ARGV[1]: the window in seconds. SET NX starts a window with its expiry;
+# INCR keeps the expiry. Returns each key's count in this window.
+_HIT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
+  counts[i] = redis.call('INCR', key)
+end
+return counts
+"""
+
 
 class RateLimiter:
     def __init__(self, redis: Redis, *, limit: int, window_seconds: int, prefix: str) -> None:
@@ -18,6 +30,7 @@ class RateLimiter:
         self.limit = limit
         self.window = window_seconds
         self.prefix = prefix
+        self._script = redis.register_script(_HIT)
         self._batcher: Batcher[str, bool] = Batcher(self._hit_many)
 
     async def hit(self, key: str) -> bool:
@@ -25,11 +38,6 @@ class RateLimiter:
         return await self._batcher.submit(key)
 
     async def _hit_many(self, keys: Sequence[str]) -> list[bool]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                name = f"ratelimit:{self.prefix}:{key}"
-                # SET NX starts the window with its expiry; INCR keeps the expiry.
-                pipe.set(name, 0, ex=self.window, nx=True)
-                pipe.incr(name)
-            replies = await pipe.execute()
-        return [int(count) <= self.limit for count in replies[1::2]]
+        names = [f"ratelimit:{self.prefix}:{key}" for key in keys]
+        counts = await self._script(keys=names, args=[self.window])
+        return [int(count) <= self.limit for count in counts]
