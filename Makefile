@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install browser run test lint format bench clean
+.PHONY: install browser mail run test lint format bench clean
 
 $(BIN)/civicline: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Civicline needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -20,10 +20,17 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "browser tests need Chromium: sudo apt-get install chromium"; fi; }
 
+# The letters' tests read mail from a real IMAP server: Debian's dovecot, run by each test as
+# its own process on a free port (tests/mailserver.py); the system service is not used.
+mail:
+	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd; \
+	  else echo "the mail tests need dovecot: sudo apt-get install dovecot-imapd"; fi; }
+
 run: install
 	$(BIN)/civicline run
 
-test: install browser
+test: install browser mail
 	$(BIN)/pytest
 
 lint: install

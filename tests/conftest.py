@@ -29,6 +29,9 @@ from civicline.storage.redis_server import EmbeddedRedis
 from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.tables import Base
 
+# The real mail servers' fixtures (dovecot, smtp_sink) for the letters' tests.
+pytest_plugins = ["tests.mailserver"]
+
 POSTGRES_URL = os.environ.get(
     "CIVICLINE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

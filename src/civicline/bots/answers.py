@@ -15,6 +15,7 @@ from civicline.domain.messages import Channel, Choice, InboundMessage, Language
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.handlers.hotline import Corrections
+from civicline.handlers.letters import Letters
 from civicline.nlu.base import SERVICE_INTENTS, SMALL_TALK_INTENTS, Classifier
 from civicline.storage.base import UnitOfWork
 
@@ -29,6 +30,7 @@ class Conversation:
     nlu: Classifier
     guided_channels: frozenset[Channel] = GUIDED_CHANNELS
     corrections: Corrections | None = None  # where people's corrections of the NLU go
+    letters: Letters | None = None  # the mailbox and paper letters, where those are set up
 
     def department_name(self, code: str | None, language: Language) -> str:
         if code is None:

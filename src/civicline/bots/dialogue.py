@@ -11,9 +11,9 @@ On one-shot channels (SMS, web chat) a complaint opens a case at once. On guided
 (Telegram) the bot first asks where it happened when the text names no place, then asks the
 citizen to confirm the category (``bots.guided``).
 
-Hotline transcripts and Open311 service requests skip the dialogue: their cases open at once
-(``handlers.hotline``, ``handlers.open311``), and an Open311 client polls instead of being
-answered.
+Hotline transcripts, letters (the mailbox form, e-mail, paper) and Open311 service requests
+skip the dialogue: their cases open at once (``handlers.hotline``, ``handlers.letters``,
+``handlers.open311``), and an Open311 client polls instead of being answered.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from civicline.domain.messages import (
     Language,
     guess_language,
 )
-from civicline.handlers import open311
+from civicline.handlers import letters, open311
 from civicline.handlers.cases import (
     Reading,
     read_complaint,
@@ -53,6 +53,7 @@ from civicline.handlers.cases import (
     to_citizen,
 )
 from civicline.handlers.hotline import Hotline, process_stored
+from civicline.handlers.letters import LETTER_CHANNELS
 from civicline.nlu.base import Classification
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
@@ -120,6 +121,10 @@ async def handle_inbound(
     if peek.channel == Channel.HOTLINE:  # a call transcript whose filing was cut short
         filed = await process_stored(message_id, _hotline(uow_factory, conversation), now=now)
         return Handled(filed.outbound_ids, case_number=filed.case_number)
+    if peek.channel in LETTER_CHANNELS and conversation.letters is not None:  # 信: no dialogue
+        done = await letters.process_stored(message_id, conversation.letters, now=now)
+        opened = [done.case_number] if done.outcome == "opened" and done.case_number else []
+        return Handled(done.outbound_ids, case_number=done.case_number, opened=opened)
     if peek.channel == Channel.OPEN311:  # a service request: no dialogue, and no reply
         number = await open311.process_stored(
             message_id, _open311(uow_factory, conversation), now=now

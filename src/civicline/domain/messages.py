@@ -15,6 +15,9 @@ class Channel(enum.StrEnum):
     HOTLINE = "hotline"
     VOICE = "voice"
     OPEN311 = "open311"
+    EMAIL = "email"  # the mayor's mailbox over IMAP/SMTP
+    MAILBOX = "mailbox"  # the mayor's mailbox web form (书记市长信箱)
+    LETTER = "letter"  # a paper letter registered by a clerk; answers go by post
 
 
 class InboundStatus(enum.StrEnum):

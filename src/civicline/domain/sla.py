@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
+from civicline.domain.letters import ACCEPT_DAYS
 from civicline.domain.taxonomy import Category, UrgentDeadlines
 
 DEFAULT_REPLY_WORKING_DAYS = 3
@@ -69,4 +70,25 @@ def deadlines_for(
         accept_by=accept_by,
         complete_by=calendar.add_working_days(received_at, working_days),
         reply_by=calendar.add_working_days(received_at, reply_days),
+    )
+
+
+def letter_deadlines(
+    category: Category,
+    received_at: datetime,
+    *,
+    urgent: UrgentDeadlines | None = None,
+    calendar: WorkCalendar = WEEKDAYS_ONLY,
+) -> Deadlines:
+    """A letter's deadlines from its receipt (信访工作条例): accept or not within
+    ``ACCEPT_DAYS`` days (calendar days, as the regulation counts them), the first answer
+    (the acceptance notice) by then too, and completion the category's working days after
+    that. An urgent letter keeps the urgent deadlines, counted from its receipt."""
+    if urgent is not None:
+        return deadlines_for(category, received_at, urgent=urgent, calendar=calendar)
+    accept_by = received_at + timedelta(days=ACCEPT_DAYS)
+    return Deadlines(
+        accept_by=accept_by,
+        complete_by=calendar.add_working_days(accept_by, category.complete_working_days),
+        reply_by=accept_by,
     )

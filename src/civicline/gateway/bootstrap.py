@@ -22,13 +22,16 @@ from civicline.channels.telegram import Telegram, TelegramSender, build_dispatch
 from civicline.channels.twilio_api import close_client, make_client
 from civicline.channels.webchat import WebchatSender
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
+from civicline.domain.letters import Addressee
 from civicline.domain.messages import Channel
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
+from civicline.gateway.mail import email_sender
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.delivery import RetryPolicy
 from civicline.handlers.hotline import Hotline
+from civicline.handlers.letters import Letters
 from civicline.handlers.ports import Sender
 from civicline.nlu import entities
 from civicline.nlu.base import Classifier
@@ -40,7 +43,9 @@ from civicline.nlu.rasa import RasaClassifier
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
 from civicline.storage.calendar_file import load_calendar
+from civicline.storage.files import LocalFiles
 from civicline.storage.intake import SqlInboxWriter
+from civicline.storage.mailboxes_file import load_mailboxes
 from civicline.storage.open311 import SqlOpen311Store
 from civicline.storage.queue import ArqQueue, connect
 from civicline.storage.rate_limit import RateLimiter
@@ -69,12 +74,14 @@ class Services:
     embedded_redis: EmbeddedRedis | None = None
     calendar: WorkCalendar = WEEKDAYS_ONLY
     telegram: Telegram | None = None  # the bot and its dispatcher, when Telegram is on
+    addressees: dict[str, Addressee] = field(default_factory=dict)  # the mailbox's boxes
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
 
     def __post_init__(self) -> None:
         self._sessions = database.session_factory(self.engine)
         self.inbox = SqlInboxWriter(self.engine)
         self.open311 = SqlOpen311Store(self._sessions)  # what Open311 clients may read
+        self.files = LocalFiles(self.settings.var_dir / "files")  # letters' scans and photos
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self._sessions)
@@ -88,17 +95,33 @@ class Services:
         return CorrectionsFile(corrections_path(self.settings.var_dir))
 
     @property
+    def routing(self) -> Routing:
+        return Routing(
+            self.settings.nlu_min_confidence,
+            self.settings.timezone,
+            self.calendar,
+            incidents=self.settings.incident_policy,
+        )
+
+    @property
     def conversation(self) -> Conversation:
         return Conversation(
             taxonomy=self.taxonomy,
-            routing=Routing(
-                self.settings.nlu_min_confidence,
-                self.settings.timezone,
-                self.calendar,
-                incidents=self.settings.incident_policy,
-            ),
+            routing=self.routing,
             nlu=self.classifier,
             corrections=self.corrections,
+            letters=self.letters,
+        )
+
+    @property
+    def letters(self) -> Letters:
+        return Letters(
+            self.uow,
+            self.taxonomy,
+            self.routing,
+            self.classifier,
+            self.files,
+            self.addressees,
         )
 
     @property
@@ -208,6 +231,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
     telegram = _telegram(settings)
     if telegram is not None:
         senders[Channel.TELEGRAM] = TelegramSender(telegram.bot)
+    addressees = {box.code: box for box in load_mailboxes(taxonomy, settings.mailboxes_path)}
     http = httpx.AsyncClient() if settings.rasa_url else None
     try:
         redis = await connect(redis_url)
@@ -229,7 +253,11 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             ),
             embedded_redis=embedded,
             telegram=telegram,
+            addressees=addressees,
         )
+        mail_sender = email_sender(settings, services.uow)
+        if mail_sender is not None:
+            senders[Channel.EMAIL] = mail_sender
         await sync_departments(services.uow(), taxonomy)
         freeze_startup_objects()
         yield services

@@ -18,6 +18,7 @@ from civicline.domain.incidents import IncidentPolicy
 from civicline.handlers.surge import SurgePolicy
 from civicline.nlu.training_data import default_data_path
 from civicline.storage.calendar_file import DEFAULT_HOLIDAYS
+from civicline.storage.mailboxes_file import DEFAULT_MAILBOXES
 from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -134,6 +135,36 @@ class Settings(BaseSettings):
     open311_contact: str = "12345 市民服务热线 / 12345 Mayor Hotline"
     open311_key_service: str = "API keys are issued by the 12345 hotline centre on request."
 
+    # Letters (信): the mailbox web form, e-mail over IMAP/SMTP, paper letters.
+    mailboxes_path: Path = DEFAULT_MAILBOXES  # whom letters may be written to
+    letter_file_max_bytes: int = Field(default=10_000_000, ge=1, description="per attachment")
+    letter_files_max: int = Field(default=5, ge=0, le=20, description="attachments per letter")
+    mailbox_rate_limit_per_hour: int = Field(
+        default=5, ge=1, description="form letters per client address and per phone"
+    )
+    mailbox_query_rate_limit_per_hour: int = Field(
+        default=20, ge=1, description="query-page look-ups per client address"
+    )
+    # E-mail: on when the IMAP host is set (the SMTP host too, for answers).
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_tls: bool = Field(default=True, description="implicit TLS; false only for localhost")
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folder: str = "INBOX"
+    imap_poll_seconds: float = Field(default=60.0, gt=0, description="when IDLE is missing")
+    mail_max_bytes: int = Field(default=25_000_000, ge=1, description="larger: headers only")
+    mail_reader: bool = Field(
+        default=True, description="read the mailbox in this worker (one reader is enough)"
+    )
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_tls: Literal["ssl", "starttls", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from_address: str | None = Field(default=None, description="default: imap_user")
+    mail_from_name: str = "市长信箱"
+
     @field_validator(
         "database_url",
         "redis_url",
@@ -145,6 +176,13 @@ class Settings(BaseSettings):
         "open311_api_keys",
         "open311_jurisdiction_id",
         "metrics_token",
+        "imap_host",
+        "imap_user",
+        "imap_password",
+        "smtp_host",
+        "smtp_user",
+        "smtp_password",
+        "mail_from_address",
         mode="before",
     )
     @classmethod
@@ -182,6 +220,10 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.imap_host and self.imap_user and self.imap_password)
 
     @property
     def sms_enabled(self) -> bool:

@@ -14,6 +14,7 @@ from arq.worker import Worker, func
 from civicline.bots.dialogue import handle_inbound
 from civicline.bots.guided import finish_expired
 from civicline.gateway.bootstrap import Services
+from civicline.gateway.mail import ReaderTask, imap_account, mailbox_reader
 from civicline.handlers.delivery import deliver
 from civicline.handlers.escalation import Schedule, run_schedule
 from civicline.handlers.supervision import remind
@@ -86,6 +87,23 @@ async def sweep_unfinished(ctx: dict[str, Any]) -> None:
         await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
 
 
+async def _start_mailbox(ctx: dict[str, Any]) -> None:
+    """Read the city's mailbox beside the worker, when IMAP is set up (``gateway.mail``)."""
+    services: Services = ctx["services"]
+    account = imap_account(services.settings)
+    if account is None or not services.settings.mail_reader:
+        return
+    reader = ReaderTask(mailbox_reader(account, services.letters, services.queue, services.now))
+    reader.start()
+    ctx["mailbox"] = reader
+
+
+async def _stop_mailbox(ctx: dict[str, Any]) -> None:
+    reader: ReaderTask | None = ctx.pop("mailbox", None)
+    if reader is not None:
+        await reader.stop()
+
+
 async def build_worker(
     services: Services, *, burst: bool = False, sweep_at_start: bool = True
 ) -> Worker:
@@ -116,6 +134,8 @@ async def build_worker(
         redis_pool=await connect(services.redis_url),
         queue_name=QUEUE_NAME,
         ctx={"services": services},
+        on_startup=_start_mailbox,
+        on_shutdown=_stop_mailbox,
         keep_result=0,
         max_jobs=settings.worker_concurrency,
         burst=burst,

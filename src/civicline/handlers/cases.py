@@ -11,7 +11,7 @@ from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.incidents import IncidentPolicy
 from civicline.domain.messages import Choice, InboundMessage, Language, OutboundMessage
-from civicline.domain.sla import deadlines_for
+from civicline.domain.sla import deadlines_for, letter_deadlines
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.incidents import join_incident
 from civicline.nlu.base import Classification, Classifier, Entity
@@ -94,10 +94,12 @@ async def open_case(
     routing: Routing,
     now: datetime,
     confirmed: Confirmed | None = None,
+    letter: bool = False,
 ) -> Case:
     """Open a case for ``message``: routed when the NLU is sure (or the citizen confirmed a
     category), in triage otherwise; urgent ones get the shortest deadlines and an alert in
-    their history."""
+    their history. A letter's deadlines run from its receipt (``message.received_at``) by
+    the letters' rule (``domain.sla.letter_deadlines``)."""
     assert message.citizen_id is not None
     classification, flags = reading.classification, reading.flags
     confirmed = confirmed or Confirmed()
@@ -112,9 +114,10 @@ async def open_case(
     subcategory = taxonomy.subcategory_for(category.code, message.text) if placed else None
     urgent = flags.urgent if confirmed.urgent is None else confirmed.urgent
     local_now = now.astimezone(routing.city_timezone)
-    deadlines = deadlines_for(
+    rule = letter_deadlines if letter else deadlines_for
+    deadlines = rule(
         category,
-        local_now,
+        message.received_at.astimezone(routing.city_timezone) if letter else local_now,
         urgent=taxonomy.urgent if urgent else None,
         calendar=routing.calendar,
     )

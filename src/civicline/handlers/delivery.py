@@ -16,9 +16,10 @@ from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
-# Answers on these channels are call-back tasks (回访): staff phone the citizen and mark the
-# task done (``handlers.callbacks``); no sender touches them.
-PEOPLE_DELIVER = frozenset({Channel.HOTLINE})
+# Answers on these channels are call-back tasks (回访) or letters by post: staff phone the
+# citizen and mark the task done (``handlers.callbacks``), or a clerk posts the answer and
+# records its tracking number (``handlers.letters.record_post``); no sender touches them.
+PEOPLE_DELIVER = frozenset({Channel.HOTLINE, Channel.LETTER})
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from civicline.domain.console import (
 )
 from civicline.domain.dialogues import Dialogue
 from civicline.domain.governance import Notification
+from civicline.domain.letters import Letter
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
 from civicline.domain.ownership import BacklogEntry, CaseOwner
 from civicline.domain.staff import StaffUser
@@ -294,6 +295,39 @@ class StatsRepository(Protocol):
         ...
 
 
+class LetterRepository(Protocol):
+    async def add(self, letter: Letter) -> Letter: ...
+    async def get(self, letter_id: int, *, lock: bool = False) -> Letter: ...
+    async def save(self, letter: Letter) -> None: ...
+    async def by_inbound(self, inbound_id: int) -> Letter | None: ...
+    async def by_case_number(self, number: str) -> Letter | None:
+        """The letter that opened the case ``number``."""
+        ...
+
+    async def cursor(self, account: str, folder: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID read) of a mailbox folder, or None before the first read."""
+        ...
+
+    async def store_inbound(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+        """Store once per (channel, provider id) in the caller's transaction; the row and
+        whether it is new."""
+        ...
+
+    async def store_mail(
+        self,
+        message: InboundMessage,
+        *,
+        account: str,
+        folder: str,
+        uidvalidity: int,
+        uid: int,
+        now: datetime,
+    ) -> tuple[InboundMessage, bool]:
+        """Store a mail in the inbox (once per Message-ID) and move the folder's cursor past
+        it, in the caller's transaction: one commit makes both true, or neither."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: commit explicitly, anything else rolls back on exit."""
 
@@ -313,6 +347,7 @@ class UnitOfWork(Protocol):
     canned_replies: CannedReplyRepository
     queue_view: QueueView
     stats: StatsRepository
+    letters: LetterRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -36,6 +36,7 @@ from civicline.storage.base import (
     DialogueRepository,
     GovernanceRepository,
     InboxRepository,
+    LetterRepository,
     LoginFailureRepository,
     OutboxRepository,
     OwnershipRepository,
@@ -51,6 +52,7 @@ from civicline.storage.claims import SqlClaims
 from civicline.storage.console_queue import SqlQueueView
 from civicline.storage.dialogues import SqlDialogues
 from civicline.storage.governance import SqlGovernance
+from civicline.storage.letters import SqlLetters
 from civicline.storage.stats import SqlStats
 from civicline.storage.supervision import SqlOwnership, SqlSupervision
 from civicline.storage.tables import (
@@ -720,6 +722,7 @@ class SqlUnitOfWork:
         self.canned_replies: CannedReplyRepository = SqlCannedReplies(self.session)
         self.queue_view: QueueView = SqlQueueView(self.session, _case)
         self.stats: StatsRepository = SqlStats(self.session)
+        self.letters: LetterRepository = SqlLetters(self.session)
         return self
 
     async def __aexit__(

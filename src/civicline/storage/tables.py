@@ -429,3 +429,40 @@ class SurgeAlertRow(Base):
     at: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer)
     usual: Mapped[float] = mapped_column(Float)
+
+
+class LetterRow(Base):
+    """A letter (信): what its case does not hold. See ``domain.letters``."""
+
+    __tablename__ = "letters"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    addressee: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    sender_name: Mapped[str | None] = mapped_column(String(100))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    postmark_date: Mapped[date | None] = mapped_column(Date)
+    received_at: Mapped[datetime]
+    signatories: Mapped[int] = mapped_column(Integer, default=1)
+    may_publish: Mapped[bool] = mapped_column(Boolean, default=False)
+    query_code_hash: Mapped[str | None] = mapped_column(String(200))
+    registered_by: Mapped[str | None] = mapped_column(String(100))
+    post_sent_on: Mapped[date | None] = mapped_column(Date)
+    post_tracking_number: Mapped[str | None] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MailCursorRow(Base):
+    """How far a mailbox folder has been read: IMAP UIDs are only meaningful with their
+    folder's UIDVALIDITY, and a new UIDVALIDITY means reading the folder again (Message-IDs
+    keep that from filing a mail twice)."""
+
+    __tablename__ = "mail_cursors"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,152 @@
+"""Letters and mailbox cursors on SQL (PostgreSQL and SQLite alike)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicline.domain.errors import NotFound
+from civicline.domain.letters import Letter, LetterKind, PostReply
+from civicline.domain.messages import InboundMessage
+from civicline.storage.tables import CaseRow, InboundMessageRow, LetterRow, MailCursorRow
+
+
+def _letter(row: LetterRow) -> Letter:
+    return Letter(
+        id=row.id,
+        kind=LetterKind(row.kind),
+        addressee=row.addressee,
+        subject=row.subject,
+        received_at=row.received_at,
+        sender_name=row.sender_name,
+        contact=row.contact,
+        address=row.address,
+        postmark_date=row.postmark_date,
+        signatories=row.signatories,
+        may_publish=row.may_publish,
+        query_code_hash=row.query_code_hash,
+        case_id=row.case_id,
+        inbound_id=row.inbound_id,
+        post_reply=(
+            PostReply(row.post_sent_on, row.post_tracking_number or "")
+            if row.post_sent_on is not None
+            else None
+        ),
+        registered_by=row.registered_by,
+        meta=dict(row.meta or {}),
+    )
+
+
+def _values(letter: Letter) -> dict[str, Any]:
+    return {
+        "kind": letter.kind,
+        "addressee": letter.addressee,
+        "subject": letter.subject,
+        "received_at": letter.received_at,
+        "sender_name": letter.sender_name,
+        "contact": letter.contact,
+        "address": letter.address,
+        "postmark_date": letter.postmark_date,
+        "signatories": letter.signatories,
+        "may_publish": letter.may_publish,
+        "query_code_hash": letter.query_code_hash,
+        "case_id": letter.case_id,
+        "registered_by": letter.registered_by,
+        "post_sent_on": letter.post_reply.sent_on if letter.post_reply else None,
+        "post_tracking_number": letter.post_reply.tracking_number if letter.post_reply else None,
+        "meta": letter.meta,
+    }
+
+
+class SqlLetters:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, letter: Letter) -> Letter:
+        assert letter.inbound_id is not None
+        row = LetterRow(inbound_id=letter.inbound_id, **_values(letter))
+        self.session.add(row)
+        await self.session.flush()
+        letter.id = row.id
+        return letter
+
+    async def get(self, letter_id: int, *, lock: bool = False) -> Letter:
+        row = await self.session.get(LetterRow, letter_id, with_for_update=lock)
+        if row is None:
+            raise NotFound("letter", letter_id)
+        return _letter(row)
+
+    async def save(self, letter: Letter) -> None:
+        row = await self.session.get(LetterRow, letter.id)
+        if row is None:
+            raise NotFound("letter", letter.id)
+        for name, value in _values(letter).items():
+            setattr(row, name, value)
+
+    async def by_inbound(self, inbound_id: int) -> Letter | None:
+        row = await self.session.scalar(select(LetterRow).where(LetterRow.inbound_id == inbound_id))
+        return _letter(row) if row is not None else None
+
+    async def by_case_number(self, number: str) -> Letter | None:
+        row = await self.session.scalar(
+            select(LetterRow)
+            .join(CaseRow, CaseRow.id == LetterRow.case_id)
+            .where(CaseRow.number == number)
+            .order_by(LetterRow.id)
+            .limit(1)
+        )
+        return _letter(row) if row is not None else None
+
+    async def cursor(self, account: str, folder: str) -> tuple[int, int] | None:
+        row = await self.session.get(MailCursorRow, (account, folder))
+        return (row.uidvalidity, row.last_uid) if row is not None else None
+
+    async def store_inbound(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+        # Imported here: storage.sql builds the unit of work that holds this repository.
+        from civicline.storage.sql import inbound_from_row, inbound_values, insert_for
+
+        table = InboundMessageRow.__table__
+        inserted = await self.session.scalar(
+            insert_for(self.session.get_bind().dialect.name, table)
+            .values(**inbound_values(message))
+            .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+            .returning(table.c.id)
+        )
+        if inserted is not None:
+            message.id = inserted
+            return message, True
+        row = await self.session.scalar(
+            select(InboundMessageRow).where(
+                InboundMessageRow.channel == message.channel,
+                InboundMessageRow.provider_message_id == message.provider_message_id,
+            )
+        )
+        assert row is not None
+        return inbound_from_row(row), False
+
+    async def store_mail(
+        self,
+        message: InboundMessage,
+        *,
+        account: str,
+        folder: str,
+        uidvalidity: int,
+        uid: int,
+        now: datetime,
+    ) -> tuple[InboundMessage, bool]:
+        from civicline.storage.sql import insert_for
+
+        stored = await self.store_inbound(message)
+        cursor = insert_for(self.session.get_bind().dialect.name, MailCursorRow.__table__).values(
+            account=account, folder=folder, uidvalidity=uidvalidity, last_uid=uid, updated_at=now
+        )
+        await self.session.execute(
+            cursor.on_conflict_do_update(
+                index_elements=["account", "folder"],
+                set_={"uidvalidity": uidvalidity, "last_uid": uid, "updated_at": now},
+            )
+        )
+        return stored
