@@ -18,6 +18,7 @@ from civicline.gateway import (
     followup_routes,
     governance_routes,
     hotline_routes,
+    mailbox_pages,
     metrics_routes,
     open311_routes,
     sms_routes,
@@ -56,9 +57,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # The mailbox form takes files: its own limit, the files' and a margin for the text.
+    letter_bytes = settings.letter_files_max * settings.letter_file_max_bytes + 1_000_000
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, uploads={"/mailbox": letter_bytes}
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(webchat_routes.router, tags=["webchat"])
+    app.include_router(mailbox_pages.router)  # /mailbox, /mailbox/query
     # Before the staff router: its /cases/{number}/{action} would take /pause and /visit.
     app.include_router(followup_routes.router)
     app.include_router(governance_routes.router)  # before it too: /supervision, /ownership

@@ -507,11 +507,8 @@ async def query(number: str, code: str, *, uow: UnitOfWork) -> LetterStatus:
         case = await uow.cases.by_number(number.strip())
         assert case.id is not None
         sent = await uow.outbox.for_case(case.id)
-    answers = [
-        Answer(m.created_at, m.text)
-        for m in sent
-        if m.author.startswith("staff:") and m.status != DeliveryStatus.FAILED
-    ]
+    # Every staff answer, delivered or not: the page is where a lost SMS can still be read.
+    answers = [Answer(m.created_at, m.text) for m in sent if m.author.startswith("staff:")]
     return LetterStatus(
         number=case.number,
         status=case.status,
