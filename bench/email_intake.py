@@ -38,14 +38,15 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.fakes.memory import MemoryQueue  # noqa: E402
+from tests.mailserver import Dovecot  # noqa: E402
+
 from civicline.channels.email.parse import parse_mail  # noqa: E402
 from civicline.gateway.bootstrap import services_for  # noqa: E402
 from civicline.gateway.mail import mailbox_reader  # noqa: E402
 from civicline.gateway.settings import Settings  # noqa: E402
 from civicline.handlers import letters  # noqa: E402
 from civicline.storage import database  # noqa: E402
-from tests.fakes.memory import MemoryQueue  # noqa: E402
-from tests.mailserver import Dovecot  # noqa: E402
 
 TOPICS = [
     "小区门口的路灯坏了一个星期，晚上一片漆黑，老人孩子出门很不安全，请尽快派人维修。",
