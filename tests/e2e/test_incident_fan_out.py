@@ -14,8 +14,8 @@ from tests.e2e.conftest import Gateway, eventually, free_port, serving
 from tests.e2e.test_sms_flow import OUR_NUMBER, Sms
 from tests.e2e.test_telegram_flow import SECRET, Tg, as_chat, payload
 from tests.e2e.test_webchat_flow import _bot_reply, _open_chat, _say
-from tests.fakes.telegram_api import running_fake_telegram
-from tests.fakes.twilio_server import running_fake_twilio
+from tests.fakes.telegram_api import FakeTelegram, running_fake_telegram
+from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
 
 CHAT = 7_000_001
 PHONE = "+8613700001111"
@@ -28,21 +28,26 @@ class Channels:
     tg: Tg
 
 
+def both_channels(twilio: FakeTwilio, telegram: FakeTelegram, port: int) -> dict[str, object]:
+    """Settings for SMS over the fake Twilio and Telegram over the fake Bot API."""
+    return {
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "twilio_account_sid": twilio.account_sid,
+        "twilio_auth_token": twilio.auth_token,
+        "twilio_from_number": OUR_NUMBER,
+        "twilio_api_base_url": twilio.url,
+        "telegram_bot_token": telegram.token,
+        "telegram_webhook_secret": SECRET,
+        "telegram_api_url": telegram.url,
+    }
+
+
 @pytest.fixture
 async def channels(places: Places) -> AsyncIterator[Channels]:
     async with running_fake_twilio() as twilio, running_fake_telegram() as telegram:
         port = free_port()
         async with (
-            places.services(
-                public_base_url=f"http://127.0.0.1:{port}",
-                twilio_account_sid=twilio.account_sid,
-                twilio_auth_token=twilio.auth_token,
-                twilio_from_number=OUR_NUMBER,
-                twilio_api_base_url=twilio.url,
-                telegram_bot_token=telegram.token,
-                telegram_webhook_secret=SECRET,
-                telegram_api_url=telegram.url,
-            ) as services,
+            places.services(**both_channels(twilio, telegram, port)) as services,
             serving(services, port) as gateway,
             httpx.AsyncClient(base_url=gateway.url, timeout=10) as http,
         ):

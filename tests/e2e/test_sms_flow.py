@@ -15,6 +15,7 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from civicline.domain.messages import Channel
 from tests.conftest import Places
 from tests.e2e.conftest import Gateway, eventually, free_port, serving
 from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
@@ -260,3 +261,13 @@ async def test_a_long_answer_goes_in_parts_with_one_callback(sms: Sms) -> None:
     assert first.body + second.body == long_answer
     assert len(first.body) <= 1600 and first.body.endswith("。")
     assert first.status_callback is None and "outbound_id=" in second.status_callback
+
+
+async def test_a_nul_in_a_text_is_replaced_and_the_text_kept(sms: Sms) -> None:
+    """Refusing Twilio's webhook would lose the message: the text is kept, with U+FFFD where
+    the character no database can store was."""
+    answer = await sms.text("井盖丢了\x00，在解放路", sender="+8613900001111")
+    assert answer.status_code == 200, answer.text
+    async with sms.gateway.services.uow() as uow:
+        [stored] = await uow.inbox.conversation(Channel.SMS, "+8613900001111", limit=5)
+    assert stored.text == "井盖丢了\ufffd，在解放路"

@@ -353,3 +353,13 @@ async def _settled(boss: httpx.AsyncClient, number: str) -> bool:
         for m in case["messages"]
         if m["direction"] == "outbound"
     )
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+async def test_unstorable_characters_are_replaced_and_the_text_kept(tg: Tg, bad: str) -> None:
+    """Refusing Telegram's update would only make it come again (or get lost): the text is
+    kept, with U+FFFD where the character no database can store was."""
+    update = as_chat(payload("message_zh.json"), ALICE, text=f"井盖丢了{bad}，在解放路")
+    assert (await tg.post(update)).status_code == 200
+    [stored] = await tg.stored(ALICE)
+    assert stored.text == "井盖丢了\ufffd，在解放路"

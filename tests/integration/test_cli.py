@@ -46,6 +46,11 @@ def test_db_upgrade_then_users_create(env: dict[str, str]) -> None:
     code, output = create("wang", "--role", "admin", password="short")
     assert code == 2 and "at least 8" in output
     assert create("boss", "--role", "supervisor")[0] == 0
+    # A byte that is not UTF-8 in argv arrives as a lone surrogate (surrogateescape).
+    code, output = create("wang\udcff", "--role", "admin")
+    assert code == 2 and "lone surrogate" in output
+    code, output = create("w" * 65, "--role", "admin")
+    assert code == 2 and "1-64 characters" in output
 
 
 def test_commands_are_there() -> None:

@@ -13,6 +13,7 @@ from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, Language
 from civicline.domain.staff import Role, StaffUser
+from civicline.storage.database import UnstorableText
 from civicline.storage.intake import SqlInboxWriter
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import DEPARTMENTS, T0, case, inbound, outbound
@@ -63,6 +64,23 @@ async def test_inbox_batches_concurrent_writes_and_duplicates(uow: SqlUnitOfWork
     async with uow() as u:
         stored = [await u.inbox.get(next(iter(by_key[f"k{i}"])) or 0) for i in range(40)]
     assert [m.text for m in stored] == [f"#{i}" for i in range(40)]  # the first one wins
+
+
+@pytest.mark.parametrize("poison", ["NUL \x00 here", "lone \ud800 surrogate"])
+async def test_one_unstorable_message_fails_alone(uow: SqlUnitOfWorkFactory, poison: str) -> None:
+    """29 good messages and one the database cannot store, all in one batch: the 29 are
+    stored, the bad one alone gets an error, and the error does not quote it."""
+    writer = SqlInboxWriter(uow.engine)
+    keys = [f"good-{i}" for i in range(30)]
+    keys[15] = "bad"
+    messages = [inbound(k, text=poison if k == "bad" else f"第{k}条：路灯坏了") for k in keys]
+    results = await asyncio.gather(*(writer.add(m) for m in messages), return_exceptions=True)
+    bad = results.pop(15)
+    assert isinstance(bad, UnstorableText) and poison not in str(bad)
+    assert all(not isinstance(r, BaseException) and r[1] for r in results), results
+    async with uow() as u:
+        stored = [await u.inbox.get(m.id or 0) for m, _ in results]  # type: ignore[union-attr]
+    assert sorted(m.provider_message_id for m in stored) == sorted(set(keys) - {"bad"})
 
 
 async def test_inbox_tracks_unprocessed_messages(uow: SqlUnitOfWorkFactory) -> None:

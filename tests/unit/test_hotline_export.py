@@ -156,17 +156,38 @@ def test_a_jsonl_export(tmp_path: Path) -> None:
     ]
 
 
+ONE_CALL = {
+    "call_id": "J-1",
+    "caller": "13912345678",
+    "started_at": "2026-11-20T09:00:00",
+    "ended_at": "2026-11-20T09:05:00",
+    "transcript": "路灯坏了",
+}
+
+
 def test_a_line_separator_inside_a_jsonl_string(tmp_path: Path) -> None:
-    record = {
-        "call_id": "J-9",
-        "caller": "13912345678",
-        "started_at": "2026-11-20T09:00:00",
-        "ended_at": "2026-11-20T09:05:00",
-        "transcript": "路灯坏了\u2028很久了",
-    }
+    record = ONE_CALL | {"call_id": "J-9", "transcript": "路灯坏了\u2028很久了"}
     text = json.dumps(record, ensure_ascii=False) + "\r\n"
     [call] = read(write(tmp_path, "calls.jsonl", text))
     assert isinstance(call, Call) and "很久了" in call.transcript.caller_words()
+
+
+def test_a_row_no_database_can_store_is_rejected_alone(tmp_path: Path) -> None:
+    record = ONE_CALL
+    rows = [
+        record | {"transcript": "路灯坏了\x00很久了"},
+        record | {"call_id": "J-2", "transcript": [{"speaker": "caller", "text": "坏\ud800了"}]},
+        record | {"call_id": "J-\x003"},
+        record | {"call_id": "J-4"},
+    ]
+    text = "\n".join(json.dumps(row) for row in rows)
+    records = read(write(tmp_path, "calls.jsonl", text))
+    assert [str(r) for r in records[:3]] == [
+        "line 1: transcript contains a NUL character at position 4",
+        "line 2: transcript contains a lone surrogate at position 1",
+        "line 3: call_id contains a NUL character at position 2",
+    ]
+    assert isinstance(records[3], Call)
 
 
 def test_files_that_cannot_be_read(tmp_path: Path) -> None:

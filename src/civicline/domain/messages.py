@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from civicline.domain.text import storable, storable_value
 
 
 class Channel(enum.StrEnum):
@@ -94,6 +96,21 @@ class InboundMessage:
     shared_phone: str | None = None  # a phone number the citizen shared (Telegram contact)
     edited: bool = False  # the citizen edited an earlier message; this is its new text
     meta: dict[str, Any] = field(default_factory=dict)  # channel facts (hotline call, Open311)
+
+
+def storable_message(message: InboundMessage) -> InboundMessage:
+    """``message`` with each character no database can store replaced by U+FFFD: for a
+    provider's message (Telegram, Twilio), which refusing would lose."""
+    return replace(
+        message,
+        provider_message_id=storable(message.provider_message_id),
+        sender_address=storable(message.sender_address),
+        text=storable(message.text),
+        attachments=[storable(a) for a in message.attachments],
+        choice=None if message.choice is None else storable(message.choice),
+        shared_phone=None if message.shared_phone is None else storable(message.shared_phone),
+        meta=storable_value(message.meta),
+    )
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -31,6 +31,7 @@ from civicline.gateway import (
 from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.deps import ServicesDep
 from civicline.gateway.errors import BodyLimit, install_error_handlers
+from civicline.gateway.guard import refuse_unstorable
 from civicline.gateway.settings import Settings
 
 HERE = Path(__file__).parent
@@ -55,6 +56,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         summary="A city's multi-channel complaint gateway",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable)],  # no NUL or lone surrogate, anywhere
     )
     install_error_handlers(app)
     # The mailbox form takes files: its own limit, the files' and a margin for the text.

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from civicline.channels import sms, twilio_api
 from civicline.domain.messages import Channel
+from civicline.domain.text import storable
 from civicline.gateway.bootstrap import Services
 from civicline.handlers.delivery import record_receipt
 from civicline.handlers.inbox import receive
@@ -37,7 +38,8 @@ async def _signed_params(request: Request) -> tuple[Services, dict[str, str]]:
     ):
         log.warning("twilio signature rejected", extra={"path": request.url.path})
         raise HTTPException(403, "invalid or missing X-Twilio-Signature")
-    return services, params
+    # Signed as sent; stored without what no database can store (refusing would lose it).
+    return services, {name: storable(value) for name, value in params.items()}
 
 
 @router.post("/sms")

@@ -7,10 +7,12 @@ from datetime import datetime
 
 from civicline.domain.staff import Role, StaffUser
 from civicline.domain.taxonomy import Taxonomy
+from civicline.domain.text import flaw
 from civicline.gateway.auth import hash_password
 from civicline.storage.base import UnitOfWork
 
 MIN_PASSWORD = 8
+MAX_USERNAME = 64  # the column's width, and the sign-in forms' limit
 
 
 class UserExists(Exception):
@@ -27,6 +29,10 @@ async def create_user(
     *,
     now: datetime,
 ) -> StaffUser:
+    if not 1 <= len(username) <= MAX_USERNAME:
+        raise ValueError(f"the username needs 1-{MAX_USERNAME} characters")
+    if problem := flaw(username) or flaw(password):
+        raise ValueError(f"the username or password {problem}")
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
     if role == Role.STAFF and department is None:

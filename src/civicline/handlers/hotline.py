@@ -29,6 +29,7 @@ from civicline.domain.messages import (
     guess_language,
 )
 from civicline.domain.taxonomy import Category, Department, Taxonomy
+from civicline.domain.text import flaw
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint
 from civicline.nlu.base import Classifier
 from civicline.storage.base import InboxWriter, UnitOfWorkFactory
@@ -101,6 +102,14 @@ class Transcript:
         """Refuse what cannot be a call, with a message that says which field is wrong."""
         if not self.call_id.strip() or len(self.call_id) > MAX_CALL_ID:
             raise InvalidInput(f"call_id must be 1-{MAX_CALL_ID} characters")
+        for name, value in (
+            ("call_id", self.call_id),
+            ("caller", self.caller),
+            ("operator_id", self.operator_id),
+            ("transcript", "".join(turn.text for turn in self.turns)),
+        ):
+            if problem := flaw(value):
+                raise InvalidInput(f"{name} {problem}")
         if self.ended_at < self.started_at:
             raise InvalidInput("the call ends before it starts")
         if any(turn.speaker not in SPEAKERS for turn in self.turns):

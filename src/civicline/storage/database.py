@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,18 +19,71 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from civicline.domain.text import flaw
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class UnstorableText(ValueError):
+    """A bound string that no database can store. Says which parameter and why, never the
+    text: the driver's own error (asyncpg's) would quote it."""
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine whose errors never carry bound values (complaint text, phone numbers): its
+    messages leave them out (``hide_parameters``), and strings no database can store are
+    refused before a driver quotes them in its error. SQLite refuses them like PostgreSQL."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            hide_parameters=True,
+        )
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable)
+    event.listen(engine.sync_engine, "handle_error", _without_row_values)
+    return engine
+
+
+def _without_row_values(context: ExceptionContext) -> None:
+    """PostgreSQL's DETAIL quotes the row or the key a statement broke ("Failing row contains
+    (…)", "Key (address)=(+86…) already exists"), and asyncpg prints it with the error: it is
+    dropped from every error of the chain (the constraint's name says enough)."""
+    error: BaseException | None = context.original_exception
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if getattr(error, "detail", None):
+            error.detail = None  # type: ignore[attr-defined]
+        error = error.__cause__ or error.__context__
+
+
+def _refuse_unstorable(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    strings = list(_strings(parameters))
+    if flaw("".join(strings)) is None:  # one scan in C for the common case
+        return
+    problem = next(filter(None, map(flaw, strings)))
+    raise UnstorableText(f"a bound string {problem}")
+
+
+def _strings(parameters: Any) -> Iterator[str]:
+    """The strings among a statement's parameters: one row (a tuple or a dict) or many."""
+    for value in parameters.values() if isinstance(parameters, Mapping) else parameters or ():
+        if type(value) is str:
+            yield value
+        elif isinstance(value, Mapping):
+            yield from (v for v in value.values() if type(v) is str)
+        elif isinstance(value, (list, tuple)):
+            yield from (v for v in value if type(v) is str)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,6 +93,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The database could not be reached or used at all: no statement of a batch is to blame."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OSError, TimeoutError, OperationalError, PoolTimeout))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,7 +3,8 @@
 Webhooks answer as soon as their message is stored. Storing each in its own transaction costs
 a round trip and a commit per request; here every message waiting to be stored goes in one
 multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike), and
-each caller still hears back only once its row is committed.
+each caller still hears back only once its row is committed. A message the database refuses
+fails alone: the batcher stores the others without it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from civicline.domain.messages import InboundMessage
 from civicline.storage.batching import Batcher
+from civicline.storage.database import unreachable
 from civicline.storage.sql import inbound_from_row, inbound_values, insert_for
 from civicline.storage.tables import InboundMessageRow
 
@@ -28,7 +30,9 @@ def _key(message: InboundMessage) -> Key:
 class SqlInboxWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._batcher: Batcher[InboundMessage, tuple[InboundMessage, bool]] = Batcher(self.add_many)
+        self._batcher: Batcher[InboundMessage, tuple[InboundMessage, bool]] = Batcher(
+            self.add_many, shared=unreachable
+        )
 
     async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
         """Store ``message`` unless its provider id was seen; returns it and whether it is new."""

@@ -19,8 +19,10 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
+from redis.exceptions import ConnectionError as RedisDown
+from redis.exceptions import TimeoutError as RedisTimeout
 
-from civicline.storage.batching import Batcher
+from civicline.storage.batching import Batcher, unreachable
 
 QUEUE_NAME = "civicline:jobs"
 # Jobs queued "ahead" are scored this much earlier, so workers take them before the backlog:
@@ -46,6 +48,11 @@ return queued
 """
 
 
+def redis_unreachable(exc: BaseException) -> bool:
+    """Redis could not be reached: no item of a batch is to blame."""
+    return unreachable(exc) or isinstance(exc, (RedisDown, RedisTimeout))
+
+
 def redis_settings(url: str) -> RedisSettings:
     settings = RedisSettings.from_dsn(url)
     settings.conn_timeout = 2
@@ -65,7 +72,9 @@ class ArqQueue:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
         self._script = redis.register_script(_ENQUEUE)
-        self._batcher: Batcher[tuple[str, int, float, bool], bool] = Batcher(self._enqueue_many)
+        self._batcher: Batcher[tuple[str, int, float, bool], bool] = Batcher(
+            self._enqueue_many, shared=redis_unreachable
+        )
 
     async def enqueue(
         self, job: str, key: int, *, defer_seconds: float = 0, ahead: bool = False
@@ -84,4 +93,4 @@ class ArqQueue:
         return [bool(flag) for flag in queued]
 
 
-__all__ = ["QUEUE_NAME", "ArqQueue", "connect", "job_id", "redis_settings"]
+__all__ = ["QUEUE_NAME", "ArqQueue", "connect", "job_id", "redis_settings", "redis_unreachable"]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 
 from civicline.storage.batching import Batcher
+from civicline.storage.queue import redis_unreachable
 
 # KEYS: the counters; ARGV[1]: the window in seconds. SET NX starts a window with its expiry;
 # INCR keeps the expiry. Returns each key's count in this window.
@@ -31,7 +32,7 @@ class RateLimiter:
         self.window = window_seconds
         self.prefix = prefix
         self._script = redis.register_script(_HIT)
-        self._batcher: Batcher[str, bool] = Batcher(self._hit_many)
+        self._batcher: Batcher[str, bool] = Batcher(self._hit_many, shared=redis_unreachable)
 
     async def hit(self, key: str) -> bool:
         """Count one hit; True while the key is within its limit."""

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 
-from civicline.domain.messages import InboundMessage
+from civicline.domain.messages import InboundMessage, storable_message
 from civicline.handlers.inbox import receive
 from civicline.handlers.sweep import PROCESS_INBOUND
 from civicline.storage.base import InboxWriter, JobQueue
@@ -41,7 +41,7 @@ class Intake:
     async def store(self, message: InboundMessage) -> bool:
         """Store ``message`` and queue its processing; False when its update was seen before."""
         try:
-            stored, created = await receive(message, inbox=self.inbox)
+            stored, created = await receive(storable_message(message), inbox=self.inbox)
         except Exception as exc:
             raise IntakeFailed(f"the inbox is unavailable ({type(exc).__name__})") from None
         assert stored.id is not None
