@@ -155,6 +155,8 @@ async def test_bad_letters_get_a_clear_4xx_keep_their_text_and_file_nothing(
         assert robot.status_code == 400
         unknown_box = await citizen.post("/mailbox", data=fields(submission, addressee="nobody"))
         assert unknown_box.status_code == 400
+        nul = await citizen.post("/mailbox", data=fields(submission, subject="路灯\x00坏了"))
+        assert nul.status_code == 400 and "无法保存的字符" in nul.text and BODY in nul.text
         assert await cases(services) == 0
 
         phone = {"email": "", "phone": "13800138000"}

@@ -167,3 +167,18 @@ async def test_a_20_mb_mail_and_malformed_mime_are_filed_with_a_clear_note(
     assert any("only its headers" in n for n in headers_only.meta["mail"]["problems"])
     done = await letters.process_stored(3, services.letters, now=services.now())
     assert done.outcome == "opened"
+
+
+async def test_a_mail_holding_a_nul_is_filed_with_the_character_replaced(
+    services: Services, dovecot: Dovecot
+) -> None:
+    """Refusing it would stop the mailbox at this mail: the text is kept, with U+FFFD."""
+    odd = MIMEText("路灯坏了\x00很久了", "plain", "utf-8")
+    odd["From"] = "nul@example.cn"
+    odd["Subject"] = "路灯\x00"
+    odd["Message-ID"] = "<nul@example.cn>"
+    await dovecot.deliver(odd.as_bytes(), mail(1))
+    assert await reader_for(services, dovecot).read_once() == 2
+    async with services.uow() as uow:
+        filed = await uow.inbox.get(1)
+    assert "路灯坏了\ufffd很久了" in filed.text and "\x00" not in repr(filed.meta)

@@ -4,7 +4,8 @@ every endpoint (an app-wide dependency), answered like any other bad input: 422 
 field's place, or the spec's 400 on Open311. Never the text itself: it is a citizen's.
 
 Provider webhooks (``/webhooks/…``) are not refused: Twilio and Telegram would only send the
-message again, or drop it. Their channels make the text storable instead (U+FFFD).
+message again, or drop it. Their channels make the text storable instead (U+FFFD). The
+mailbox form checks its own fields, to answer with the form filled in again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from civicline.channels.open311 import Open311Error
 from civicline.domain.text import first_flaw, flaw
 
 PROVIDER_WEBHOOKS = "/webhooks/"
+CHECKS_ITSELF = frozenset({"/mailbox"})
 OPEN311 = "/open311/"
 # JSON can carry them only as escapes: \u0000, or \ud800-\udfff (a valid pair is fine, and
 # is told apart by decoding).
@@ -32,7 +34,7 @@ Place = tuple[str | int, ...]
 
 async def refuse_unstorable(request: Request) -> None:
     path = request.scope["path"]
-    if path.startswith(PROVIDER_WEBHOOKS):
+    if path.startswith(PROVIDER_WEBHOOKS) or path in CHECKS_ITSELF:
         return
     found = _in_path_or_query(request) or await _in_body(request)
     if found is None:

@@ -32,6 +32,7 @@ from civicline.channels.sms import normalize_phone
 from civicline.domain.cases import CaseStatus
 from civicline.domain.errors import InvalidInput, NotFound
 from civicline.domain.letters import MAX_BODY, MAX_NAME, MAX_SUBJECT, LetterFile, LetterKind
+from civicline.domain.text import flaw
 from civicline.gateway.bootstrap import Services
 from civicline.handlers import letters
 from civicline.handlers.sweep import DELIVER_OUTBOUND
@@ -195,6 +196,8 @@ async def submit_letter(request: Request) -> Response:
             raise Refused(400, "refused")
         if not _SUBMISSION.match(values["submission_id"]):
             raise Refused(400, "expired")
+        if any(flaw(value) for value in values.values()):
+            raise Refused(400, "unreadable")
         if values["addressee"] not in services.addressees:
             raise Refused(400, "addressee")
         if not values["subject"] or len(values["subject"]) > MAX_SUBJECT:

@@ -44,8 +44,10 @@ from civicline.domain.messages import (
     Language,
     OutboundMessage,
     guess_language,
+    storable_message,
 )
 from civicline.domain.taxonomy import Taxonomy
+from civicline.domain.text import flaw
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint, to_citizen
 from civicline.handlers.delivery import record_receipt
 from civicline.nlu.base import Classifier
@@ -79,6 +81,12 @@ class Letters:
         return next(iter(self.addressees))
 
 
+TEXT_FIELDS = (
+    *("submission_id", "addressee", "subject", "body", "sender_name", "phone", "email"),
+    *("address", "registered_by", "category", "department"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """A letter as the form or the clerk hands it over."""
@@ -103,6 +111,9 @@ class Draft:
     language: Language | None = None
 
     def check(self, letters: Letters) -> None:
+        for name in TEXT_FIELDS:
+            if problem := flaw(getattr(self, name) or ""):
+                raise InvalidInput(f"{name} {problem}")
         if self.addressee not in letters.addressees:
             raise InvalidInput(f"unknown mailbox {self.addressee}")
         if not self.body.strip():
@@ -211,38 +222,41 @@ async def accept_mail(
     transaction. Returns the new inbox id to process, or None when the Message-ID was stored
     before (the mail was read twice, or sent to us twice)."""
     refs, described = await _store_uploads(mail.files, letters.files)
-    message = InboundMessage(
-        channel=Channel.EMAIL,
-        provider_message_id=mail.message_id,
-        sender_address=(mail.sender or "unknown")[:200],
-        text=mail.text if mail.is_reply else _text(mail.subject, mail.text),
-        received_at=now,
-        language=guess_language(mail.subject + mail.text),
-        attachments=refs,
-        meta={
-            "mail": {
-                "kind": mail.kind,
-                "subject": mail.subject[:500],
-                "sender_name": mail.sender_name,
-                "in_reply_to": mail.in_reply_to,
-                "references": list(mail.references[-20:]),
-                "sent_at": mail.sent_at.isoformat() if mail.sent_at else None,
-                "authentication": mail.authentication,
-                "problems": list(mail.problems)[:20],
-                "files": described,
-                "size": mail.size,
-                "uid": uid,
-                "bounce": (
-                    {
-                        "original_message_id": mail.bounce.original_message_id,
-                        "reason": mail.bounce.reason,
-                        "status": mail.bounce.status,
-                    }
-                    if mail.bounce
-                    else None
-                ),
-            }
-        },
+    # Refusing a mail would stop the mailbox's cursor: what no database can store becomes U+FFFD.
+    message = storable_message(
+        InboundMessage(
+            channel=Channel.EMAIL,
+            provider_message_id=mail.message_id,
+            sender_address=(mail.sender or "unknown")[:200],
+            text=mail.text if mail.is_reply else _text(mail.subject, mail.text),
+            received_at=now,
+            language=guess_language(mail.subject + mail.text),
+            attachments=refs,
+            meta={
+                "mail": {
+                    "kind": mail.kind,
+                    "subject": mail.subject[:500],
+                    "sender_name": mail.sender_name,
+                    "in_reply_to": mail.in_reply_to,
+                    "references": list(mail.references[-20:]),
+                    "sent_at": mail.sent_at.isoformat() if mail.sent_at else None,
+                    "authentication": mail.authentication,
+                    "problems": list(mail.problems)[:20],
+                    "files": described,
+                    "size": mail.size,
+                    "uid": uid,
+                    "bounce": (
+                        {
+                            "original_message_id": mail.bounce.original_message_id,
+                            "reason": mail.bounce.reason,
+                            "status": mail.bounce.status,
+                        }
+                        if mail.bounce
+                        else None
+                    ),
+                }
+            },
+        )
     )
     async with letters.uow_factory() as uow:
         stored, new = await uow.letters.store_mail(
