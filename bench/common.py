@@ -355,6 +355,15 @@ def machine_line(m: dict[str, Any]) -> str:
     )
 
 
+def write_results(name: str, started: Any, results: dict[str, Any]) -> Path:
+    """Keep a run's figures under bench/results/ (not committed) and say where."""
+    out = HERE / "results" / f"{name}-{started:%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwrote {out}")
+    return out
+
+
 def print_rows(rows: list[tuple[str, str, str]]) -> None:
     width = max(len(row[0]) for row in rows) + 2
     for name, value, unit in rows:

@@ -58,6 +58,7 @@ from common import (
     print_rows,
     process_cpu,
     wait_for_quiet,
+    write_results,
     wrk,
 )
 
@@ -327,10 +328,7 @@ def main() -> int:
         results["aim_throughput"] = results["ratio_post"] >= 0.40
         results["aim_latency"] = lat_gw["p99_ms"] < 50
         report(results)
-        out = HERE / "results" / f"intake-{started:%Y%m%d-%H%M%S}.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-        print(f"\nwrote {out}")
+        write_results("intake", started, results)
         return 0
     except BenchFailed as exc:
         print(f"\nBENCH FAILED: {exc}", file=sys.stderr)

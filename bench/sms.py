@@ -71,6 +71,7 @@ from common import (
     process_cpu,
     read_response,
     wait_for_quiet,
+    write_results,
     wrk,
 )
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
@@ -537,10 +538,7 @@ def main() -> int:
             },
         }
         report(results)
-        out = HERE / "results" / f"sms-{started:%Y%m%d-%H%M%S}.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-        print(f"\nwrote {out}")
+        write_results("sms", started, results)
         return 0
     except BenchFailed as exc:
         print(f"\nBENCH FAILED: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from civicline.storage.batching import Batcher
+from civicline.domain.batching import Batcher
 
 
 class Recorder:

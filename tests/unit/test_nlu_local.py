@@ -1,3 +1,4 @@
+import asyncio
 import logging
 import re
 from collections import Counter
@@ -149,6 +150,26 @@ async def test_classification_shape(classifier: LocalClassifier) -> None:
     scores = [score for _, score in result.ranking]
     assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= score <= 1.0 for score in scores)
+
+
+async def test_texts_classified_at_once_share_one_pass(
+    classifier: LocalClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["小区电梯又坏了，物业一直不修", "你好", "路灯坏了一个星期", "老板拖欠工资三个月"]
+    alone = classifier.classify_many(texts)
+    passes: list[int] = []
+    fast = classifier._fast.predict_proba
+
+    def counted(batch: list[str]) -> np.ndarray:  # type: ignore[type-arg]
+        passes.append(len(batch))
+        return fast(batch)
+
+    monkeypatch.setattr(classifier._fast, "predict_proba", counted)
+    together = await asyncio.gather(*(classifier.classify(t) for t in texts))
+    assert passes == [len(texts)]
+    assert [c.intent for c in together] == [c.intent for c in alone]
+    assert [c.confidence for c in together] == pytest.approx([c.confidence for c in alone])
+    assert await classifier.classify(texts[0]) == together[0] and passes[-1] == 1
 
 
 def test_classifying_logs_no_text(

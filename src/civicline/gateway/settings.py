@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = 15
     sweep_grace_seconds: int = 30
     delivery_max_attempts: int = 5
-    worker_concurrency: int = 10
+    worker_concurrency: int = 32  # jobs at once; their classifications share one pass
     db_pool_size: int = 20
     log_level: str = "INFO"
     metrics_token: SecretStr | None = Field(

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from civicline.domain.batching import Batcher
 from civicline.domain.messages import InboundMessage
-from civicline.storage.batching import Batcher
 from civicline.storage.database import unreachable
 from civicline.storage.sql import inbound_from_row, inbound_values, insert_for
 from civicline.storage.tables import InboundMessageRow

@@ -22,7 +22,7 @@ from arq.utils import timestamp_ms
 from redis.exceptions import ConnectionError as RedisDown
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from civicline.storage.batching import Batcher, unreachable
+from civicline.domain.batching import Batcher, unreachable
 
 QUEUE_NAME = "civicline:jobs"
 # Jobs queued "ahead" are scored this much earlier, so workers take them before the backlog:

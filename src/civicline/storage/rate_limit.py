@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from civicline.storage.batching import Batcher
+from civicline.domain.batching import Batcher
 from civicline.storage.queue import redis_unreachable
 
 # KEYS: the counters; ARGV[1]: the window in seconds. SET NX starts a window with its expiry;

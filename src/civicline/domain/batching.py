@@ -1,4 +1,5 @@
-"""Group many small writes into one: the fast path's answer to a round trip per request.
+"""Group many small calls into one: the fast path's answer to a round trip (or a model pass)
+per request. Storage batches its writes with it, the local classifier its texts.
 
 Calls that arrive while a flush is in flight wait for the next one, so at low load a call is
 flushed at once (no timer, no added latency) and under load each flush carries many calls.
@@ -7,6 +8,8 @@ One call can never fail another: when a flush fails, its calls are split in halv
 half flushed again, down to the one call that fails, which alone gets the error. Only errors
 that are nobody's input (``shared``: the database or Redis is unreachable) fail the whole
 batch at once, since flushing halves could not help.
+
+Standard library only, so every layer may use it.
 """
 
 from __future__ import annotations
