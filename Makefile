@@ -43,8 +43,14 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# CPU per intake request and per case next to their aims (issue 20); about 6 minutes.
 bench: install
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/worker.py --count 1000
+
+# CI's short version: fails when CPU per request or per case grows > 30 % over bench/baseline.json.
+bench-guard: install
+	$(BIN)/python bench/guard.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

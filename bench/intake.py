@@ -10,7 +10,9 @@ gateway``, each on one uvicorn worker pinned to CPU 0; the load (wrk, the paced 
    time), for the gateway and for bare POST /echo at the same rate;
 3. end to end: one ``civicline worker`` drains what the intake stored; cases per second.
 
-Aims: intake >= 40 % of bare POST throughput; intake p99 < 50 ms at half its throughput.
+Aims (issue 20): intake >= 60 % of bare POST throughput (on a busy machine read the CPU per
+request: at most 1/0.6 of bare POST's); intake p99 < 50 ms at half its throughput; at most
+3 ms of worker CPU per case (bench/worker.py measures that on varied complaints).
 
 Usage (about 2 minutes): cd /work/main && .venv/bin/python bench/intake.py [--wait-idle 180]
 Other load on this small machine skews the figures: the run prints how busy the machine was,
@@ -184,7 +186,11 @@ def report(r: dict[str, Any]) -> None:
             ),
             "ms",
         ),
-        ("  intake CPU per request / bare POST's", f"{r['cpu_ratio']:.1f}", "times"),
+        (
+            "  intake CPU per request / bare POST's",
+            f"{r['cpu_ratio']:.2f}",
+            "times (aim <= 1.67: 60 % of bare)",
+        ),
         (
             "  PostgreSQL / Redis CPU per intake request",
             f"{intake['postgres_cpu_ms_per_req']:.3f} / {intake['redis_cpu_ms_per_req']:.3f}",
@@ -196,7 +202,7 @@ def report(r: dict[str, Any]) -> None:
             "of 2 CPUs",
         ),
         ("  PostgreSQL sessions opened meanwhile", f"{intake['pg_sessions_opened']}", ""),
-        ("  intake / bare POST", f"{r['ratio_post']:.1%}", "aim >= 40 %"),
+        ("  intake / bare POST", f"{r['ratio_post']:.1%}", "aim >= 60 %"),
         ("  intake / bare GET", f"{r['ratio_get']:.1%}", ""),
         (f"latency at {gw['target_rps']:.0f} req/s (sent {gw['sent_rps']:.0f})", "", ""),
         ("  intake p50 / p90", f"{gw['p50_ms']:.1f} / {gw['p90_ms']:.1f}", "ms"),
@@ -210,9 +216,9 @@ def report(r: dict[str, Any]) -> None:
             "messages" + (" (window ended first)" if e2e["timed_out"] else ""),
         ),
         ("  cases opened, outbound messages", f"{e2e['cases']}, {e2e['outbound']}", ""),
-        ("  worker CPU per message", f"{e2e['worker_cpu_ms_per_message']:.1f}", "ms"),
+        ("  worker CPU per message", f"{e2e['worker_cpu_ms_per_message']:.1f}", "ms (aim <= 3)"),
         ("  worker start-up to first processed", f"{e2e['startup_s'] or 0:.1f}", "s"),
-        ("aim: intake >= 40 % of bare POST", "MET" if r["aim_throughput"] else "NOT MET", ""),
+        ("aim: intake >= 60 % of bare POST", "MET" if r["aim_throughput"] else "NOT MET", ""),
         ("aim: intake p99 < 50 ms at half load", "MET" if r["aim_latency"] else "NOT MET", ""),
     ]
     m = r["machine"]
@@ -325,7 +331,7 @@ def main() -> int:
             "cpu_ratio": intake["server_cpu_ms_per_req"] / bare_echo["server_cpu_ms_per_req"],
             "log_problems": {n: procs.log_problems(n) for n in ("gateway", "worker", "bare")},
         }
-        results["aim_throughput"] = results["ratio_post"] >= 0.40
+        results["aim_throughput"] = results["ratio_post"] >= 0.60
         results["aim_latency"] = lat_gw["p99_ms"] < 50
         report(results)
         write_results("intake", started, results)
