@@ -11,7 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +50,9 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh database on the real PostgreSQL, migrated once, dropped at the end."""
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new, empty database on the real PostgreSQL (its URL), dropped afterwards."""
     admin = make_url(POSTGRES_URL)
     name = f"civicline_test_{uuid.uuid4().hex[:10]}"
 
@@ -67,10 +67,18 @@ def postgres_database() -> Iterator[str]:
         asyncio.run(run(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
         _unavailable("PostgreSQL", exc)
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    database.upgrade(url)
-    yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL, migrated once, dropped at the end."""
+    with fresh_postgres() as url:
+        database.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,7 @@ class EventKind(enum.StrEnum):
     VISITED = "visited"  # the return visit's answer (回访)
     SUPERVISED = "supervised"  # a supervision order's step (督办): see domain.supervision
     OWNED = "owned"  # a leader took ownership, or its terms changed (包案)
+    INCIDENT = "incident"  # a report joined or left this incident, or was suggested for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ class Case:
     escalation_level: int = 0  # the highest rung of the ladder reached
     district: str | None = None  # where it happened, when the place names one
     reporters: int = 1  # citizens who reported this incident (merged reports included)
+    incident_signature: str | None = None  # what it names, for grouping (domain.incidents)
     classified_by: str | None = None
     confidence: float | None = None
     merged_into: str | None = None
@@ -234,11 +236,22 @@ class Case:
         self.transition(S.REJECTED, actor=actor, at=at, reason=reason)
 
     def merge_into(
-        self, other: str, *, actor: str, at: datetime, reason: str | None = None
+        self,
+        other: str,
+        *,
+        actor: str,
+        at: datetime,
+        reason: str | None = None,
+        counted: bool = False,
     ) -> None:
+        """Merge into ``other``; ``counted``: the other case counts this citizen among its
+        reporters (an incident), so an unmerge takes them off again."""
         if other == self.number:
             raise InvalidInput("a case cannot be merged into itself")
-        self.transition(S.MERGED, actor=actor, at=at, reason=reason, data={"into": other})
+        data: dict[str, Any] = {"into": other}
+        if counted:
+            data["counted"] = True
+        self.transition(S.MERGED, actor=actor, at=at, reason=reason, data=data)
         self.merged_into = other
 
     def rate(self, score: int, *, actor: str, at: datetime) -> None:

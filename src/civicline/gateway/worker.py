@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry
@@ -17,6 +18,7 @@ from civicline.gateway.bootstrap import Services
 from civicline.gateway.mail import ReaderTask, imap_account, mailbox_reader
 from civicline.handlers.delivery import deliver
 from civicline.handlers.escalation import Schedule, run_schedule
+from civicline.handlers.incidents import index_unsigned
 from civicline.handlers.supervision import remind
 from civicline.handlers.surge import warn_of_surges
 from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
@@ -69,6 +71,22 @@ async def watch_deadlines(ctx: dict[str, Any]) -> None:
         city_timezone=services.settings.timezone,
         now=services.now(),
     )
+
+
+async def incident_upkeep(ctx: dict[str, Any]) -> None:
+    """At start and hourly: index the open cases of the incident window filed without a
+    signature (before the upgrade that added them), forget index keys no report looks at."""
+    services: Services = ctx["services"]
+    policy = services.settings.incident_policy
+    if policy is None:
+        return
+    now = services.now()
+    indexed = await index_unsigned(services.uow, taxonomy=services.taxonomy, policy=policy, now=now)
+    async with services.uow() as uow:
+        pruned = await uow.incidents.prune(before=now - policy.window - timedelta(days=1))
+        await uow.commit()
+    if indexed or pruned:
+        log.info("incident index kept", extra={"indexed": indexed, "pruned": pruned})
 
 
 async def sweep_unfinished(ctx: dict[str, Any]) -> None:
@@ -130,6 +148,14 @@ async def build_worker(
             # Every minute. Rungs are taken once in the database whoever runs it, so several
             # workers may run it at the same moment.
             cron(watch_deadlines, name="deadlines", second=30, unique=True),
+            cron(
+                incident_upkeep,
+                name="incidents",
+                minute=7,
+                second=0,
+                run_at_startup=sweep_at_start,
+                unique=True,
+            ),
         ],
         redis_pool=await connect(services.redis_url),
         queue_name=QUEUE_NAME,

@@ -13,7 +13,7 @@ from civicline.domain.incidents import IncidentPolicy
 from civicline.domain.messages import Choice, InboundMessage, Language, OutboundMessage
 from civicline.domain.sla import deadlines_for, letter_deadlines
 from civicline.domain.taxonomy import Taxonomy
-from civicline.handlers.incidents import join_incident
+from civicline.handlers.incidents import join_incident, sign
 from civicline.nlu.base import Classification, Classifier, Entity
 from civicline.nlu.entities import district_of, extract_entities
 from civicline.nlu.masking import mask
@@ -183,9 +183,17 @@ async def open_case(
     if placed or "department" in settled:
         reason = "routed by category" if "department" not in settled else f"set by {confirmed.by}"
         case.assign(department, actor=SYSTEM, at=now, reason=reason)
-    case = await uow.cases.add(case)
+    report = None
     if routing.incidents is not None:
-        await join_incident(case, uow=uow, taxonomy=taxonomy, policy=routing.incidents, now=now)
+        report = sign(
+            case,
+            taxonomy=taxonomy,
+            policy=routing.incidents,
+            entities=reading.entities or None,  # a Reading built without them: read again
+        )
+    case = await uow.cases.add(case)
+    if report is not None and routing.incidents is not None:
+        await join_incident(case, report, uow=uow, policy=routing.incidents, now=now)
     return case
 
 

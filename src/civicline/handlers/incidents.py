@@ -1,75 +1,211 @@
-"""Grouping reports of one event into one incident (see ``domain.incidents``).
+"""Grouping reports of one event into one incident (the rules: ``domain.incidents``).
 
-A new case that reports an open incident is merged into the incident's first case (the
-lead): staff see one case with N reporters and answer it once (``handlers.staff.reply_to_all``
-copies the answer to every reporter on their own channel), and the rates, which leave merged
-cases out, count the incident once.
+A new case is indexed by its keys (places, the area of an outage, MinHash bands of its words)
+and compared with the open reports of its window that share the most of them, newest first:
+one indexed query, whatever the number of open cases. A sure match merges it into the
+incident's first case (the lead): staff see one case with N reporters and answer it once
+(``handlers.staff.reply_to_all`` copies the answer to every reporter on their own channel),
+and the rates, which leave merged cases out, count the incident once. An unsure match becomes
+a suggestion staff confirm or dismiss (``handlers.incident_review``), where a wrong merge can
+also be undone.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
-from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
-from civicline.domain.incidents import IncidentPolicy, Report, same_incident
+from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
+from civicline.domain.incidents import (
+    Candidate,
+    IncidentPolicy,
+    Match,
+    Matter,
+    Relation,
+    Report,
+    Signature,
+    Verdict,
+    compare,
+    exclusive,
+    keys,
+    matter,
+    relation,
+)
 from civicline.domain.taxonomy import Taxonomy
+from civicline.nlu.addresses import signature
+from civicline.nlu.base import Entity
 from civicline.storage.base import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 ACTOR = "system:incidents"
-MAX_CANDIDATES = 500
+_OPEN = frozenset(str(s) for s in OPEN)
 
 
-def report_of(case: Case, taxonomy: Taxonomy, policy: IncidentPolicy) -> Report:
-    subcategory = case.subcategory
-    if subcategory is None:  # unplaced, or the NLU chose another category: an outage is
-        anywhere = taxonomy.subcategory_anywhere(case.summary)  # still an outage
-        if anywhere is not None and anywhere.code in policy.area_wide:
-            subcategory = anywhere.code
+def report_of(
+    case: Case,
+    *,
+    taxonomy: Taxonomy,
+    policy: IncidentPolicy,
+    entities: tuple[Entity, ...] | None = None,
+) -> Report:
+    """The case as incident grouping sees it (``entities``: those of its summary, if known);
+    its signature is read from the case when it has one."""
+    if case.incident_signature is not None:
+        found = Signature.decode(case.incident_signature)
+    else:
+        text = case.summary
+        if case.place and case.place not in text:  # a place the citizen gave apart
+            text, entities = f"{case.place} {text}", None
+        found = signature(text, taxonomy=taxonomy, policy=policy, entities=entities)
     return Report(
         number=case.number,
+        citizen_id=case.citizen_id,
         text=case.summary,
         created_at=case.created_at,
-        category=case.category,
-        subcategory=subcategory,
         district=case.district,
-        place=case.place,
+        signature=found,
     )
+
+
+def sign(
+    case: Case,
+    *,
+    taxonomy: Taxonomy,
+    policy: IncidentPolicy,
+    entities: tuple[Entity, ...] | None = None,
+) -> Report:
+    """Give a case about to be stored its signature (stored with it, in the same insert)."""
+    report = report_of(case, taxonomy=taxonomy, policy=policy, entities=entities)
+    case.incident_signature = report.signature.encode()
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    verdict: Verdict
+    lead: Candidate  # the incident's case (the candidate itself, or the case it joined)
 
 
 async def join_incident(
-    case: Case, *, uow: UnitOfWork, taxonomy: Taxonomy, policy: IncidentPolicy, now: datetime
+    case: Case, report: Report, *, uow: UnitOfWork, policy: IncidentPolicy, now: datetime
 ) -> Case | None:
-    """Merge ``case`` into the open incident it reports, if any; returns the lead case."""
-    new = report_of(case, taxonomy, policy)
-    best: tuple[float, Case] | None = None
-    window = await uow.cases.recent_open(
-        since=now - policy.window, until=now + policy.window, limit=MAX_CANDIDATES
+    """Index the stored ``case`` (``report``: from ``sign``), then merge it into the open
+    incident it surely reports (returns the lead) or record suggestions for the incidents it
+    may report (returns None)."""
+    assert case.id is not None
+    found = keys(case.summary, case.district, report.signature)
+    candidates = await uow.incidents.index_and_find(
+        case.id,
+        case.created_at,
+        found,
+        since=case.created_at - policy.window,
+        until=case.created_at + policy.window,
+        limit=policy.candidates,
+        serialise=exclusive(found),
     )
-    for other in window:
-        if other.number == case.number or other.status == CaseStatus.MERGED:
-            continue
-        score = same_incident(new, report_of(other, taxonomy, policy), policy)
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, other)
-    if best is None:
-        return None
-    lead = await uow.cases.by_number(best[1].number, lock=True)
-    case.merge_into(lead.number, actor=ACTOR, at=now, reason="same incident")
+    choices = await choose(report, candidates, policy=policy, lookup=uow.incidents.report)
+    if choices and choices[0].verdict.match == Match.MERGE:
+        lead = await uow.cases.by_number(choices[0].lead.report.number, lock=True)
+        join(case, lead, actor=ACTOR, at=now, reason=choices[0].verdict.reason)
+        await uow.cases.save(case)
+        await uow.cases.save(lead)
+        log.info("report joined an incident", extra={"case": case.number, "lead": lead.number})
+        return lead
+    # An outage elsewhere in the district is suggested only when nothing closer is, once.
+    near = [c for c in choices if not c.verdict.elsewhere][: policy.suggestions]
+    picked = near or [c for c in choices if c.verdict.elsewhere][:1]
+    await uow.incidents.suggest(
+        [(case.id, c.lead.case_id, c.verdict.score, c.verdict.reason) for c in picked], at=now
+    )
+    return None
+
+
+Lookup = Callable[[str], Awaitable[Candidate | None]]
+
+
+async def choose(
+    new: Report,
+    candidates: list[Candidate],
+    *,
+    policy: IncidentPolicy,
+    lookup: Lookup,
+) -> list[Choice]:
+    """The incidents ``new`` may join, the surest first, one choice per incident. A report
+    merged into an incident leads to that incident's case, which must still be open; a sure
+    match with it is only suggested when the incident's own case names another place."""
+    by_number = {c.report.number: c for c in candidates}
+    verdicts = [(compare(new, c.report, policy), c) for c in candidates]
+    chosen: dict[str, Choice] = {}
+    for verdict, candidate in sorted(
+        (item for item in verdicts if item[0]),
+        key=lambda item: (item[0].match, item[0].score, item[1].report.created_at),
+        reverse=True,
+    ):
+        lead = candidate
+        if candidate.lead is not None:
+            found = by_number.get(candidate.lead)
+            if found is None:
+                found = await lookup(candidate.lead)
+            if found is None or found.status not in _OPEN or found.lead is not None:
+                continue
+            lead = found
+            if verdict.match == Match.MERGE and not _agrees(new, lead.report):
+                verdict = Verdict(Match.SUGGEST, verdict.score, "the incident names another place")
+        number = lead.report.number
+        if number not in chosen or verdict.match > chosen[number].verdict.match:
+            chosen[number] = Choice(verdict, lead)
+    return sorted(chosen.values(), key=lambda c: (c.verdict.match, c.verdict.score), reverse=True)
+
+
+def _agrees(new: Report, lead: Report) -> bool:
+    where, _ = relation(new.signature, lead.signature)
+    return where != Relation.CONFLICT and matter(new.signature, lead.signature) != Matter.DIFFERENT
+
+
+def join(case: Case, lead: Case, *, actor: str, at: datetime, reason: str) -> None:
+    """Merge ``case`` into the incident ``lead`` and count its citizen among the reporters."""
+    case.merge_into(lead.number, actor=actor, at=at, reason=reason, counted=True)
     lead.reporters += 1
+    lead.updated_at = at
     lead.record(
         CaseEvent(
-            EventKind.MESSAGE,
-            at=now,
-            actor=ACTOR,
+            EventKind.INCIDENT,
+            at=at,
+            actor=actor,
+            reason=reason,
             data={"reported_again": case.number, "reporters": lead.reporters},
         )
     )
     if case.urgent and not lead.urgent:
         lead.urgent = True  # one urgent report makes the incident urgent
-    await uow.cases.save(case)
-    await uow.cases.save(lead)
-    log.info("report joined an incident", extra={"case": case.number, "lead": lead.number})
-    return lead
+
+
+async def index_unsigned(
+    uow: Callable[[], UnitOfWork],
+    *,
+    taxonomy: Taxonomy,
+    policy: IncidentPolicy,
+    now: datetime,
+    batch: int = 500,
+) -> int:
+    """Index the open cases of the window that have no signature yet (filed before grouping
+    by index); returns how many. Each batch commits on its own."""
+    done = 0
+    while True:
+        async with uow() as work:
+            ids = await work.incidents.unsigned(
+                since=now - policy.window, until=now + policy.window, limit=batch
+            )
+            for case_id in ids:
+                case = await work.cases.get(case_id)
+                report = sign(case, taxonomy=taxonomy, policy=policy)
+                await work.cases.save(case)
+                found = keys(case.summary, case.district, report.signature)
+                await work.incidents.index(case_id, case.created_at, found)
+            await work.commit()
+        done += len(ids)
+        if len(ids) < batch:
+            return done

@@ -19,6 +19,7 @@ from civicline.domain.console import (
 )
 from civicline.domain.dialogues import Dialogue
 from civicline.domain.governance import Notification
+from civicline.domain.incidents import Candidate, Suggestion
 from civicline.domain.letters import Letter
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
 from civicline.domain.ownership import BacklogEntry, CaseOwner
@@ -97,12 +98,6 @@ class CaseRepository(Protocol):
         """Cases in the given states, earliest completion deadline first."""
         ...
 
-    async def recent_open(
-        self, *, since: datetime, limit: int, until: datetime | None = None
-    ) -> list[Case]:
-        """Open cases filed from ``since`` to ``until``, oldest first (incident candidates)."""
-        ...
-
     async def reports_merged_into(self, number: str) -> list[Case]:
         """The cases merged into ``number``: its incident's other reporters."""
         ...
@@ -114,6 +109,57 @@ class CaseRepository(Protocol):
         ...
 
     async def numbers_by_id(self, case_ids: Iterable[int]) -> dict[int, str]: ...
+
+
+class IncidentRepository(Protocol):
+    """Incident grouping's index and the merge suggestions (see storage.incidents)."""
+
+    async def index(
+        self, case_id: int, created_at: datetime, keys: Sequence[tuple[str, int]]
+    ) -> None:
+        """Store the case's index keys (again: no harm)."""
+        ...
+
+    async def index_and_find(
+        self,
+        case_id: int,
+        created_at: datetime,
+        keys: Sequence[tuple[str, int]],
+        *,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        serialise: Sequence[str] = (),
+    ) -> list[Candidate]:
+        """``index`` the case, then its ``candidates`` (one statement where the database
+        can). Reports sharing any of ``serialise`` are grouped one after the other."""
+        ...
+
+    async def candidates(
+        self,
+        keys: Sequence[str],
+        *,
+        since: datetime,
+        until: datetime,
+        exclude: int,
+        limit: int,
+    ) -> list[Candidate]:
+        """Open cases (and reports merged into others) filed in the span that share keys,
+        the most shared weight first, then the newest."""
+        ...
+
+    async def report(self, number: str) -> Candidate | None: ...
+    async def unsigned(self, *, since: datetime, until: datetime, limit: int) -> list[int]: ...
+    async def prune(self, *, before: datetime) -> int: ...
+    async def suggest(
+        self, suggestions: Sequence[tuple[int, int, float, str]], *, at: datetime
+    ) -> None:
+        """Record (case id, lead id, score, reason) suggestions, once per pair."""
+        ...
+
+    async def suggestions(self, case_id: int) -> list[Suggestion]: ...
+    async def get_suggestion(self, suggestion_id: int, *, lock: bool = False) -> Suggestion: ...
+    async def decide(self, suggestion: Suggestion) -> None: ...
 
 
 class OutboxRepository(Protocol):
@@ -334,6 +380,7 @@ class UnitOfWork(Protocol):
     citizens: CitizenRepository
     inbox: InboxRepository
     cases: CaseRepository
+    incidents: IncidentRepository
     outbox: OutboxRepository
     staff: StaffRepository
     departments: DepartmentRepository

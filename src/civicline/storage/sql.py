@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
+from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.governance import Outcome, Satisfaction, VisitStatus
@@ -36,6 +36,7 @@ from civicline.storage.base import (
     DialogueRepository,
     GovernanceRepository,
     InboxRepository,
+    IncidentRepository,
     LetterRepository,
     LoginFailureRepository,
     OutboxRepository,
@@ -52,6 +53,7 @@ from civicline.storage.claims import SqlClaims
 from civicline.storage.console_queue import SqlQueueView
 from civicline.storage.dialogues import SqlDialogues
 from civicline.storage.governance import SqlGovernance
+from civicline.storage.incidents import SqlIncidents
 from civicline.storage.letters import SqlLetters
 from civicline.storage.stats import SqlStats
 from civicline.storage.supervision import SqlOwnership, SqlSupervision
@@ -323,6 +325,7 @@ def _case(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
         escalation_level=row.escalation_level,
         district=row.district,
         reporters=row.reporters,
+        incident_signature=row.incident_signature,
         location=(
             (row.latitude, row.longitude)
             if row.latitude is not None and row.longitude is not None
@@ -372,6 +375,7 @@ _CASE_FIELDS = (
     "escalation_level",
     "district",
     "reporters",
+    "incident_signature",
     "classified_by",
     "confidence",
     "merged_into",
@@ -386,6 +390,9 @@ _CASE_FIELDS = (
 class SqlCases:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The rows this unit of work read or added, kept alive (the session only holds them
+        # weakly): saving a case then needs no SELECT of its row again.
+        self._rows: dict[int, CaseRow] = {}
 
     async def next_number(self, day: date) -> str:
         [number] = await next_numbers(self.session, day, 1)
@@ -410,6 +417,7 @@ class SqlCases:
         self.session.add(row)
         await self.session.flush()
         case.id = row.id
+        self._rows[row.id] = row
         self._write_events(case)
         return case
 
@@ -417,15 +425,19 @@ class SqlCases:
         row = await self.session.get(CaseRow, case_id)
         if row is None:
             raise NotFound("case", case_id)
+        self._rows[row.id] = row
         return _case(row)
 
     async def by_number(
         self, number: str, *, with_history: bool = False, lock: bool = False
     ) -> Case:
         stmt = select(CaseRow).where(CaseRow.number == number)
-        row = await self.session.scalar(stmt.with_for_update() if lock else stmt)
+        if lock:  # what the lock guards is read afresh
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        row = await self.session.scalar(stmt)
         if row is None:
             raise NotFound("case", number)
+        self._rows[row.id] = row
         events: Sequence[CaseEventRow] = ()
         if with_history:
             events = list(
@@ -438,7 +450,7 @@ class SqlCases:
         return _case(row, events)
 
     async def save(self, case: Case) -> None:
-        row = await self.session.get(CaseRow, case.id)
+        row = self._rows.get(case.id or 0) or await self.session.get(CaseRow, case.id)
         if row is None:
             raise NotFound("case", case.number)
         for name in _CASE_FIELDS:
@@ -476,21 +488,6 @@ class SqlCases:
             stmt = stmt.where(CaseRow.department == department)
         stmt = stmt.order_by(CaseRow.complete_due_at, CaseRow.id).limit(limit).offset(offset)
         return [_case(r) for r in await self.session.scalars(stmt)]
-
-    async def recent_open(
-        self, *, since: datetime, limit: int, until: datetime | None = None
-    ) -> list[Case]:
-        query = select(CaseRow).where(CaseRow.created_at >= since)
-        if until is not None:
-            query = query.where(CaseRow.created_at <= until)
-        rows = await self.session.scalars(
-            query.where(
-                CaseRow.status.in_([str(s) for s in OPEN]),
-            )
-            .order_by(CaseRow.created_at, CaseRow.id)
-            .limit(limit)
-        )
-        return [_case(r) for r in rows]
 
     async def reports_merged_into(self, number: str) -> list[Case]:
         rows = await self.session.scalars(
@@ -709,6 +706,7 @@ class SqlUnitOfWork:
         self.citizens: CitizenRepository = SqlCitizens(self.session)
         self.inbox: InboxRepository = SqlInbox(self.session)
         self.cases: CaseRepository = SqlCases(self.session)
+        self.incidents: IncidentRepository = SqlIncidents(self.session)
         self.outbox: OutboxRepository = SqlOutbox(self.session)
         self.staff: StaffRepository = SqlStaff(self.session)
         self.departments: DepartmentRepository = SqlDepartments(self.session)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -236,6 +237,8 @@ class CaseRow(Base):
     second_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     district: Mapped[str | None] = mapped_column(String(64))
+    # What the report names, for incident grouping (domain.incidents.Signature.encode).
+    incident_signature: Mapped[str | None] = mapped_column(Text)
     reporters: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     classified_by: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -466,3 +469,46 @@ class MailCursorRow(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+
+
+class IncidentKeyRow(Base):
+    """A key a case is indexed by for incident grouping (domain.incidents.keys): a new
+    report's candidates are the cases of its window sharing the most weight of keys."""
+
+    __tablename__ = "incident_keys"
+    __table_args__ = (Index("ix_incident_keys_key_created_at", "key", "created_at"),)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    weight: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime]
+
+
+class IncidentSuggestionRow(Base):
+    """A report that may be one incident with another case: staff confirm (merge) or
+    dismiss it."""
+
+    __tablename__ = "incident_suggestions"
+    __table_args__ = (
+        UniqueConstraint("case_id", "lead_id"),
+        Index(
+            "ix_incident_suggestions_open",
+            "case_id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_incident_suggestions_lead_open",
+            "lead_id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
