@@ -48,7 +48,7 @@ from common import PG_ADMIN, REDIS_URL, busy_between, machine_cpu, pg
 from civicline.channels.hotline_export import Call, Reading, export_format, read_export
 from civicline.domain.messages import Channel, InboundMessage
 from civicline.gateway.bootstrap import load_classifier, sync_departments
-from civicline.gateway.hotline_cli import import_records
+from civicline.gateway.cli.hotline import import_records
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.hotline import Hotline, Transcript, file_transcript

@@ -20,7 +20,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from civicline.gateway.nlu_cli import nlu_app
+from civicline.gateway.cli.nlu import nlu_app
 from civicline.nlu import rasa_folds
 from civicline.nlu.training_data import default_data_path, load_examples
 from tests.conftest import REQUIRE_SERVICES

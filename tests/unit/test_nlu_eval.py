@@ -13,8 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from civicline.gateway import nlu_cli
-from civicline.gateway.nlu_cli import nlu_app
+from civicline.gateway.cli import nlu as nlu_cli
+from civicline.gateway.cli.nlu import nlu_app
 from civicline.gateway.settings import Settings
 from civicline.nlu.base import Classification, Classifier
 from civicline.nlu.evaluation import (

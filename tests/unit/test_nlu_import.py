@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from civicline.domain.taxonomy import Taxonomy
-from civicline.gateway.nlu_cli import nlu_app
+from civicline.gateway.cli.nlu import nlu_app
 from civicline.nlu import importer, local
 from civicline.nlu.importer import (
     CONFLICT_IMPORTED,

@@ -16,7 +16,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from civicline.gateway.nlu_cli import nlu_app
+from civicline.gateway.cli.nlu import nlu_app
 from civicline.nlu.base import Classification, Classifier
 from civicline.nlu.evaluation import cross_validate
 from civicline.nlu.local import LocalClassifier

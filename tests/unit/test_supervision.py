@@ -11,7 +11,7 @@ from civicline.domain.cases import CaseStatus
 from civicline.domain.errors import IllegalTransition, InvalidInput
 from civicline.domain.ownership import BacklogEntry, CaseOwner, owes_past_deadline
 from civicline.domain.supervision import IllegalOrderStep, OrderStatus, SupervisionOrder
-from civicline.gateway.dossier_pages import md
+from civicline.gateway.api.cases.dossier import md
 from civicline.handlers.supervision import Deadline
 from civicline.storage.calendar_file import load_calendar
 from tests.factories import case

@@ -1,7 +1,7 @@
 """Call-centre exports: past hotline calls in a CSV or JSONL file, read as transcripts.
 
 No webhook: ``civicline hotline import FILE`` reads the file and files every call (see
-``gateway.hotline_cli``). Authentication is whoever may run the command on the database.
+``gateway.cli.hotline``). Authentication is whoever may run the command on the database.
 Settings: ``sms_default_region`` (numbers without a country code), ``city_timezone`` (times
 without an offset).
 

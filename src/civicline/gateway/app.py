@@ -12,27 +12,25 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from civicline.gateway import (
-    attachment_routes,
-    console,
-    followup_routes,
-    governance_routes,
-    hotline_routes,
-    mailbox_pages,
-    metrics_routes,
-    open311_routes,
-    sms_routes,
-    staff_routes,
-    stats_routes,
-    telegram_routes,
-    voice_routes,
-    webchat_routes,
-)
+from civicline.gateway import console
+from civicline.gateway import metrics as metrics_routes
+from civicline.gateway.api import hotline as hotline_routes
+from civicline.gateway.api import stats as stats_routes
+from civicline.gateway.api import supervision as governance_routes
+from civicline.gateway.api.cases import attachments as attachment_routes
+from civicline.gateway.api.cases import core as staff_routes
+from civicline.gateway.api.cases import followup as followup_routes
 from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.deps import ServicesDep
 from civicline.gateway.errors import BodyLimit, install_error_handlers
 from civicline.gateway.guard import refuse_unstorable
+from civicline.gateway.pages import mailbox as mailbox_pages
+from civicline.gateway.pages import webchat as webchat_routes
 from civicline.gateway.settings import Settings
+from civicline.gateway.webhooks import open311 as open311_routes
+from civicline.gateway.webhooks import sms as sms_routes
+from civicline.gateway.webhooks import telegram as telegram_routes
+from civicline.gateway.webhooks import voice as voice_routes
 
 HERE = Path(__file__).parent
 PROBE_TIMEOUT = 2.0

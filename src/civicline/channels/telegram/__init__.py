@@ -1,6 +1,6 @@
 """Telegram through aiogram 3: one bot, one Dispatcher, routers that only map updates.
 
-Path: ``POST /webhooks/telegram`` (``civicline.gateway.telegram_routes``); for development,
+Path: ``POST /webhooks/telegram`` (``civicline.gateway.webhooks.telegram``); for development,
 ``civicline telegram poll`` reads the same updates by long polling.
 Authentication: the ``X-Telegram-Bot-Api-Secret-Token`` header, which Telegram sends with
 every update once ``setWebhook`` was given ``secret_token`` (``civicline telegram

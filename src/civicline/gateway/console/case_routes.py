@@ -19,7 +19,7 @@ from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, Case
 from civicline.domain.console import ClaimRule
 from civicline.domain.errors import DomainError, InvalidInput
 from civicline.domain.governance import OUTCOME_NAMES, Outcome
-from civicline.gateway import attachment_routes
+from civicline.gateway.api.cases import attachments as attachment_routes
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import status_for
 from civicline.gateway.console.web import (

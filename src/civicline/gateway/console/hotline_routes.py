@@ -4,7 +4,7 @@ correct the category, department and urgency, file it and read the case number o
 One page, ``/console/hotline``, for operators, supervisors and admins (clerks get 403).
 **Suggest** and **File** post the same form; whatever is wrong comes back with the form as it
 was typed. The form carries a fresh random call id, so a form sent twice files one case.
-Filing goes the API's way (``gateway.hotline_routes.file_and_queue``).
+Filing goes the API's way (``gateway.api.hotline.file_and_queue``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from civicline.channels.sms import normalize_phone
 from civicline.domain.errors import DomainError, InvalidInput
+from civicline.gateway.api.hotline import file_and_queue
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import error_page
 from civicline.gateway.console.texts import translator
@@ -30,7 +31,6 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
-from civicline.gateway.hotline_routes import file_and_queue
 from civicline.handlers import hotline
 from civicline.handlers.hotline import (
     MAX_CALL_ID,

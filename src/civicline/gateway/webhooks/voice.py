@@ -17,7 +17,7 @@ from civicline.gateway.bootstrap import Services
 from civicline.gateway.settings import Settings
 
 # The SMS routes' check, so both channels accept and refuse exactly the same requests.
-from civicline.gateway.sms_routes import _signed_params as signed_params
+from civicline.gateway.webhooks.sms import _signed_params as signed_params
 from civicline.handlers.hotline import Filed, Hotline, Transcript, file_transcript
 from civicline.handlers.sweep import DELIVER_OUTBOUND
 

@@ -26,7 +26,7 @@ from civicline.channels.telegram.polling import poll as poll_updates
 from civicline.gateway import logs
 from civicline.gateway.bootstrap import services_for
 from civicline.gateway.settings import Settings
-from civicline.gateway.telegram_routes import intake_for
+from civicline.gateway.webhooks.telegram import intake_for
 from civicline.gateway.worker import build_worker, stop_worker
 
 WEBHOOK_PATH = "/webhooks/telegram"

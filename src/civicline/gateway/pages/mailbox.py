@@ -39,7 +39,7 @@ from civicline.handlers.sweep import DELIVER_OUTBOUND
 from civicline.storage.rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 router = APIRouter(include_in_schema=False)
 
 _EMAIL = re.compile(r"^[^@\s<>]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")

@@ -38,9 +38,9 @@ from civicline.domain.supervision import (
     SupervisionCounts,
     SupervisionOrder,
 )
+from civicline.gateway.api.cases.dossier import Labels, as_json, html_page, markdown
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
-from civicline.gateway.dossier_pages import Labels, as_json, html_page, markdown
 from civicline.handlers import dossier, ownership, supervision
 from civicline.handlers.console import redact
 from civicline.storage.supervision import OrderFilter

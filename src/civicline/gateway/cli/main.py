@@ -16,10 +16,10 @@ from civicline.domain.staff import Role
 from civicline.gateway import logs
 from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services, services_for, sync_departments, utcnow
-from civicline.gateway.hotline_cli import hotline_app
-from civicline.gateway.nlu_cli import nlu_app
+from civicline.gateway.cli.hotline import hotline_app
+from civicline.gateway.cli.nlu import nlu_app
+from civicline.gateway.cli.telegram import telegram_app
 from civicline.gateway.settings import Settings
-from civicline.gateway.telegram_cli import telegram_app
 from civicline.gateway.users import UserExists, create_user
 from civicline.gateway.worker import build_worker, stop_worker
 from civicline.storage import database

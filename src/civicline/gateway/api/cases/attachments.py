@@ -23,7 +23,7 @@ from fastapi.responses import StreamingResponse
 from civicline.channels.telegram import FileUnavailable, open_file
 from civicline.domain.messages import Channel
 from civicline.gateway.deps import ServicesDep, UserDep
-from civicline.gateway.telegram_routes import telegram_of
+from civicline.gateway.webhooks.telegram import telegram_of
 from civicline.handlers import staff
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])

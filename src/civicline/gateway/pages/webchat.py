@@ -19,7 +19,7 @@ from civicline.handlers.inbox import receive
 from civicline.handlers.sweep import PROCESS_INBOUND
 
 log = logging.getLogger(__name__)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 router = APIRouter()
 CONVERSATION_LIMIT = 200
 

@@ -1,0 +1,5 @@
+"""The ``civicline`` command line: one module per command group."""
+
+from civicline.gateway.cli.main import app
+
+__all__ = ["app"]
