@@ -12,25 +12,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from civicline.gateway import console
-from civicline.gateway import metrics as metrics_routes
-from civicline.gateway.api import hotline as hotline_routes
-from civicline.gateway.api import stats as stats_routes
-from civicline.gateway.api import supervision as governance_routes
-from civicline.gateway.api.cases import attachments as attachment_routes
-from civicline.gateway.api.cases import core as staff_routes
-from civicline.gateway.api.cases import followup as followup_routes
+from civicline.gateway import api, console, metrics, pages, webhooks
 from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.deps import ServicesDep
 from civicline.gateway.errors import BodyLimit, install_error_handlers
 from civicline.gateway.guard import refuse_unstorable
-from civicline.gateway.pages import mailbox as mailbox_pages
-from civicline.gateway.pages import webchat as webchat_routes
 from civicline.gateway.settings import Settings
-from civicline.gateway.webhooks import open311 as open311_routes
-from civicline.gateway.webhooks import sms as sms_routes
-from civicline.gateway.webhooks import telegram as telegram_routes
-from civicline.gateway.webhooks import voice as voice_routes
 
 HERE = Path(__file__).parent
 PROBE_TIMEOUT = 2.0
@@ -63,20 +50,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         BodyLimit, max_bytes=settings.max_body_bytes, uploads={"/mailbox": letter_bytes}
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(webchat_routes.router, tags=["webchat"])
-    app.include_router(mailbox_pages.router)  # /mailbox, /mailbox/query
-    # Before the staff router: its /cases/{number}/{action} would take /pause and /visit.
-    app.include_router(followup_routes.router)
-    app.include_router(governance_routes.router)  # before it too: /supervision, /ownership
-    app.include_router(staff_routes.router)
-    app.include_router(hotline_routes.router)
-    app.include_router(sms_routes.router)
-    app.include_router(voice_routes.router)
-    app.include_router(telegram_routes.router)
-    app.include_router(attachment_routes.router)
-    app.include_router(stats_routes.router)  # /api/v1/stats/rates
-    app.include_router(metrics_routes.router)  # /metrics, Prometheus
-    open311_routes.install(app)  # Open311 GeoReport v2 under /open311/v2
+    app.include_router(pages.router)  # the public pages: the web chat at /, /mailbox
+    app.include_router(api.router)  # the JSON API under /api/v1
+    app.include_router(webhooks.router)  # Twilio and Telegram under /webhooks
+    webhooks.install_open311(app)  # Open311 GeoReport v2 under /open311/v2
+    app.include_router(metrics.router)  # /metrics, Prometheus
     console.install(app)  # the staff console under /console
 
     @app.get("/healthz", tags=["health"])

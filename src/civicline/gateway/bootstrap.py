@@ -18,7 +18,13 @@ from twilio.rest import Client  # type: ignore[import-untyped]
 from civicline.bots.dialogue import Conversation
 from civicline.channels.open311 import Open311Sender
 from civicline.channels.sms import SmsSender
-from civicline.channels.telegram import Telegram, TelegramSender, build_dispatcher, make_bot
+from civicline.channels.telegram import (
+    Intake,
+    Telegram,
+    TelegramSender,
+    build_dispatcher,
+    make_bot,
+)
 from civicline.channels.twilio_api import close_client, make_client
 from civicline.channels.webchat import WebchatSender
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
@@ -273,3 +279,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         await engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+def intake_for(services: Services) -> Intake:
+    """Where the routers store updates: the inbox and the job queue of these services."""
+    return Intake(services.inbox, services.queue, services.now)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from civicline.channels.telegram import Telegram
 from civicline.domain.errors import NotFound
 from civicline.domain.staff import StaffUser
 from civicline.gateway.auth import read_token
@@ -46,3 +47,17 @@ async def current_user(
 
 
 UserDep = Annotated[StaffUser, Depends(current_user)]
+
+
+def known_department(services: Services, code: str | None) -> None:
+    """Refuse an unknown department code (404); ``None`` means every department."""
+    if code is not None:
+        services.taxonomy.department(code)
+
+
+def telegram_of(services: Services) -> Telegram:
+    if services.telegram is None:
+        raise HTTPException(
+            404, "Telegram is not enabled: set CIVICLINE_TELEGRAM_BOT_TOKEN and its webhook secret"
+        )
+    return services.telegram

@@ -1,5 +1,5 @@
 """The hotline's API: operators hand over call transcripts, see the NLU's suggestion first,
-and place call-backs (回访) for callers without SMS.
+(call-backs for callers without SMS: ``api/callbacks.py``).
 
 Operators sign in like staff (``POST /api/v1/auth/token``) with the ``operator`` role;
 supervisors and admins may do what operators do.
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field, field_validator
 from redis.exceptions import RedisError
 
@@ -32,7 +32,7 @@ from civicline.handlers.hotline import (
 from civicline.handlers.sweep import DELIVER_OUTBOUND
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["hotline"])
+router = APIRouter(tags=["hotline"])
 
 
 class TurnIn(BaseModel):
@@ -95,22 +95,6 @@ class SuggestionOut(BaseModel):
     collective: bool
     reasons: list[str]
     place: str | None
-
-
-class CallbackOut(BaseModel):
-    outbound_id: int
-    case_number: str
-    department: str | None
-    created_at: datetime
-    answer: str
-    caller: str | None = Field(description="only for roles that place call-backs")
-    status: str
-    outcome: str | None = None
-
-
-class CallbackDone(BaseModel):
-    reached: bool
-    note: str = Field(default="", max_length=callbacks.MAX_NOTE)
 
 
 def _require_operator(user: StaffUser) -> None:
@@ -176,48 +160,6 @@ async def suggest(body: SuggestIn, user: UserDep, services: ServicesDep) -> Sugg
         collective=found.collective,
         reasons=list(found.reasons),
         place=found.place,
-    )
-
-
-@router.get("/callbacks", response_model=list[CallbackOut])
-async def callback_tasks(
-    user: UserDep,
-    services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[CallbackOut]:
-    """Call-backs still to place, oldest first. Staff see their department's tasks without
-    the caller's number; operators, supervisors and admins see the number to call."""
-    tasks = await callbacks.open_tasks(user, services.uow(), limit=limit)
-    return [_callback_out(task, user) for task in tasks]
-
-
-@router.post("/callbacks/{outbound_id}", response_model=CallbackOut)
-async def callback_done(
-    outbound_id: int, body: CallbackDone, user: UserDep, services: ServicesDep
-) -> CallbackOut:
-    """The caller was phoned: reached (the answer was given) or not (say why)."""
-    task = await callbacks.complete(
-        outbound_id,
-        reached=body.reached,
-        note=body.note,
-        user=user,
-        uow=services.uow(),
-        now=services.now(),
-    )
-    return _callback_out(task, user)
-
-
-def _callback_out(task: callbacks.CallbackTask, user: StaffUser) -> CallbackOut:
-    assert task.outbound.id is not None
-    return CallbackOut(
-        outbound_id=task.outbound.id,
-        case_number=task.case.number,
-        department=task.case.department,
-        created_at=task.outbound.created_at,
-        answer=task.outbound.text,
-        caller=task.outbound.recipient_address if callbacks.may_call_back(user) else None,
-        status=task.outbound.status,
-        outcome=task.outbound.last_error,
     )
 
 

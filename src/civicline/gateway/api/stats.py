@@ -19,7 +19,7 @@ from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers.rates import Period, RatesReport, csv_rows, rates_report
 from civicline.storage.stats import REPORT_GROUPS, ReportGroup
 
-router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+router = APIRouter(prefix="/stats", tags=["stats"])
 
 
 class RateRowOut(BaseModel):

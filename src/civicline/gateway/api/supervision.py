@@ -1,20 +1,18 @@
-"""Supervision orders (督办), leader ownership (包案), the dossier and the backlog (积案).
-
-All under ``/api/v1`` with the staff bearer token:
+"""Supervision orders (督办), under ``/api/v1`` with the staff bearer token:
 
 * ``POST /cases/{number}/supervision`` ``{instruction, due_working_days | due_at}``: issue
-  (supervisor, admin); ``GET /cases/{number}/supervision``: the case's orders.
+  (supervisor, admin); ``GET /cases/{number}/supervision``: the case's orders
+  (``api/cases/supervision.py``).
 * ``POST /supervision/{id}/response`` ``{response}``: the case's department answers.
 * ``POST /supervision/{id}/close`` ``{accepted, note, due_working_days | due_at}``: accept,
   or send back with a note (and optionally a new deadline).
 * ``GET /supervision?status=open|answered|closed|overdue&department=``: orders by deadline.
 * ``GET /supervision/report?since=&until=&format=json|csv``: per department.
-* ``POST /cases/{number}/ownership`` ``{leader, supervising_leader, working_group, plan}``
-  (supervisor, admin; 201 when assigned, 200 when changed); ``GET`` it back.
-* ``GET /cases/{number}/dossier?format=html|md|json``: the complete dossier.
-* ``GET /backlog?min_age_days=&department=``: cases open for long, oldest first.
 
-Department staff see their own department's orders, backlog and report row; supervisors all.
+Leader ownership (包案), the dossier and the backlog (积案): ``api/cases/ownership.py``,
+``api/cases/dossier.py``, ``api/backlog.py``.
+
+Department staff see their own department's orders and report row; supervisors all.
 Phone numbers and other contact details are masked for roles that may not see them.
 """
 
@@ -26,11 +24,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from civicline.domain.ownership import MAX_GROUP, MAX_NAME, BacklogEntry, CaseOwner
 from civicline.domain.staff import StaffUser
 from civicline.domain.supervision import (
     MAX_DUE_WORKING_DAYS,
@@ -38,23 +33,13 @@ from civicline.domain.supervision import (
     SupervisionCounts,
     SupervisionOrder,
 )
-from civicline.gateway.api.cases.dossier import Labels, as_json, html_page, markdown
 from civicline.gateway.bootstrap import Services
-from civicline.gateway.deps import ServicesDep, UserDep
-from civicline.handlers import dossier, ownership, supervision
+from civicline.gateway.deps import ServicesDep, UserDep, known_department
+from civicline.handlers import supervision
 from civicline.handlers.console import redact
 from civicline.storage.supervision import OrderFilter
 
-router = APIRouter(prefix="/api/v1", tags=["supervision"])
-
-# The dossier is a document to read and print: nothing in it may run or load.
-DOCUMENT_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "frame-ancestors 'none'; form-action 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "private, no-store",
-    "Referrer-Policy": "no-referrer",
-}
+router = APIRouter(tags=["supervision"])
 
 
 class DeadlineIn(BaseModel):
@@ -135,102 +120,8 @@ class ReportOut(BaseModel):
     total: ReportRow
 
 
-class OwnershipIn(BaseModel):
-    leader: str = Field(min_length=1, max_length=MAX_NAME)
-    supervising_leader: str = Field(min_length=1, max_length=MAX_NAME)
-    working_group: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] = Field(
-        min_length=1, max_length=MAX_GROUP
-    )
-    plan: str = Field(min_length=1, max_length=MAX_TEXT)
-
-
-class OwnershipOut(BaseModel):
-    case_number: str
-    leader: str
-    supervising_leader: str
-    working_group: list[str]
-    plan: str
-    assigned_by: str
-    assigned_at: datetime
-    updated_at: datetime
-    changed: list[str] = Field(default_factory=list)
-
-    @classmethod
-    def of(cls, number: str, owner: CaseOwner, user: StaffUser, changed: list[str]) -> OwnershipOut:
-        return cls(
-            case_number=number,
-            leader=owner.leader,
-            supervising_leader=owner.supervising_leader,
-            working_group=owner.working_group,
-            plan=redact(owner.plan, user),
-            assigned_by=owner.assigned_by,
-            assigned_at=owner.assigned_at,
-            updated_at=owner.updated_at,
-            changed=changed,
-        )
-
-
-class BacklogOut(BaseModel):
-    number: str
-    status: str
-    category: str | None
-    department: str | None
-    created_at: datetime
-    complete_due_at: datetime
-    age_days: int
-    overdue: bool
-    leader: str | None
-    open_orders: int
-
-    @classmethod
-    def of(cls, entry: BacklogEntry, now: datetime) -> BacklogOut:
-        c = entry.case
-        return cls(
-            number=c.number,
-            status=c.status,
-            category=c.category,
-            department=c.department,
-            created_at=c.created_at,
-            complete_due_at=c.complete_due_at,
-            age_days=entry.age_days(now),
-            overdue=entry.overdue(now),
-            leader=entry.leader,
-            open_orders=entry.open_orders,
-        )
-
-
-def _clock(services: Services) -> supervision.Clock:
+def clock(services: Services) -> supervision.Clock:
     return supervision.Clock(services.now(), services.calendar, services.settings.timezone)
-
-
-def _department(services: Services, department: str | None) -> None:
-    if department is not None:
-        services.taxonomy.department(department)  # unknown: 404
-
-
-# Supervision orders ------------------------------------------------------------------------
-
-
-@router.post("/cases/{number}/supervision", status_code=201, response_model=OrderOut)
-async def issue_order(number: str, body: IssueIn, user: UserDep, services: ServicesDep) -> OrderOut:
-    """Order the case's department to respond in writing by a deadline (督办)."""
-    deadline = body.deadline() or supervision.Deadline()
-    order = await supervision.issue(
-        number,
-        instruction=body.instruction,
-        deadline=deadline,
-        user=user,
-        uow=services.uow(),
-        clock=_clock(services),
-    )
-    return OrderOut.of(order, user, services.now())
-
-
-@router.get("/cases/{number}/supervision", response_model=list[OrderOut])
-async def case_orders(number: str, user: UserDep, services: ServicesDep) -> list[OrderOut]:
-    orders = await supervision.for_case(number, user=user, uow=services.uow())
-    now = services.now()
-    return [OrderOut.of(o, user, now) for o in orders]
 
 
 @router.post("/supervision/{order_id}/response", response_model=OrderOut)
@@ -239,7 +130,7 @@ async def respond(
 ) -> OrderOut:
     """The department's written response (its own staff only)."""
     order = await supervision.respond(
-        order_id, body.response, user=user, uow=services.uow(), clock=_clock(services)
+        order_id, body.response, user=user, uow=services.uow(), clock=clock(services)
     )
     return OrderOut.of(order, user, services.now())
 
@@ -256,7 +147,7 @@ async def close_order(
         new_deadline=body.deadline(),
         user=user,
         uow=services.uow(),
-        clock=_clock(services),
+        clock=clock(services),
     )
     return OrderOut.of(order, user, services.now())
 
@@ -271,7 +162,7 @@ async def list_orders(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[OrderOut]:
     """Orders by deadline, earliest first; ``overdue``: open and past the deadline."""
-    _department(services, department)
+    known_department(services, department)
     now = services.now()
     orders = await supervision.listing(
         status=status,
@@ -373,91 +264,3 @@ def _cell(value: object) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-# Leader ownership, the dossier, the backlog ---------------------------------------------------
-
-
-@router.post(
-    "/cases/{number}/ownership",
-    response_model=OwnershipOut,
-    responses={201: {"model": OwnershipOut, "description": "a leader was assigned"}},
-)
-async def assign_owner(
-    number: str, body: OwnershipIn, user: UserDep, services: ServicesDep, response: Response
-) -> OwnershipOut:
-    """Give a hard case its leader, working group, plan and supervising leader (包案), or
-    change them; every change is a case event."""
-    assigned = await ownership.assign(
-        number,
-        ownership.Terms(body.leader, body.supervising_leader, body.working_group, body.plan),
-        user=user,
-        uow=services.uow(),
-        now=services.now(),
-    )
-    response.status_code = 201 if assigned.created else 200
-    return OwnershipOut.of(number, assigned.owner, user, assigned.changed)
-
-
-@router.get("/cases/{number}/ownership", response_model=OwnershipOut)
-async def get_owner(number: str, user: UserDep, services: ServicesDep) -> OwnershipOut:
-    owner = await ownership.owner_of(number, user=user, uow=services.uow())
-    if owner is None:
-        raise HTTPException(404, f"case {number} has no leader ownership")
-    return OwnershipOut.of(number, owner, user, [])
-
-
-@router.get(
-    "/cases/{number}/dossier",
-    response_class=HTMLResponse,
-    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
-)
-async def case_dossier(
-    number: str,
-    user: UserDep,
-    services: ServicesDep,
-    format: Literal["html", "md", "json"] = "html",
-) -> Response:
-    """The complete dossier (一案一档): every event, message (with delivery states),
-    attachment reference, supervision order and the ownership, as one document."""
-    built = await dossier.build(number, user=user, uow=services.uow(), now=services.now())
-    labels = Labels(services.taxonomy, services.settings.timezone)
-    if format == "json":
-        return JSONResponse(as_json(built, jsonable_encoder), headers=DOCUMENT_HEADERS)
-    if format == "md":
-        return Response(
-            markdown(built, labels),
-            media_type="text/markdown; charset=utf-8",
-            headers={
-                **DOCUMENT_HEADERS,
-                "Content-Disposition": f'inline; filename="dossier-{number}.md"',
-            },
-        )
-    return HTMLResponse(html_page(built, labels), headers=DOCUMENT_HEADERS)
-
-
-@router.get("/backlog", response_model=list[BacklogOut])
-async def backlog(
-    user: UserDep,
-    services: ServicesDep,
-    min_age_days: Annotated[int | None, Query(ge=0, le=ownership.MAX_BACKLOG_DAYS)] = None,
-    department: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[BacklogOut]:
-    """Cases open for at least ``min_age_days`` calendar days (default: the setting
-    ``CIVICLINE_BACKLOG_MIN_AGE_DAYS``), oldest first."""
-    _department(services, department)
-    now = services.now()
-    entries = await ownership.backlog(
-        min_age_days=(
-            services.settings.backlog_min_age_days if min_age_days is None else min_age_days
-        ),
-        department=department,
-        user=user,
-        uow=services.uow(),
-        now=now,
-        limit=limit,
-        offset=offset,
-    )
-    return [BacklogOut.of(e, now) for e in entries]

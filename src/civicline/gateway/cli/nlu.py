@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -31,38 +35,22 @@ from rich.progress import (
     TaskID,
     TextColumn,
 )
-from sklearn.model_selection import train_test_split
 
 from civicline.domain.errors import InvalidInput
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
 from civicline.gateway.settings import Settings
-from civicline.nlu import evaluation, importer
+from civicline.nlu import importer
 from civicline.nlu.base import Classifier
-from civicline.nlu.evaluation import (
-    ModelFactory,
-    Report,
-    cross_validate,
-    evaluate,
-    format_report,
-)
 from civicline.nlu.local import LocalClassifier, model_file_name
+from civicline.nlu.measurement import Data, Engines, RasaOpener, measure
 from civicline.nlu.rasa import RasaClassifier
-from civicline.nlu.rasa_folds import (
-    NOT_INSTALLED,
-    PYTHON_VARIABLE,
-    RasaFoldFailed,
-    RasaFolds,
-    SubprocessRunner,
-    installed_python,
-    rasa_python,
-)
-from civicline.nlu.training_data import Example, load_examples
+from civicline.nlu.rasa_folds import NOT_INSTALLED, PYTHON_VARIABLE, installed_python, rasa_python
+from civicline.nlu.training_data import load_examples
 from civicline.storage.taxonomy_file import load_taxonomy
 
-RasaOpener = Callable[[Settings], AbstractAsyncContextManager[Classifier]]
+ServedRasa = Callable[[Settings], AbstractAsyncContextManager[Classifier]]
 
-HELD_OUT_FRACTION = 0.2
 MAX_REJECTIONS_SHOWN = 50
 
 nlu_app = typer.Typer(
@@ -111,7 +99,7 @@ async def open_rasa(settings: Settings) -> AsyncIterator[Classifier]:
         )
 
 
-rasa_opener: RasaOpener | None = open_rasa
+rasa_opener: ServedRasa | None = open_rasa
 """How `eval` reaches the served Rasa model when settings.rasa_url is set (tests swap it)."""
 
 
@@ -119,18 +107,6 @@ class Engine(enum.StrEnum):
     local = "local"
     rasa = "rasa"
     both = "both"
-
-
-@dataclass(frozen=True, slots=True)
-class _Engines:
-    """Which engines an evaluation measures, and why Rasa is left out when it is."""
-
-    local: bool
-    rasa: bool
-    rasa_python: Path | None = None
-    """With --cv: the Rasa virtualenv's Python that trains each fold."""
-    rasa_epochs: int | None = None
-    note: str | None = None
 
 
 @dataclass(slots=True)
@@ -141,6 +117,14 @@ class _Context:
     imported_path: Path
     model_dir: Path
     paths: list[Path] = field(default_factory=list)
+
+    def data(self) -> Data:
+        return Data(self.taxonomy, self.shipped_path, self.paths, self.model_dir)
+
+
+def _rasa(settings: Settings) -> RasaOpener | None:
+    opener = rasa_opener
+    return None if opener is None else lambda: opener(settings)
 
 
 def _context() -> _Context:
@@ -185,6 +169,36 @@ def _step(progress: Progress, description: str) -> Iterator[None]:
         yield
     finally:
         progress.remove_task(task)
+
+
+@dataclass(frozen=True, slots=True)
+class _Counter:
+    progress: Progress
+    task: TaskID
+
+    def describe(self, description: str) -> None:
+        self.progress.update(self.task, description=description)
+
+    def advance(self, done: int, total: int) -> None:
+        self.progress.update(self.task, completed=done, total=total)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """An evaluation's progress on a rich progress line."""
+
+    progress: Progress
+
+    def step(self, description: str) -> AbstractContextManager[None]:
+        return _step(self.progress, description)
+
+    @contextmanager
+    def counter(self, description: str, total: int) -> Iterator[_Counter]:
+        task = self.progress.add_task(description, total=total)
+        try:
+            yield _Counter(self.progress, task)
+        finally:
+            self.progress.remove_task(task)
 
 
 FileArgument = Annotated[
@@ -315,7 +329,18 @@ def eval_command(
     try:
         training = [example for path in context.paths for example in load_examples(path)]
         with _progress(enabled=not as_json) as progress:
-            outcome = asyncio.run(_evaluate(context, training, file, cv, seed, progress, engines))
+            outcome = asyncio.run(
+                measure(
+                    context.data(),
+                    training,
+                    file,
+                    cv,
+                    seed,
+                    _Shown(progress),
+                    engines,
+                    _rasa(context.settings),
+                )
+            )
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     if as_json:
@@ -326,7 +351,7 @@ def eval_command(
 
 def _choose_engines(
     engine: Engine | None, cv: int | None, rasa_epochs: int | None, settings: Settings
-) -> _Engines:
+) -> Engines:
     """Rasa by default when it can be measured: with --cv, when its virtualenv is installed
     (each fold trains in it); otherwise, when a Rasa server is configured (the served model)."""
     local = engine in (None, Engine.local, Engine.both)
@@ -335,249 +360,25 @@ def _choose_engines(
         if rasa_epochs is not None:
             _fail("--rasa-epochs goes with --cv: without it the served Rasa model is measured")
         if engine == Engine.local:
-            return _Engines(local=True, rasa=False)
+            return Engines(local=True, rasa=False)
         if settings.rasa_url is None:
             if wanted:
                 _fail(
                     "without --cv, Rasa is measured through its server: set CIVICLINE_RASA_URL "
                     "(or use --cv K to train a Rasa model per fold)"
                 )
-            return _Engines(True, False, note="Rasa not evaluated: CIVICLINE_RASA_URL is not set")
-        return _Engines(local=local, rasa=True)
+            return Engines(True, False, note="Rasa not evaluated: CIVICLINE_RASA_URL is not set")
+        return Engines(local=local, rasa=True)
     if engine == Engine.local:
-        return _Engines(local=True, rasa=False)
+        return Engines(local=True, rasa=False)
     python = installed_python()
     if python is None:
         if wanted:
             _fail(f"{NOT_INSTALLED} (or set {PYTHON_VARIABLE}; looked for {rasa_python()})")
-        return _Engines(
+        return Engines(
             True,
             False,
             note="Rasa not cross-validated: it is not installed (`make rasa-install`, or set "
             f"{PYTHON_VARIABLE})",
         )
-    return _Engines(local=local, rasa=True, rasa_python=python, rasa_epochs=rasa_epochs)
-
-
-@dataclass(slots=True)
-class _Outcome:
-    method: dict[str, Any]
-    local: Report | None = None
-    rasa: Report | None = None
-    notes: list[str] = field(default_factory=list)
-    rasa_detail: str = ""
-    """Said after Rasa's title: how its models were trained."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "evaluation": self.method,
-            "local": None if self.local is None else evaluation.report_to_dict(self.local),
-            "rasa": None if self.rasa is None else evaluation.report_to_dict(self.rasa),
-            "notes": self.notes,
-        }
-
-    def to_text(self) -> str:
-        described = self.method["description"]
-        parts = []
-        if self.local is not None:
-            parts.append(format_report(self.local, title=f"local model: {described}"))
-        if self.rasa is not None:
-            title = f"Rasa{self.rasa_detail}: {described}"
-            parts.append(format_report(self.rasa, title=title))
-        if self.notes:
-            parts.append("\n".join(f"note: {note}" for note in self.notes))
-        return "\n\n".join(parts)
-
-
-async def _evaluate(
-    context: _Context,
-    training: list[Example],
-    file: Path | None,
-    cv: int | None,
-    seed: int,
-    progress: Progress,
-    engines: _Engines,
-) -> _Outcome:
-    order = _order(context.taxonomy, training)
-    if cv is not None:
-        return await _cross_validate(context, training, file, cv, seed, progress, order, engines)
-    if file is None:
-        train, test = _split(training, seed)
-        method = {
-            "method": "held-out",
-            "description": f"held-out {HELD_OUT_FRACTION:.0%} of shipped + imported data "
-            f"({len(test)} examples, seed {seed}), trained afresh on the other {len(train)}",
-            "seed": seed,
-            "test_examples": len(test),
-            "train_examples": len(train),
-        }
-        outcome = _Outcome(method)
-        if engines.local:
-            with _step(progress, "training a local model on 80% of the data"):
-                outcome.local = await evaluate(LocalClassifier.train, train, test, order=order)
-        if engines.rasa:
-            outcome.notes.append(
-                "the served Rasa model was trained on all the data, the held-out examples too: "
-                "its figures here are optimistic; `--cv 5` trains a Rasa model per fold"
-            )
-    else:
-        rows = list(importer.read_tickets(file))
-        checked = [importer.check_row(row, context.taxonomy) for row in rows]
-        test = [example for example in checked if isinstance(example, Example)]
-        skipped = len(rows) - len(test)
-        if not test:
-            raise ValueError(f"{file}: no valid rows to evaluate on")
-        method = {
-            "method": "file",
-            "description": f"{file} ({len(test)} rows, {skipped} skipped), installed model",
-            "file": str(file),
-            "test_examples": len(test),
-            "skipped_rows": skipped,
-        }
-        outcome = _Outcome(method)
-        if engines.local:
-            with _step(progress, "loading the installed local model"):
-                installed = await asyncio.to_thread(
-                    LocalClassifier.load_or_train, context.paths, context.model_dir
-                )
-            outcome.local = await evaluate(lambda _: installed, training, test, order=order)
-        known = {example.text for example in training}
-        mask = importer.default_mask()
-        seen = sum(importer.training_text(example.text, mask) in known for example in test)
-        if seen:
-            outcome.notes.append(
-                f"{seen} of the {len(test)} test texts are in the training data (imported "
-                "already?): the figures are optimistic; `--cv 5` measures unseen tickets"
-            )
-    if engines.note:
-        outcome.notes.append(engines.note)
-    if not engines.rasa:
-        return outcome
-    if rasa_opener is None:
-        outcome.notes.append("Rasa not evaluated: the Rasa client is not wired into `nlu eval`")
-        return outcome
-    with _step(progress, "asking Rasa"):
-        try:
-            async with rasa_opener(context.settings) as rasa:
-                outcome.rasa = await evaluate(lambda _: rasa, training, test, order=order)
-        except Exception as exc:  # the local figures still stand; say why Rasa's are missing
-            if not engines.local:
-                raise ValueError(f"Rasa evaluation failed: {type(exc).__name__}: {exc}") from exc
-            outcome.notes.append(f"Rasa evaluation failed: {type(exc).__name__}: {exc}")
-    return outcome
-
-
-async def _cross_validate(
-    context: _Context,
-    training: list[Example],
-    file: Path | None,
-    k: int,
-    seed: int,
-    progress: Progress,
-    order: Sequence[str],
-    engines: _Engines,
-) -> _Outcome:
-    if file is None:
-        examples: Sequence[Example] = training
-        base: list[Example] = []
-        what = "shipped + imported data"
-        method: dict[str, Any] = {}
-    else:
-        rows = list(importer.read_tickets(file))
-        shipped = load_examples(context.shipped_path)
-        prepared = importer.prepare_rows(
-            rows, taxonomy=context.taxonomy, shipped=shipped, mask=importer.default_mask()
-        )
-        examples = prepared.accepted
-        if not examples:
-            raise ValueError(f"{file}: no valid rows to evaluate on")
-        texts = {example.text for example in examples}
-        base = [example for example in training if example.text not in texts]
-        what = f"{file} ({len(examples)} rows as import would take them; every fold also "
-        what += "trains on the shipped + imported data)"
-        method = {
-            "file": str(file),
-            "skipped_rows": len(rows) - len(examples),
-            "base_examples": len(base),
-        }
-    outcome = _Outcome(
-        {
-            "method": "cross-validation",
-            "description": f"{k}-fold cross-validation of {what}, seed {seed}",
-            "folds": k,
-            "seed": seed,
-            "test_examples": len(examples),
-            **method,
-            "engines": [
-                name for name, on in (("local", engines.local), ("rasa", engines.rasa)) if on
-            ],
-            "seconds": {},
-        }
-    )
-
-    async def run(name: str, factory: ModelFactory) -> Report:
-        label = "Rasa" if name == "rasa" else name
-        task = progress.add_task(f"{label}: {k}-fold cross-validation", total=k)
-        factory = _announcing(factory, label, k, progress, task)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        started = time.perf_counter()
-        try:
-            return await cross_validate(
-                examples, k, factory, seed, base=base, order=order, progress=advance
-            )
-        finally:
-            outcome.method["seconds"][name] = round(time.perf_counter() - started, 1)
-            progress.remove_task(task)
-
-    if engines.local:
-        outcome.local = await run("local", LocalClassifier.train)
-    if engines.note:
-        outcome.notes.append(engines.note)
-    if engines.rasa:
-        assert engines.rasa_python is not None
-        runner = SubprocessRunner(engines.rasa_python)
-        folds = RasaFolds(runner, epochs=engines.rasa_epochs, order=order)
-        outcome.method["rasa_epochs"] = folds.diet_epochs
-        outcome.rasa_detail = f" (a fresh model per fold, {folds.diet_epochs} epochs)"
-        try:
-            outcome.rasa = await run("rasa", folds)
-        except RasaFoldFailed as exc:
-            if not engines.local:
-                raise ValueError(str(exc)) from exc
-            outcome.notes.append(f"Rasa cross-validation failed: {exc}")
-    return outcome
-
-
-def _announcing(
-    factory: ModelFactory, name: str, k: int, progress: Progress, task: TaskID
-) -> ModelFactory:
-    """The factory, saying on the progress line which fold trains (a Rasa fold takes minutes)."""
-    started = 0
-
-    def announced(train: Sequence[Example]) -> Classifier:
-        nonlocal started
-        started += 1
-        description = f"{name}: fold {started} of {k}, training on {len(train)} examples"
-        progress.update(task, description=description)
-        return factory(train)
-
-    return announced
-
-
-def _order(taxonomy: Taxonomy, training: Sequence[Example]) -> list[str]:
-    """Categories in the taxonomy's order, then the other intents as the data has them."""
-    return list(dict.fromkeys([*taxonomy.categories, *(example.intent for example in training)]))
-
-
-def _split(examples: list[Example], seed: int) -> tuple[list[Example], list[Example]]:
-    intents = [example.intent for example in examples]
-    try:
-        train, test = train_test_split(
-            examples, test_size=HELD_OUT_FRACTION, stratify=intents, random_state=seed
-        )
-    except ValueError as exc:
-        raise ValueError(f"cannot split the training data: {exc}") from exc
-    return list(train), list(test)
+    return Engines(local=local, rasa=True, rasa_python=python, rasa_epochs=rasa_epochs)

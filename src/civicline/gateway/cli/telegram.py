@@ -24,9 +24,8 @@ from pydantic import ValidationError
 from civicline.channels.telegram import ALLOWED_UPDATES, make_bot
 from civicline.channels.telegram.polling import poll as poll_updates
 from civicline.gateway import logs
-from civicline.gateway.bootstrap import services_for
+from civicline.gateway.bootstrap import intake_for, services_for
 from civicline.gateway.settings import Settings
-from civicline.gateway.webhooks.telegram import intake_for
 from civicline.gateway.worker import build_worker, stop_worker
 
 WEBHOOK_PATH = "/webhooks/telegram"

@@ -19,7 +19,7 @@ from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, Case
 from civicline.domain.console import ClaimRule
 from civicline.domain.errors import DomainError, InvalidInput
 from civicline.domain.governance import OUTCOME_NAMES, Outcome
-from civicline.gateway.api.cases import attachments as attachment_routes
+from civicline.gateway import attachments
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import status_for
 from civicline.gateway.console.web import (
@@ -75,7 +75,7 @@ def _context(request: Request, screen: CaseScreen) -> dict[str, Any]:
         ],
         "replyable": status in REPLYABLE,
         "in_triage": status in AWAITING_TRIAGE,
-        "attachment_kinds": attachment_routes.TELEGRAM_KINDS,
+        "attachment_kinds": attachments.TELEGRAM_KINDS,
         "outcomes": [(str(code), names) for code, names in OUTCOME_NAMES.items()],
     }
 
@@ -246,7 +246,7 @@ async def attachment(
     """A stored attachment (a Telegram photo or document), through the API's attachment
     route with the console's user: the same access rule as the case."""
     try:
-        return await attachment_routes.open_attachment(
+        return await attachments.serve_attachment(
             number, message_id, index, who.user, services_of(request)
         )
     except DomainError as exc:

@@ -22,26 +22,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from civicline.channels.telegram import Intake, IntakeFailed, Telegram
+from civicline.channels.telegram import IntakeFailed, Telegram
 from civicline.channels.telegram.routers import webhook_answer
-from civicline.gateway.bootstrap import Services
+from civicline.gateway.bootstrap import Services, intake_for
+from civicline.gateway.deps import telegram_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["telegram"])
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-
-
-def intake_for(services: Services) -> Intake:
-    """Where the routers store updates: the inbox and the job queue of these services."""
-    return Intake(services.inbox, services.queue, services.now)
-
-
-def telegram_of(services: Services) -> Telegram:
-    if services.telegram is None:
-        raise HTTPException(
-            404, "Telegram is not enabled: set CIVICLINE_TELEGRAM_BOT_TOKEN and its webhook secret"
-        )
-    return services.telegram
 
 
 def _secret_matches(services: Services, given: str | None) -> bool:

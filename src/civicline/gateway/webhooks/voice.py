@@ -15,15 +15,12 @@ from civicline.channels.voice import CallFacts, NoCallerId, Voice
 from civicline.domain.messages import Language
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.settings import Settings
-
-# The SMS routes' check, so both channels accept and refuse exactly the same requests.
-from civicline.gateway.webhooks.sms import _signed_params as signed_params
+from civicline.gateway.webhooks.twilio import TWIML, signed_params
 from civicline.handlers.hotline import Filed, Hotline, Transcript, file_transcript
 from civicline.handlers.sweep import DELIVER_OUTBOUND
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=voice.VOICE_PATH, tags=["voice"])
-TWIML = "application/xml"
 
 
 def line_of(settings: Settings) -> Voice:

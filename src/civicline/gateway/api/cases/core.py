@@ -1,4 +1,4 @@
-"""The staff REST API: sign in, the reply queue, one case, replies and lifecycle actions."""
+"""Cases over the staff API: the reply queue, one case, replies and lifecycle actions."""
 
 from __future__ import annotations
 
@@ -6,38 +6,42 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
+from starlette.convertors import Convertor, register_url_convertor
 
 from civicline.bots.dialogue import after_close
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.domain.staff import Role, StaffUser
-from civicline.gateway.auth import issue_token, verify_password
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import staff
-from civicline.handlers.signin import SignInRefused, authenticate
 from civicline.handlers.sweep import DELIVER_OUTBOUND
 from civicline.nlu.masking import mask
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["staff"])
+router = APIRouter(tags=["staff"])
 
 CASE_NUMBER = r"^\d{6}-\d{5,}$"
+# A case's other sub-resources that take a POST: the action route leaves them alone, so it
+# matches no request another route matches, whatever the order (an unknown action: 422).
+OTHER_POSTS = ("replies", "pause", "resume", "visit", "supervision", "ownership")
 
 
-class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
+class ActionSegment(Convertor[str]):
+    regex = f"(?!(?:{'|'.join(OTHER_POSTS)})$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
 
 
-class Token(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
-    expires_in: int
+register_url_convertor("case_action", ActionSegment())
 
 
 class CaseSummary(BaseModel):
@@ -163,29 +167,7 @@ def _outbound(m: OutboundMessage) -> ThreadMessage:
     )
 
 
-@router.post("/auth/token", response_model=Token, tags=["auth"])
-async def sign_in(credentials: Credentials, request: Request, services: ServicesDep) -> Token:
-    """A bearer token; the console's lockout applies (the same count, name and address)."""
-    try:
-        user = await authenticate(
-            credentials.username,
-            credentials.password,
-            client=request.client.host if request.client else None,
-            uow_factory=services.uow,
-            verify=verify_password,
-            now=services.now(),
-            policy=services.settings.lockout_policy,
-        )
-    except SignInRefused as exc:
-        raise HTTPException(401, str(exc)) from None
-    assert user.id is not None
-    ttl = services.settings.token_ttl_seconds
-    return Token(
-        access_token=issue_token(services.settings.signing_key, user.id, ttl), expires_in=ttl
-    )
-
-
-@router.get("/cases", response_model=list[CaseSummary])
+@router.get("", response_model=list[CaseSummary])
 async def reply_queue(
     user: UserDep,
     services: ServicesDep,
@@ -214,7 +196,7 @@ async def reply_queue(
     return summaries
 
 
-@router.get("/cases/{number}", response_model=CaseDetail)
+@router.get("/{number}", response_model=CaseDetail)
 async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDetail:
     thread = await staff.case_thread(number, user=user, uow=services.uow())
     messages = [_inbound(m) for m in thread.inbound] + [_outbound(m) for m in thread.outbound]
@@ -247,7 +229,7 @@ async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDet
     )
 
 
-@router.post("/cases/{number}/replies", status_code=202, response_model=ReplyOut)
+@router.post("/{number}/replies", status_code=202, response_model=ReplyOut)
 async def post_reply(number: str, body: ReplyIn, user: UserDep, services: ServicesDep) -> ReplyOut:
     """Queue an answer; it goes out on the channel the case came from."""
     reply = await staff.reply_to_all(
@@ -260,7 +242,7 @@ async def post_reply(number: str, body: ReplyIn, user: UserDep, services: Servic
     return ReplyOut(outbound_id=outbound.id, status=outbound.status)
 
 
-@router.post("/cases/{number}/{action}", response_model=CaseSummary)
+@router.post("/{number}/{action:case_action}", response_model=CaseSummary)
 async def case_action(
     number: str, action: staff.Action, body: ActionIn, user: UserDep, services: ServicesDep
 ) -> CaseSummary:
@@ -302,17 +284,3 @@ async def _queue_delivery(services: Services, outbound_id: int) -> None:
         await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
     except (RedisError, OSError):
         log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
-
-
-class DepartmentOut(BaseModel):
-    code: str
-    name_zh: str
-    name_en: str
-
-
-@router.get("/departments", response_model=list[DepartmentOut])
-async def departments(_user: UserDep, services: ServicesDep) -> list[DepartmentOut]:
-    return [
-        DepartmentOut(code=d.code, name_zh=d.name_zh, name_en=d.name_en)
-        for d in services.taxonomy.departments.values()
-    ]

@@ -1,10 +1,12 @@
 """A case's dossier (一案一档) as one document: a printable HTML page, Markdown, or JSON.
 
-The HTML page is self-contained (its style inline, no script, no image, no outside
-resource) so it prints or saves as it is, and every value in it is escaped. The Markdown
-escapes HTML and Markdown's own marks, so a citizen's words never become markup in a viewer.
-Labels are in Chinese, times in city time. What the reader's role may not see was taken out
-before (``handlers.dossier``).
+``GET /api/v1/cases/{number}/dossier?format=html|md|json``.
+
+The HTML page (``templates/dossier.html``) is self-contained (its style inline, no script, no
+image, no outside resource) so it prints or saves as it is, and every value in it is escaped.
+The Markdown escapes HTML and Markdown's own marks, so a citizen's words never become markup
+in a viewer. Labels are in Chinese, times in city time. What the reader's role may not see was
+taken out before (``handlers.dossier``).
 """
 
 from __future__ import annotations
@@ -12,16 +14,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
-from html import escape
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from civicline.domain.cases import CaseEvent
 from civicline.domain.governance import OUTCOME_NAMES
 from civicline.domain.supervision import SupervisionOrder
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway.console.texts import translator
+from civicline.gateway.deps import ServicesDep, UserDep
+from civicline.handlers import dossier
 from civicline.handlers.dossier import Dossier, DossierMessage
 
+router = APIRouter(tags=["supervision"])
 zh = translator("zh")
 
 EVENT_NAMES = {
@@ -58,26 +68,6 @@ MESSAGE_STATUS = {
 DIRECTION = {"inbound": "来信", "outbound": "回复"}
 SATISFACTION = {"satisfied": "满意", "basic": "基本满意", "dissatisfied": "不满意"}
 NONE = "—"
-
-STYLE = """
-body { font: 14px/1.55 "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif;
-       color: #111; max-width: 60rem; margin: 1.5rem auto; padding: 0 1rem; }
-h1 { font-size: 1.5rem; border-bottom: 2px solid #111; padding-bottom: .3rem; }
-h2 { font-size: 1.15rem; margin-top: 1.8rem; border-bottom: 1px solid #999; }
-h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
-table { border-collapse: collapse; width: 100%; margin: .4rem 0; }
-th, td { border: 1px solid #bbb; padding: .25rem .45rem; text-align: left;
-         vertical-align: top; }
-th { background: #f0f0f0; white-space: nowrap; }
-table.kv th { width: 8em; }
-.text { white-space: pre-wrap; overflow-wrap: anywhere; }
-.meta { color: #555; font-size: .9em; }
-.data { font-family: ui-monospace, monospace; font-size: .85em; white-space: pre-wrap;
-        overflow-wrap: anywhere; }
-.masked { border: 1px solid #c80; padding: .3rem .6rem; background: #fff8e6; }
-@page { size: A4; margin: 15mm; }
-@media print { body { margin: 0; max-width: none; } tr, article { break-inside: avoid; } }
-"""
 
 
 class Labels:
@@ -200,102 +190,20 @@ def _data(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True) if data else ""
 
 
-# HTML ------------------------------------------------------------------------------------
-
-
-def _kv_table(rows: Iterable[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    return f'<table class="kv">{body}</table>'
-
-
-def _text(value: str | None) -> str:
-    return f'<div class="text">{escape(value)}</div>' if value else f"<p>{NONE}</p>"
+MESSAGE_HEAD = ("时间", "方向", "渠道", "发送人", "地址", "状态")
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parents[2] / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+)
+_templates.filters["data"] = _data
+_templates.filters["zip"] = lambda keys, values: zip(keys, values, strict=True)
 
 
 def html_page(d: Dossier, labels: Labels) -> str:
-    c = d.case
-    parts = [
-        "<!doctype html>",
-        '<html lang="zh-CN"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>案件档案 {escape(c.number)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>案件档案（一案一档）：{escape(c.number)}</h1>",
-        f'<p class="meta">生成时间 {escape(labels.time(d.generated_at))} · '
-        f"生成人 {escape(d.generated_by)} · 事件 {len(d.events)} 条 · 消息 {len(d.messages)} 条 · "
-        f"督办 {len(d.orders)} 件 · 附件 {len(d.attachments)} 个</p>",
-    ]
-    if d.masked:
-        parts.append('<p class="masked">按查阅人权限，电话、证件号、邮箱及联系地址已隐去。</p>')
-    parts += [
-        '<section id="case"><h2>一、基本情况</h2>',
-        _kv_table(labels.case_rows(d)),
-        "<h3>诉求内容</h3>",
-        _text(c.summary),
-        "<h3>办结说明</h3>",
-        _text(c.resolution),
-        "</section>",
-        '<section id="ownership"><h2>二、领导包案（五个一）</h2>',
-    ]
-    if d.owner is None:
-        parts.append("<p>未确定包案领导。</p>")
-    else:
-        parts += [_kv_table(labels.owner_rows(d)), "<h3>化解方案</h3>", _text(d.owner.plan)]
-    parts.append('</section><section id="supervision"><h2>三、督办</h2>')
-    if not d.orders:
-        parts.append("<p>无督办件。</p>")
-    for o in d.orders:
-        parts += [
-            f'<article data-order="{o.id}"><h3>督办件 #{o.id}</h3>',
-            _kv_table(labels.order_rows(o, d.generated_at)),
-            "<h3>督办指示</h3>",
-            _text(o.instruction),
-            "<h3>书面回复</h3>",
-            _text(o.response),
-            "</article>",
-        ]
-    parts.append('</section><section id="messages"><h2>四、往来消息</h2>')
-    head = ("时间", "方向", "渠道", "发送人", "地址", "状态")
-    for m in d.messages:
-        cells = "".join(
-            f"<th>{escape(k)}</th><td>{escape(v)}</td>"
-            for k, v in zip(head, labels.message_head(m), strict=True)
-        )
-        extra = ""
-        if m.meta:
-            extra = f'<p class="data">{escape(_data(m.meta))}</p>'
-        parts += [
-            f'<article data-message="{m.direction}-{m.id}"><table><tr>{cells}</tr></table>',
-            _text(m.text),
-            extra,
-            "</article>",
-        ]
-    if not d.messages:
-        parts.append("<p>无消息。</p>")
-    parts.append('</section><section id="attachments"><h2>五、附件</h2>')
-    if d.attachments:
-        items = "".join(
-            f"<li>消息 {a.message_id} 附件 {a.index + 1}：{escape(a.reference)}"
-            + (f"（{escape(a.url)}）" if a.url else "")
-            + "</li>"
-            for a in d.attachments
-        )
-        parts.append(f"<ol>{items}</ol>")
-    else:
-        parts.append("<p>无附件。</p>")
-    parts.append('</section><section id="events"><h2>六、办理记录</h2><table>')
-    parts.append(
-        "<tr><th>时间</th><th>事项</th><th>操作人</th><th>状态</th><th>说明</th><th>数据</th></tr>"
+    return _templates.get_template("dossier.html").render(
+        d=d, labels=labels, message_head=MESSAGE_HEAD, dash=NONE
     )
-    for e in d.events:
-        parts.append(
-            f'<tr data-kind="{escape(str(e.kind))}"><td>{escape(labels.time(e.at))}</td>'
-            f"<td>{escape(labels.event_kind(e))}</td><td>{escape(e.actor)}</td>"
-            f"<td>{escape(labels.status_change(e))}</td>"
-            f'<td class="text">{escape(e.reason or "")}</td>'
-            f'<td class="data">{escape(_data(e.data))}</td></tr>'
-        )
-    parts.append("</table></section></body></html>")
-    return "\n".join(parts)
 
 
 # Markdown --------------------------------------------------------------------------------
@@ -508,3 +416,42 @@ def as_json(d: Dossier, encode: Callable[[Any], Any]) -> Any:
             ],
         }
     )
+
+
+# The dossier is a document to read and print: nothing in it may run or load.
+DOCUMENT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@router.get(
+    "/{number}/dossier",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
+)
+async def case_dossier(
+    number: str,
+    user: UserDep,
+    services: ServicesDep,
+    format: Literal["html", "md", "json"] = "html",
+) -> Response:
+    """The complete dossier (一案一档): every event, message (with delivery states),
+    attachment reference, supervision order and the ownership, as one document."""
+    built = await dossier.build(number, user=user, uow=services.uow(), now=services.now())
+    labels = Labels(services.taxonomy, services.settings.timezone)
+    if format == "json":
+        return JSONResponse(as_json(built, jsonable_encoder), headers=DOCUMENT_HEADERS)
+    if format == "md":
+        return Response(
+            markdown(built, labels),
+            media_type="text/markdown; charset=utf-8",
+            headers={
+                **DOCUMENT_HEADERS,
+                "Content-Disposition": f'inline; filename="dossier-{number}.md"',
+            },
+        )
+    return HTMLResponse(html_page(built, labels), headers=DOCUMENT_HEADERS)

@@ -1,18 +1,17 @@
-"""Following cases up over the staff API: wait for the citizen, notices, return visits."""
+"""Following a case up over the staff API: wait for the citizen (pause, resume), return visits."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from civicline.domain.cases import Case
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import followup
 
-router = APIRouter(prefix="/api/v1", tags=["follow-up"])
+router = APIRouter(tags=["follow-up"])
 
 
 class PauseIn(BaseModel):
@@ -24,10 +23,6 @@ class VisitIn(BaseModel):
     answer: int | None = Field(
         default=None, ge=1, le=4, description="1 satisfied, 2 basically, 3 dissatisfied, 4 unsolved"
     )
-
-
-class ReadIn(BaseModel):
-    ids: list[int] = Field(max_length=500)
 
 
 class Deadlines(BaseModel):
@@ -56,17 +51,7 @@ class Deadlines(BaseModel):
         )
 
 
-class NoticeOut(BaseModel):
-    id: int
-    created_at: datetime
-    kind: str
-    audience: str
-    department: str | None
-    text: str
-    read: bool
-
-
-@router.post("/cases/{number}/pause", response_model=Deadlines)
+@router.post("/{number}/pause", response_model=Deadlines)
 async def pause(number: str, body: PauseIn, user: UserDep, services: ServicesDep) -> Deadlines:
     """Wait for the citizen: the deadlines stop until the citizen writes or staff resume."""
     case = await followup.pause(
@@ -75,7 +60,7 @@ async def pause(number: str, body: PauseIn, user: UserDep, services: ServicesDep
     return Deadlines.of(case)
 
 
-@router.post("/cases/{number}/resume", response_model=Deadlines)
+@router.post("/{number}/resume", response_model=Deadlines)
 async def resume(number: str, user: UserDep, services: ServicesDep) -> Deadlines:
     case = await followup.resume(
         number, user=user, uow=services.uow(), calendar=services.calendar, now=services.now()
@@ -83,7 +68,7 @@ async def resume(number: str, user: UserDep, services: ServicesDep) -> Deadlines
     return Deadlines.of(case)
 
 
-@router.post("/cases/{number}/visit", response_model=Deadlines)
+@router.post("/{number}/visit", response_model=Deadlines)
 async def phone_visit(
     number: str, body: VisitIn, user: UserDep, services: ServicesDep
 ) -> Deadlines:
@@ -95,31 +80,3 @@ async def phone_visit(
         number, answer=answer, user=user, uow=services.uow(), now=services.now()
     )
     return Deadlines.of(case, reopened=reopened)
-
-
-@router.get("/notifications", response_model=list[NoticeOut])
-async def notifications(
-    user: UserDep,
-    services: ServicesDep,
-    unread: bool = True,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[NoticeOut]:
-    """Near-due warnings and escalations for the user's department (all, for supervisors)."""
-    found = await followup.notices(user, services.uow(), unread_only=unread, limit=limit)
-    return [
-        NoticeOut(
-            id=n.id or 0,
-            created_at=n.created_at,
-            kind=n.kind,
-            audience=n.audience,
-            department=n.department,
-            text=n.text,
-            read=n.read_at is not None,
-        )
-        for n in found
-    ]
-
-
-@router.post("/notifications/read", status_code=204)
-async def mark_read(body: ReadIn, user: UserDep, services: ServicesDep) -> None:
-    await followup.mark_read(body.ids, user=user, uow=services.uow(), now=services.now())
