@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from civicline.bots import commands
-from civicline.bots.dialogue import Conversation, ask_for_rating, handle_inbound
+from civicline.bots.dialogue import Conversation
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.messages import Channel
@@ -18,6 +18,7 @@ from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import T0, inbound
+from tests.support.inbound import ask_for_rating, handle_inbound
 
 TAXONOMY = load_taxonomy()
 

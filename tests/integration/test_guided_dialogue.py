@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicline.bots.dialogue import Conversation, Handled, ask_for_rating, handle_inbound
+from civicline.bots.dialogue import Conversation
 from civicline.bots.guided import finish_expired
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import ContactHandle
@@ -22,11 +22,13 @@ from civicline.domain.messages import (
     OutboundMessage,
 )
 from civicline.handlers.cases import Routing
+from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classification
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import T0
+from tests.support.inbound import ask_for_rating, handle_inbound
 
 TAXONOMY = load_taxonomy()
 CHAT = "424242"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicline.bots.dialogue import Conversation, handle_inbound
+from civicline.bots.dialogue import Conversation
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import InvalidInput
@@ -22,6 +22,7 @@ from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import T0
+from tests.support.inbound import handle_inbound
 
 TAXONOMY = load_taxonomy()
 CALLER = "+8613912345678"

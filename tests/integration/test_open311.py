@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicline.bots.dialogue import Conversation, ask_for_rating, handle_inbound
+from civicline.bots.dialogue import Conversation
 from civicline.channels.open311 import Intake, to_inbound
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import ContactHandle
@@ -22,6 +22,7 @@ from civicline.storage.open311 import RequestQuery, SqlOpen311Store
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import T0, case
+from tests.support.inbound import ask_for_rating, handle_inbound
 
 TAXONOMY = load_taxonomy()
 CITY = ZoneInfo("Asia/Shanghai")

@@ -15,8 +15,8 @@ from civicline.gateway.bootstrap import Services
 from civicline.gateway.users import create_user
 from civicline.gateway.worker import build_worker
 from civicline.handlers import staff
-from civicline.handlers.inbox import receive
-from civicline.handlers.sweep import PROCESS_INBOUND, sweep
+from civicline.handlers.sweep import sweep
+from civicline.storage.queue import PROCESS_INBOUND
 from tests.factories import inbound
 
 COMPLAINTS = [
@@ -74,7 +74,7 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     ]
     for message in messages:
         message.received_at = services.now()
-        stored, _ = await receive(message, inbox=services.inbox)
+        stored, _ = await services.inbox.add(message)
         await services.queue.enqueue(PROCESS_INBOUND, stored.id or 0)
 
     worker = _worker_process(services)

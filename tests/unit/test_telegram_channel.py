@@ -39,7 +39,7 @@ from civicline.channels.telegram.routers import webhook_answer
 from civicline.domain.messages import SHARE_LOCATION, Channel, Choice, InboundMessage, Language
 from civicline.gateway.settings import Settings
 from civicline.handlers.ports import SendError
-from civicline.handlers.sweep import PROCESS_INBOUND
+from civicline.storage.queue import PROCESS_INBOUND
 from tests.fakes.memory import MemoryInbox, MemoryQueue
 from tests.fakes.telegram_api import DEFAULT_TOKEN
 

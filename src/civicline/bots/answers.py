@@ -10,7 +10,7 @@ from civicline.bots.texts import STATUS_NAMES, VISIT_LABELS, say
 from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen
 from civicline.domain.errors import NotFound
-from civicline.domain.governance import VISIT_ANSWERS, VisitStatus
+from civicline.domain.governance import VISIT_ANSWERS
 from civicline.domain.messages import Channel, Choice, InboundMessage, Language
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Reading, Routing, open_case
@@ -150,11 +150,6 @@ async def my_cases_text(citizen_id: int, language: Language, uow: UnitOfWork) ->
         return say("no_cases", language)
     lines = "\n".join(f"{c.number} {STATUS_NAMES[c.status][language]}" for c in cases)
     return say("my_cases", language, lines=lines)
-
-
-def awaits_visit(case: Case) -> bool:
-    """Closed, and its return visit not answered yet (asked, or not asked at all)."""
-    return case.status == CaseStatus.CLOSED and case.visit_status in (None, VisitStatus.ASKED)
 
 
 async def answer_visit(

@@ -12,13 +12,12 @@ On one-shot channels (SMS, web chat) a complaint opens a case at once. On guided
 citizen to confirm the category (``bots.guided``).
 
 Hotline transcripts, letters (the mailbox form, e-mail, paper) and Open311 service requests
-skip the dialogue: their cases open at once (``handlers.hotline``, ``handlers.letters``,
-``handlers.open311``), and an Open311 client polls instead of being answered.
+never reach the dialogue: ``handlers.inbound`` hands them to ``handlers.hotline``,
+``handlers.letters`` and ``handlers.open311``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from civicline.bots import commands, guided
@@ -28,47 +27,32 @@ from civicline.bots.answers import (
     answer_conversation,
     answer_visit,
     answer_waiting_case,
-    awaits_visit,
     my_cases_text,
     open_at_once,
     status_text,
 )
 from civicline.bots.texts import say
-from civicline.domain.cases import CaseStatus
+from civicline.domain.cases import Case, CaseStatus
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.dialogues import Stage
-from civicline.domain.governance import VisitStatus
 from civicline.domain.messages import (
     Channel,
+    Choice,
     InboundMessage,
     InboundStatus,
     Language,
     guess_language,
 )
-from civicline.handlers import letters, open311
-from civicline.handlers.cases import (
-    Reading,
-    read_complaint,
-    reply_to_message,
-    to_citizen,
-)
-from civicline.handlers.hotline import Hotline, process_stored
-from civicline.handlers.letters import LETTER_CHANNELS
+from civicline.handlers.cases import Reading, read_complaint, reply_to_message
+from civicline.handlers.followup import awaits_visit
+from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classification
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["Conversation", "Handled", "after_close", "ask_for_rating", "handle_inbound"]
+__all__ = ["FOLLOWUP_TEXTS", "Conversation", "FollowupTexts", "handle_conversation"]
 
 SMS_ONLY = (commands.Stop, commands.Start)
 MEDIA_ONLY = Classification(intent="other", confidence=0.0, ranking=(), engine="none")
-
-
-@dataclass(frozen=True, slots=True)
-class Handled:
-    outbound_ids: list[int]
-    case_number: str | None = None
-    already_done: bool = False
-    opened: list[str] = field(default_factory=list)  # every case this message opened
 
 
 def command_for(message: InboundMessage) -> commands.Command | None:
@@ -82,22 +66,6 @@ def command_for(message: InboundMessage) -> commands.Command | None:
     return command
 
 
-def _hotline(uow_factory: UnitOfWorkFactory, conversation: Conversation) -> Hotline:
-    return Hotline(
-        uow_factory,
-        conversation.taxonomy,
-        conversation.routing,
-        conversation.nlu,
-        conversation.corrections,
-    )
-
-
-def _open311(uow_factory: UnitOfWorkFactory, conversation: Conversation) -> open311.Open311:
-    return open311.Open311(
-        uow_factory, conversation.taxonomy, conversation.routing, conversation.nlu
-    )
-
-
 def _needs_reading(message: InboundMessage, pending_stage: Stage | None) -> bool:
     """Whether the message is free text for the NLU (not a button, a location, or a comment
     on a rating the bot asked for)."""
@@ -107,31 +75,21 @@ def _needs_reading(message: InboundMessage, pending_stage: Stage | None) -> bool
     return message.edited or pending_stage != Stage.COMMENT
 
 
-async def handle_inbound(
-    message_id: int, *, uow_factory: UnitOfWorkFactory, conversation: Conversation, now: datetime
+async def handle_conversation(
+    peek: InboundMessage,
+    now: datetime,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    conversation: Conversation,
 ) -> Handled:
-    """Process one stored inbound message exactly once (a second run finds it processed)."""
-    async with uow_factory() as uow:
-        peek = await uow.inbox.get(message_id)
-        pending = None
-        if peek.channel in conversation.guided_channels:
+    """Answer one stored message of a conversation (``handlers.inbound`` read it, still
+    ``received``), exactly once: a second run finds it processed."""
+    assert peek.id is not None
+    message_id = peek.id
+    pending = None
+    if peek.channel in conversation.guided_channels:
+        async with uow_factory() as uow:
             pending = await uow.dialogues.get(ContactHandle(peek.channel, peek.sender_address))
-    if peek.status != InboundStatus.RECEIVED:
-        return Handled([], already_done=True)
-    if peek.channel == Channel.HOTLINE:  # a call transcript whose filing was cut short
-        filed = await process_stored(message_id, _hotline(uow_factory, conversation), now=now)
-        return Handled(filed.outbound_ids, case_number=filed.case_number)
-    if peek.channel in LETTER_CHANNELS and conversation.letters is not None:  # 信: no dialogue
-        done = await letters.process_stored(message_id, conversation.letters, now=now)
-        opened = [done.case_number] if done.outcome == "opened" and done.case_number else []
-        return Handled(done.outbound_ids, case_number=done.case_number, opened=opened)
-    if peek.channel == Channel.OPEN311:  # a service request: no dialogue, and no reply
-        number = await open311.process_stored(
-            message_id, _open311(uow_factory, conversation), now=now
-        )
-        if number is None:
-            return Handled([], already_done=True)
-        return Handled([], case_number=number, opened=[number])
     command = command_for(peek)
     live_stage = pending.stage if pending and not pending.expired(now) else None
     # Classify outside the transaction: the NLU may be a remote server.
@@ -243,43 +201,17 @@ async def _answer_command(
             return Answer(await answer_visit(case, answer, uow=uow, now=now, language=language))
 
 
-async def after_close(number: str, *, uow_factory: UnitOfWorkFactory, now: datetime) -> list[int]:
-    """What a close sends the citizen: which legal channel handles a matter for the courts
-    (涉法涉诉), then the return visit's question. The ids of the messages to deliver."""
-    sent = []
-    async with uow_factory() as uow:
-        case = await uow.cases.by_number(number)
-        if case.legal_matter and case.answer_channel != Channel.OPEN311:
-            text = say("legal_channel", case.language, number=case.number)
-            notice = await uow.outbox.add(to_citizen(case, text, now=now))
-            await uow.commit()
-            assert notice.id is not None
-            sent.append(notice.id)
-    visit = await ask_for_rating(number, uow_factory=uow_factory, now=now)
-    return sent + ([visit] if visit is not None else [])
+class FollowupTexts:
+    """What a close sends the citizen, in the bot's words (``handlers.followup.after_close``)."""
 
+    def legal_channel(self, case: Case) -> str:
+        return say("legal_channel", case.language, number=case.number)
 
-async def ask_for_rating(
-    number: str, *, uow_factory: UnitOfWorkFactory, now: datetime
-) -> int | None:
-    """The return visit (回访): after a case closes, ask the citizen on their channel whether
-    they are satisfied and the problem is solved: in words, and with buttons where the channel
-    has them. Unanswered, they count as unreachable after ``VISIT_WAIT`` (the scheduler)."""
-    async with uow_factory() as uow:
-        case = await uow.cases.by_number(number, lock=True)
-        if not awaits_visit(case) or case.visit_status is not None:
-            return None
-        if case.answer_channel == Channel.OPEN311:  # an Open311 app has no way to answer
-            return None
-        reply = await uow.outbox.add(
-            to_citizen(
-                case,
-                say("rate_request", case.language, number=case.number),
-                now=now,
-                choices=guided.visit_choices(case.number, case.language),
-            )
+    def rate_request(self, case: Case) -> tuple[str, list[Choice]]:
+        return (
+            say("rate_request", case.language, number=case.number),
+            guided.visit_choices(case.number, case.language),
         )
-        case.visit_status = VisitStatus.ASKED
-        await uow.cases.save(case)
-        await uow.commit()
-        return reply.id
+
+
+FOLLOWUP_TEXTS = FollowupTexts()

@@ -21,7 +21,6 @@ from civicline.bots.answers import (
     Conversation,
     answer_conversation,
     answer_visit,
-    awaits_visit,
     case_opened_text,
     open_at_once,
 )
@@ -40,6 +39,7 @@ from civicline.domain.messages import (
     Language,
 )
 from civicline.handlers.cases import Confirmed, Reading, open_case, to_citizen
+from civicline.handlers.followup import awaits_visit
 from civicline.nlu.base import Classification
 from civicline.nlu.entities import extract_entities
 from civicline.nlu.urgency import assess

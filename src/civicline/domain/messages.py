@@ -22,6 +22,28 @@ class Channel(enum.StrEnum):
     LETTER = "letter"  # a paper letter registered by a clerk; answers go by post
 
 
+class ChannelKind(enum.StrEnum):
+    """What a stored inbound message is, which says who processes it (``handlers.inbound``)."""
+
+    CONVERSATION = "conversation"  # a citizen writing to the bot: web chat, SMS, Telegram
+    TRANSCRIPT = "transcript"  # a call written down by the hotline
+    SERVICE_REQUEST = "service_request"  # a report from an Open311 app
+    LETTER = "letter"  # the mayor's mailbox (form, e-mail) and paper letters
+
+
+KIND_OF_CHANNEL = {
+    Channel.HOTLINE: ChannelKind.TRANSCRIPT,
+    Channel.OPEN311: ChannelKind.SERVICE_REQUEST,
+    Channel.EMAIL: ChannelKind.LETTER,
+    Channel.MAILBOX: ChannelKind.LETTER,
+    Channel.LETTER: ChannelKind.LETTER,
+}
+
+
+def kind_of(channel: Channel) -> ChannelKind:
+    return KIND_OF_CHANNEL.get(channel, ChannelKind.CONVERSATION)
+
+
 class InboundStatus(enum.StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"

@@ -15,7 +15,7 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.rest import Client  # type: ignore[import-untyped]
 
-from civicline.bots.dialogue import Conversation
+from civicline.bots.dialogue import Conversation, handle_conversation
 from civicline.channels.open311 import Open311Sender
 from civicline.channels.sms import SmsSender
 from civicline.channels.telegram import (
@@ -29,15 +29,17 @@ from civicline.channels.twilio_api import close_client, make_client
 from civicline.channels.webchat import WebchatSender
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.letters import Addressee
-from civicline.domain.messages import Channel
+from civicline.domain.messages import Channel, ChannelKind, InboundMessage
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
 from civicline.gateway.mail import email_sender
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.delivery import RetryPolicy
-from civicline.handlers.hotline import Hotline
-from civicline.handlers.letters import Letters
+from civicline.handlers.hotline import Hotline, process_transcript
+from civicline.handlers.inbound import Handled, Inbound
+from civicline.handlers.letters import Letters, process_letter
+from civicline.handlers.open311 import Open311, process_request
 from civicline.handlers.ports import Sender
 from civicline.nlu import entities
 from civicline.nlu.base import Classifier
@@ -47,7 +49,7 @@ from civicline.nlu.importer import imported_data_path, training_data_paths
 from civicline.nlu.local import LocalClassifier
 from civicline.nlu.rasa import RasaClassifier
 from civicline.storage import database
-from civicline.storage.base import UnitOfWork
+from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.calendar_file import load_calendar
 from civicline.storage.files import LocalFiles
 from civicline.storage.intake import SqlInboxWriter
@@ -132,14 +134,11 @@ class Services:
 
     @property
     def hotline(self) -> Hotline:
-        conversation = self.conversation
-        return Hotline(
-            self.uow,
-            conversation.taxonomy,
-            conversation.routing,
-            conversation.nlu,
-            conversation.corrections,
-        )
+        return hotline_of(self.uow, self.conversation)
+
+    @property
+    def inbound(self) -> Inbound:
+        return inbound_router(self.uow, self.conversation)
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -148,6 +147,48 @@ class Services:
     @property
     def sweep_grace(self) -> timedelta:
         return timedelta(seconds=self.settings.sweep_grace_seconds)
+
+
+def hotline_of(uow_factory: UnitOfWorkFactory, conversation: Conversation) -> Hotline:
+    return Hotline(
+        uow_factory,
+        conversation.taxonomy,
+        conversation.routing,
+        conversation.nlu,
+        conversation.corrections,
+    )
+
+
+def inbound_router(uow_factory: UnitOfWorkFactory, conversation: Conversation) -> Inbound:
+    """Who processes a stored inbound message of each kind (``handlers.inbound``)."""
+    hotline = hotline_of(uow_factory, conversation)
+    requests = Open311(uow_factory, conversation.taxonomy, conversation.routing, conversation.nlu)
+
+    async def converse(message: InboundMessage, now: datetime) -> Handled:
+        return await handle_conversation(
+            message, now, uow_factory=uow_factory, conversation=conversation
+        )
+
+    async def file_transcript(message: InboundMessage, now: datetime) -> Handled:
+        return await process_transcript(message, now, hotline=hotline)
+
+    async def file_request(message: InboundMessage, now: datetime) -> Handled:
+        return await process_request(message, now, open311=requests)
+
+    router = (
+        Inbound(uow_factory)
+        .register(ChannelKind.CONVERSATION, converse)
+        .register(ChannelKind.TRANSCRIPT, file_transcript)
+        .register(ChannelKind.SERVICE_REQUEST, file_request)
+    )
+    letters = conversation.letters
+    if letters is not None:  # without a mailbox set up, a letter is read like a message
+
+        async def file_letter(message: InboundMessage, now: datetime) -> Handled:
+            return await process_letter(message, now, letters=letters)
+
+        router.register(ChannelKind.LETTER, file_letter)
+    return router
 
 
 async def load_classifier(settings: Settings) -> LocalClassifier:

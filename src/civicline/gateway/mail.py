@@ -21,8 +21,8 @@ from civicline.domain.messages import OutboundMessage
 from civicline.gateway.settings import Settings
 from civicline.handlers import letters
 from civicline.handlers.letters import Letters, MailThread
-from civicline.handlers.sweep import PROCESS_INBOUND
 from civicline.storage.base import JobQueue, UnitOfWorkFactory
+from civicline.storage.queue import PROCESS_INBOUND
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from arq import Retry
 from arq.cron import cron
 from arq.worker import Worker, func
 
-from civicline.bots.dialogue import handle_inbound
 from civicline.bots.guided import finish_expired
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.mail import ReaderTask, imap_account, mailbox_reader
@@ -21,24 +20,24 @@ from civicline.handlers.escalation import Schedule, run_schedule
 from civicline.handlers.incidents import index_unsigned
 from civicline.handlers.supervision import remind
 from civicline.handlers.surge import warn_of_surges
-from civicline.handlers.sweep import DELIVER_OUTBOUND, PROCESS_INBOUND, sweep
-from civicline.storage.queue import QUEUE_NAME, connect
+from civicline.handlers.sweep import sweep
+from civicline.storage.queue import (
+    DELIVER_OUTBOUND,
+    PROCESS_INBOUND,
+    QUEUE_NAME,
+    connect,
+    queue_deliveries,
+)
 
 log = logging.getLogger(__name__)
 
 
 async def process_inbound(ctx: dict[str, Any], message_id: int) -> None:
     services: Services = ctx["services"]
-    handled = await handle_inbound(
-        message_id,
-        uow_factory=services.uow,
-        conversation=services.conversation,
-        now=services.now(),
-    )
+    handled = await services.inbound.handle(message_id, now=services.now())
     if handled.case_number:
         log.info("case opened", extra={"case": handled.case_number, "inbound_id": message_id})
-    for outbound_id in handled.outbound_ids:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
+    await queue_deliveries(services.queue, handled.outbound_ids)
 
 
 async def deliver_outbound(ctx: dict[str, Any], outbound_id: int) -> None:
@@ -101,8 +100,7 @@ async def sweep_unfinished(ctx: dict[str, Any]) -> None:
     replies = await finish_expired(
         uow_factory=services.uow, conversation=services.conversation, now=services.now()
     )
-    for outbound_id in replies:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
+    await queue_deliveries(services.queue, replies)
 
 
 async def _start_mailbox(ctx: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Following a case up: waiting for the citizen, staff notices, return visits by phone.
+"""Following a case up: what a close sends the citizen (the legal channel, the return visit's
+question), waiting for the citizen, staff notices, return visits by phone.
 
 Pausing stops every deadline while staff wait for the citizen (details, a site visit the
 citizen must attend); the citizen's next message, or staff, resume it and the deadlines move on
@@ -10,14 +11,17 @@ own work).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from civicline.domain.calendar import WorkCalendar
-from civicline.domain.cases import Case, EventKind
+from civicline.domain.cases import Case, CaseStatus, EventKind
 from civicline.domain.errors import InvalidInput
 from civicline.domain.governance import VISIT_ANSWERS, Notification, VisitStatus
+from civicline.domain.messages import Channel, Choice
 from civicline.domain.staff import Role, StaffUser
+from civicline.handlers.cases import to_citizen
 from civicline.handlers.staff import NotAllowed, check_access
-from civicline.storage.base import UnitOfWork
+from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
 # Who may record a return visit made by phone.
 VISITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
@@ -28,6 +32,56 @@ AUDIENCES = {
     Role.SUPERVISOR: ["clerk", "department_head", "supervising_office"],
     Role.ADMIN: ["clerk", "department_head", "supervising_office"],
 }
+
+
+class FollowupTexts(Protocol):
+    """What a close sends the citizen, in their language (the bot's words)."""
+
+    def legal_channel(self, case: Case) -> str: ...
+
+    def rate_request(self, case: Case) -> tuple[str, list[Choice]]: ...
+
+
+def awaits_visit(case: Case) -> bool:
+    """Closed, and its return visit not answered yet (asked, or not asked at all)."""
+    return case.status == CaseStatus.CLOSED and case.visit_status in (None, VisitStatus.ASKED)
+
+
+async def after_close(
+    number: str, *, uow_factory: UnitOfWorkFactory, now: datetime, texts: FollowupTexts
+) -> list[int]:
+    """What a close sends the citizen: which legal channel handles a matter for the courts
+    (涉法涉诉), then the return visit's question. The ids of the messages to deliver."""
+    sent = []
+    async with uow_factory() as uow:
+        case = await uow.cases.by_number(number)
+        if case.legal_matter and case.answer_channel != Channel.OPEN311:
+            notice = await uow.outbox.add(to_citizen(case, texts.legal_channel(case), now=now))
+            await uow.commit()
+            assert notice.id is not None
+            sent.append(notice.id)
+    visit = await ask_for_rating(number, uow_factory=uow_factory, now=now, texts=texts)
+    return sent + ([visit] if visit is not None else [])
+
+
+async def ask_for_rating(
+    number: str, *, uow_factory: UnitOfWorkFactory, now: datetime, texts: FollowupTexts
+) -> int | None:
+    """The return visit (回访): after a case closes, ask the citizen on their channel whether
+    they are satisfied and the problem is solved: in words, and with buttons where the channel
+    has them. Unanswered, they count as unreachable after ``VISIT_WAIT`` (the scheduler)."""
+    async with uow_factory() as uow:
+        case = await uow.cases.by_number(number, lock=True)
+        if not awaits_visit(case) or case.visit_status is not None:
+            return None
+        if case.answer_channel == Channel.OPEN311:  # an Open311 app has no way to answer
+            return None
+        text, choices = texts.rate_request(case)
+        reply = await uow.outbox.add(to_citizen(case, text, now=now, choices=choices))
+        case.visit_status = VisitStatus.ASKED
+        await uow.cases.save(case)
+        await uow.commit()
+        return reply.id
 
 
 def _actor(user: StaffUser) -> str:

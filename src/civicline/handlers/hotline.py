@@ -31,8 +31,10 @@ from civicline.domain.messages import (
 from civicline.domain.taxonomy import Category, Department, Taxonomy
 from civicline.domain.text import flaw
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint
+from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classifier
-from civicline.storage.base import InboxWriter, UnitOfWorkFactory
+from civicline.storage.base import InboxWriter, JobQueue, UnitOfWorkFactory
+from civicline.storage.queue import queue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +275,24 @@ async def file_transcript(
     assert stored.id is not None
     # A stored row may still be unprocessed (a filing cut short): finish it now.
     return await process_stored(stored.id, hotline, now=now)
+
+
+async def file_call(
+    transcript: Transcript, hotline: Hotline, *, inbox: InboxWriter, queue: JobQueue, now: datetime
+) -> Filed:
+    """File a call (the operator's form, the API, the voice line) and queue its SMS receipt."""
+    filed = await file_transcript(transcript, hotline, inbox=inbox, now=now)
+    await queue_deliveries(queue, filed.outbound_ids)
+    return filed
+
+
+async def process_transcript(
+    message: InboundMessage, now: datetime, *, hotline: Hotline
+) -> Handled:
+    """The worker's way in (``handlers.inbound``): a transcript whose filing was cut short."""
+    assert message.id is not None
+    filed = await process_stored(message.id, hotline, now=now)
+    return Handled(filed.outbound_ids, case_number=filed.case_number)
 
 
 async def process_stored(message_id: int, hotline: Hotline, *, now: datetime) -> Filed:

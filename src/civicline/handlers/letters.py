@@ -50,6 +50,7 @@ from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.text import flaw
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint, to_citizen
 from civicline.handlers.delivery import record_receipt
+from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classifier
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.files import FileStore
@@ -268,6 +269,15 @@ async def accept_mail(
         extra={"inbound_id": stored.id, "kind": str(mail.kind), "new": new, "uid": uid},
     )
     return stored.id if new else None
+
+
+async def process_letter(message: InboundMessage, now: datetime, *, letters: Letters) -> Handled:
+    """The worker's way in (``handlers.inbound``): a letter or mail opens, joins or is set
+    aside at once, without a dialogue."""
+    assert message.id is not None
+    done = await process_stored(message.id, letters, now=now)
+    opened = [done.case_number] if done.outcome == "opened" and done.case_number else []
+    return Handled(done.outbound_ids, case_number=done.case_number, opened=opened)
 
 
 async def process_stored(message_id: int, letters: Letters, *, now: datetime) -> Processed:

@@ -21,9 +21,10 @@ from typing import Any
 
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import ContactHandle
-from civicline.domain.messages import Channel, InboundStatus, Language
+from civicline.domain.messages import Channel, InboundMessage, InboundStatus, Language
 from civicline.domain.taxonomy import Category, Taxonomy, UrgentDeadlines
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint
+from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classifier
 from civicline.nlu.masking import mask
 from civicline.storage.base import UnitOfWorkFactory
@@ -53,6 +54,16 @@ class Open311:
     taxonomy: Taxonomy
     routing: Routing
     nlu: Classifier
+
+
+async def process_request(message: InboundMessage, now: datetime, *, open311: Open311) -> Handled:
+    """The worker's way in (``handlers.inbound``): no dialogue, and no reply (an Open311
+    client polls for its request instead)."""
+    assert message.id is not None
+    number = await process_stored(message.id, open311, now=now)
+    if number is None:
+        return Handled([], already_done=True)
+    return Handled([], case_number=number, opened=[number])
 
 
 async def process_stored(message_id: int, open311: Open311, *, now: datetime) -> str | None:

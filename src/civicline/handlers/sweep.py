@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from civicline.storage.base import JobQueue, UnitOfWorkFactory
+from civicline.storage.queue import DELIVER_OUTBOUND, PROCESS_INBOUND
 
 log = logging.getLogger(__name__)
-
-PROCESS_INBOUND = "process_inbound"
-DELIVER_OUTBOUND = "deliver_outbound"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,18 +13,27 @@ check-and-set per job, writing arq's own job format, so arq's worker runs them u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.exceptions import ConnectionError as RedisDown
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from civicline.domain.batching import Batcher, unreachable
+from civicline.storage.base import JobQueue
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "civicline:jobs"
+# The jobs: one stored inbound message to process, one outbox row to deliver.
+PROCESS_INBOUND = "process_inbound"
+DELIVER_OUTBOUND = "deliver_outbound"
 # Jobs queued "ahead" are scored this much earlier, so workers take them before the backlog:
 # an acknowledgement should not wait behind every complaint that arrived before it.
 AHEAD_MS = 10 * 60 * 1000
@@ -93,4 +102,38 @@ class ArqQueue:
         return [bool(flag) for flag in queued]
 
 
-__all__ = ["QUEUE_NAME", "ArqQueue", "connect", "job_id", "redis_settings", "redis_unreachable"]
+async def queue_inbound(queue: JobQueue, inbound_id: int) -> bool:
+    """Queue a stored message's processing. False when Redis is away: stored is enough, the
+    sweeper queues it once Redis is back."""
+    try:
+        await queue.enqueue(PROCESS_INBOUND, inbound_id)
+    except (RedisError, OSError):
+        log.warning("queue unavailable; left for the sweeper", extra={"inbound_id": inbound_id})
+        return False
+    return True
+
+
+async def queue_deliveries(queue: JobQueue, outbound_ids: Iterable[int]) -> bool:
+    """Queue outbox rows for delivery, ahead of the backlog (all at once: they go to Redis in
+    one batch). False when Redis is away: the sweeper queues them once it is back."""
+    ids = list(outbound_ids)
+    try:
+        await asyncio.gather(*(queue.enqueue(DELIVER_OUTBOUND, i, ahead=True) for i in ids))
+    except (RedisError, OSError):
+        log.warning("queue unavailable; left for the sweeper", extra={"outbound_ids": ids})
+        return False
+    return True
+
+
+__all__ = [
+    "DELIVER_OUTBOUND",
+    "PROCESS_INBOUND",
+    "QUEUE_NAME",
+    "ArqQueue",
+    "connect",
+    "job_id",
+    "queue_deliveries",
+    "queue_inbound",
+    "redis_settings",
+    "redis_unreachable",
+]

@@ -13,23 +13,18 @@ from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field, field_validator
-from redis.exceptions import RedisError
 
 from civicline.channels.sms import normalize_phone
 from civicline.domain.messages import Language
 from civicline.domain.staff import StaffUser
-from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import callbacks, hotline
 from civicline.handlers.hotline import (
     MAX_CALL_ID,
     MAX_TRANSCRIPT,
-    Filed,
     Transcript,
     Turn,
-    file_transcript,
 )
-from civicline.handlers.sweep import DELIVER_OUTBOUND
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["hotline"])
@@ -128,7 +123,9 @@ async def file_call(
         sms_consent=body.sms_consent,
         language=body.language,
     )
-    filed = await file_and_queue(services, transcript)
+    filed = await hotline.file_call(
+        transcript, services.hotline, inbox=services.inbox, queue=services.queue, now=services.now()
+    )
     if not filed.created:
         response.status_code = 200
     return FiledOut(
@@ -161,20 +158,3 @@ async def suggest(body: SuggestIn, user: UserDep, services: ServicesDep) -> Sugg
         reasons=list(found.reasons),
         place=found.place,
     )
-
-
-async def file_and_queue(services: Services, transcript: Transcript) -> Filed:
-    """File a call and queue its SMS receipt for delivery (the API's and the console's way)."""
-    filed = await file_transcript(
-        transcript, services.hotline, inbox=services.inbox, now=services.now()
-    )
-    for outbound_id in filed.outbound_ids:
-        await _queue_delivery(services, outbound_id)
-    return filed
-
-
-async def _queue_delivery(services: Services, outbound_id: int) -> None:
-    try:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
-    except (RedisError, OSError):
-        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})

@@ -14,8 +14,7 @@ from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep
 from civicline.gateway.pages.webchat import conversation_of
 from civicline.handlers.delivery import record_receipt
-from civicline.handlers.inbox import receive
-from civicline.handlers.sweep import PROCESS_INBOUND
+from civicline.handlers.intake import accept
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webchat"])
@@ -40,19 +39,14 @@ async def post_message(
             raise HTTPException(429, "too many messages: please wait a minute")
     except (RedisError, OSError) as exc:
         log.warning("rate limit unavailable", extra={"error": type(exc).__name__})
-    message, created = await receive(
-        webchat.to_inbound(conversation, payload, now=services.now()), inbox=services.inbox
+    accepted = await accept(
+        webchat.to_inbound(conversation, payload, now=services.now()),
+        inbox=services.inbox,
+        queue=services.queue,
     )
-    assert message.id is not None
-    if created:
-        try:
-            await services.queue.enqueue(PROCESS_INBOUND, message.id)
-        except (RedisError, OSError):
-            # Stored is enough: the sweeper queues it once Redis is back.
-            log.warning("queue unavailable; left for the sweeper", extra={"inbound_id": message.id})
-    else:
+    if not accepted.created:
         response.status_code = 200
-    return webchat.ChatMessageAccepted(message_id=message.id, duplicate=not created)
+    return webchat.ChatMessageAccepted(message_id=accepted.id, duplicate=not accepted.created)
 
 
 @router.get("/webchat/messages", response_model=webchat.Conversation)

@@ -53,7 +53,6 @@ from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.hotline import Hotline
 from civicline.handlers.hotline_import import Outcome, file_calls
-from civicline.handlers.sweep import DELIVER_OUTBOUND
 from civicline.nlu import masking
 from civicline.nlu.corrections import HEADER, Corrections, CorrectionsFile, corrections_path
 from civicline.nlu.files import atomic_writer
@@ -62,7 +61,7 @@ from civicline.nlu.training_data import Example, load_examples
 from civicline.storage import database
 from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter
-from civicline.storage.queue import ArqQueue, connect
+from civicline.storage.queue import ArqQueue, connect, queue_deliveries
 from civicline.storage.redis_server import EmbeddedRedis
 from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
@@ -257,15 +256,10 @@ async def queue_receipts(settings: Settings, outbound_ids: Sequence[int]) -> int
     except (RedisError, OSError, TimeoutError):
         return None
     try:
-        queue = ArqQueue(redis)
-        results = await asyncio.gather(
-            *(queue.enqueue(DELIVER_OUTBOUND, i, ahead=True) for i in outbound_ids)
-        )
-    except (RedisError, OSError, TimeoutError):
-        return None
+        queued = await queue_deliveries(ArqQueue(redis), outbound_ids)
     finally:
         await redis.aclose()
-    return len(results)
+    return len(outbound_ids) if queued else None
 
 
 class ManyCorrections(Corrections):

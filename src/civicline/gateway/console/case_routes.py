@@ -12,9 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
-from redis.exceptions import RedisError
 
-from civicline.bots.dialogue import after_close
+from civicline.bots.dialogue import FOLLOWUP_TEXTS
 from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, CaseStatus
 from civicline.domain.console import ClaimRule
 from civicline.domain.errors import DomainError, InvalidInput
@@ -32,9 +31,9 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
-from civicline.handlers import staff
+from civicline.handlers import followup, staff
 from civicline.handlers.console import CaseScreen, canned_text, case_screen
-from civicline.handlers.sweep import DELIVER_OUTBOUND
+from civicline.storage.queue import queue_deliveries
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -116,13 +115,6 @@ async def case_thread_fragment(request: Request, number: NumberPath, who: Viewer
     return HTMLResponse(html)
 
 
-async def _queue_delivery(services: Services, outbound_id: int) -> None:
-    try:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
-    except (RedisError, OSError):
-        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
-
-
 def _ttl(services: Services) -> timedelta:
     return timedelta(minutes=services.settings.console_claim_minutes)
 
@@ -167,8 +159,7 @@ async def reply(request: Request, number: NumberPath, who: ViewerDep) -> Respons
         )
     except DomainError as exc:
         return await _page(request, who, number, error=str(exc), status=status_for(exc))
-    for outbound_id in reply.ids():
-        await _queue_delivery(services, outbound_id)
+    await queue_deliveries(services.queue, reply.ids())
     return redirect(f"{PREFIX}/cases/{number}")
 
 
@@ -200,10 +191,10 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
     except DomainError as exc:
         return await _page(request, who, number, error=str(exc), status=status_for(exc))
     if action == staff.Action.CLOSE:
-        for outbound_id in await after_close(
-            case.number, uow_factory=services.uow, now=services.now()
-        ):
-            await _queue_delivery(services, outbound_id)
+        sent = await followup.after_close(
+            case.number, uow_factory=services.uow, now=services.now(), texts=FOLLOWUP_TEXTS
+        )
+        await queue_deliveries(services.queue, sent)
     return redirect(f"{PREFIX}/cases/{number}")
 
 

@@ -4,7 +4,7 @@ correct the category, department and urgency, file it and read the case number o
 One page, ``/console/hotline``, for operators, supervisors and admins (clerks get 403).
 **Suggest** and **File** post the same form; whatever is wrong comes back with the form as it
 was typed. The form carries a fresh random call id, so a form sent twice files one case.
-Filing goes the API's way (``gateway.api.hotline.file_and_queue``).
+Filing goes the API's way (``handlers.hotline.file_call``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from civicline.channels.sms import normalize_phone
 from civicline.domain.errors import DomainError, InvalidInput
-from civicline.gateway.api.hotline import file_and_queue
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import error_page
 from civicline.gateway.console.texts import translator
@@ -228,7 +227,13 @@ async def file_call(request: Request, who: ViewerDep) -> Response:
     t = translator(who.lang)
     try:
         transcript = _transcript(values, who, services, t)
-        filed = await file_and_queue(services, transcript)
+        filed = await hotline.file_call(
+            transcript,
+            services.hotline,
+            inbox=services.inbox,
+            queue=services.queue,
+            now=services.now(),
+        )
     except FormErrors as exc:
         return _form(request, who, values, errors=exc.errors, status=422)
     except DomainError as exc:

@@ -35,7 +35,7 @@ from civicline.domain.letters import MAX_BODY, MAX_NAME, MAX_SUBJECT, LetterFile
 from civicline.domain.text import flaw
 from civicline.gateway.bootstrap import Services
 from civicline.handlers import letters
-from civicline.handlers.sweep import DELIVER_OUTBOUND
+from civicline.storage.queue import DELIVER_OUTBOUND
 from civicline.storage.rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)

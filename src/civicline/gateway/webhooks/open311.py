@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from redis.exceptions import RedisError
 
 from civicline.channels import open311
 from civicline.channels.open311 import Format, Open311Error
 from civicline.domain.messages import Language
 from civicline.gateway.bootstrap import Services
-from civicline.handlers.inbox import receive
+from civicline.handlers.intake import accept
 from civicline.handlers.open311 import (
     META_KEY,
     RequestQuery,
@@ -26,7 +25,6 @@ from civicline.handlers.open311 import (
     find_updates,
     service_notice,
 )
-from civicline.handlers.sweep import PROCESS_INBOUND
 
 log = logging.getLogger(__name__)
 PREFIX = "/open311/v2"
@@ -140,13 +138,8 @@ async def file_request(request: Request, fmt: str) -> Response:
     token = open311.new_token()
     intake = open311.Intake(services.taxonomy, settings.sms_default_region, client)
     message = open311.to_inbound(form, intake, now=services.now(), token=token)
-    stored, _ = await receive(message, inbox=services.inbox)
-    assert stored.id is not None
-    try:
-        await services.queue.enqueue(PROCESS_INBOUND, stored.id)
-    except (RedisError, OSError):
-        log.warning("queue unavailable; left for the sweeper", extra={"inbound_id": stored.id})
-    log.info("open311 request stored", extra={"inbound_id": stored.id, "client": client})
+    accepted = await accept(message, inbox=services.inbox, queue=services.queue)
+    log.info("open311 request stored", extra={"inbound_id": accepted.id, "client": client})
     request_meta = message.meta[META_KEY]
     category = services.taxonomy.category(request_meta["service_code"])
     body = open311.filed_answer(

@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request, Response
-from redis.exceptions import RedisError
 
 from civicline.channels import sms
 from civicline.domain.messages import Channel
 from civicline.gateway.webhooks.twilio import TWIML, signed_params
 from civicline.handlers.delivery import record_receipt
-from civicline.handlers.inbox import receive
-from civicline.handlers.sweep import PROCESS_INBOUND
+from civicline.handlers.intake import accept
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio", tags=["sms"])
@@ -26,13 +24,7 @@ async def inbound_sms(request: Request) -> Response:
     message = sms.to_inbound(
         params, now=services.now(), default_region=services.settings.sms_default_region
     )
-    stored, created = await receive(message, inbox=services.inbox)
-    assert stored.id is not None
-    if created:
-        try:
-            await services.queue.enqueue(PROCESS_INBOUND, stored.id)
-        except (RedisError, OSError):
-            log.warning("queue unavailable; left for the sweeper", extra={"inbound_id": stored.id})
+    await accept(message, inbox=services.inbox, queue=services.queue)
     return Response(sms.TWIML_EMPTY, media_type=TWIML)
 
 

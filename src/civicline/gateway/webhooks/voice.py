@@ -8,7 +8,6 @@ import logging
 from dataclasses import replace
 
 from fastapi import APIRouter, Request, Response
-from redis.exceptions import RedisError
 
 from civicline.channels import voice
 from civicline.channels.voice import CallFacts, NoCallerId, Voice
@@ -16,8 +15,7 @@ from civicline.domain.messages import Language
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.settings import Settings
 from civicline.gateway.webhooks.twilio import TWIML, signed_params
-from civicline.handlers.hotline import Filed, Hotline, Transcript, file_transcript
-from civicline.handlers.sweep import DELIVER_OUTBOUND
+from civicline.handlers.hotline import Filed, Hotline, Transcript, file_call
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=voice.VOICE_PATH, tags=["voice"])
@@ -107,20 +105,17 @@ async def transcription(request: Request) -> Response:
 
 async def _file(services: Services, transcript: Transcript) -> Filed:
     """File the call (once per CallSid) and queue its SMS receipt."""
-    filed = await file_transcript(
-        transcript, _hotline(services), inbox=services.inbox, now=services.now()
+    filed = await file_call(
+        transcript,
+        _hotline(services),
+        inbox=services.inbox,
+        queue=services.queue,
+        now=services.now(),
     )
     log.info(
         "voice call filed",
         extra={"call_sid": transcript.call_id, "case": filed.case_number, "new": filed.created},
     )
-    for outbound_id in filed.outbound_ids:
-        try:
-            await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
-        except (RedisError, OSError):
-            log.warning(
-                "queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id}
-            )
     return filed
 
 

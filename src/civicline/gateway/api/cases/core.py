@@ -8,19 +8,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
 from starlette.convertors import Convertor, register_url_convertor
 
-from civicline.bots.dialogue import after_close
+from civicline.bots.dialogue import FOLLOWUP_TEXTS
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.domain.staff import Role, StaffUser
-from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
-from civicline.handlers import staff
-from civicline.handlers.sweep import DELIVER_OUTBOUND
+from civicline.handlers import followup, staff
 from civicline.nlu.masking import mask
+from civicline.storage.queue import queue_deliveries
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["staff"])
@@ -235,8 +233,7 @@ async def post_reply(number: str, body: ReplyIn, user: UserDep, services: Servic
     reply = await staff.reply_to_all(
         number, body.text, user=user, uow=services.uow(), now=services.now()
     )
-    for outbound_id in reply.ids():
-        await _queue_delivery(services, outbound_id)
+    await queue_deliveries(services.queue, reply.ids())
     outbound = reply.outbound
     assert outbound.id is not None
     return ReplyOut(outbound_id=outbound.id, status=outbound.status)
@@ -266,10 +263,10 @@ async def case_action(
         now=services.now(),
     )
     if action == staff.Action.CLOSE:
-        for outbound_id in await after_close(
-            case.number, uow_factory=services.uow, now=services.now()
-        ):
-            await _queue_delivery(services, outbound_id)
+        sent = await followup.after_close(
+            case.number, uow_factory=services.uow, now=services.now(), texts=FOLLOWUP_TEXTS
+        )
+        await queue_deliveries(services.queue, sent)
     return CaseSummary.of(case)
 
 
@@ -277,10 +274,3 @@ def sees_contacts(user: StaffUser) -> bool:
     """Phone numbers, ID numbers and addresses are shown to the roles that call citizens
     back or oversee the work; a department's staff see them masked."""
     return user.role in (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
-
-
-async def _queue_delivery(services: Services, outbound_id: int) -> None:
-    try:
-        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, ahead=True)
-    except (RedisError, OSError):
-        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
