@@ -3,7 +3,7 @@
     .venv/bin/python bench/console_queue.py [--cases 1000000] [--open-share 0.03] [--runs 100]
 
 Builds a throwaway database (generate_series), then times, for a supervisor (all departments)
-and a clerk (one department): the page's data (``handlers.console.queue_screen``: one page of
+and a clerk (one department): the page's data (``handlers.screens.queue_screen``: one page of
 50 in deadline order, the filter's totals and the claims on the page) with no filter, overdue
 only, urgent only and a word search; and the whole page over HTTP in process (sign-in cookie,
 query, Jinja rendering), which is what a browser waits for, less the network.
@@ -26,13 +26,13 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from civicline.domain.console import QueueFilter
-from civicline.domain.staff import Role
+from civicline.domain.accounts import Role
+from civicline.domain.claims import QueueFilter
 from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import services_for, utcnow
 from civicline.gateway.settings import Settings
 from civicline.gateway.users import create_user
-from civicline.handlers.console import queue_screen
+from civicline.handlers.screens import queue_screen
 from civicline.storage import database
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

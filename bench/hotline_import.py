@@ -45,7 +45,7 @@ from typing import Any
 import redis
 from common import PG_ADMIN, REDIS_URL, busy_between, machine_cpu, pg
 
-from civicline.channels.hotline_export import Call, Reading, export_format, read_export
+from civicline.channels.call_centre_file import Call, Reading, export_format, read_export
 from civicline.domain.messages import Channel, InboundMessage
 from civicline.gateway.bootstrap import load_classifier, sync_departments
 from civicline.gateway.cli.hotline import import_records

@@ -41,7 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.schema import CreateIndex
 
 from civicline.domain.cases import AWAITING_REPLY
-from civicline.domain.console import QueueFilter
+from civicline.domain.claims import QueueFilter
 from civicline.handlers.rates import current_figures
 from civicline.storage import database
 from civicline.storage.sql import SqlUnitOfWork

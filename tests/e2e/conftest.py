@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
-from civicline.domain.staff import Role
+from civicline.domain.accounts import Role
 from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.users import create_user

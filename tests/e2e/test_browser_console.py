@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from civicline.domain.console import CannedReply
+from civicline.domain.accounts import Role
+from civicline.domain.claims import CannedReply
 from civicline.domain.messages import Language
-from civicline.domain.staff import Role
 from civicline.gateway.users import create_user
 from tests.conftest import REQUIRE_SERVICES, Places
 from tests.e2e.conftest import PASSWORD, Gateway, serving

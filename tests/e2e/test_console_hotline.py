@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import httpx
 from sqlalchemy import text
 
-from civicline.domain.staff import Role
+from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
 from civicline.nlu.corrections import corrections_path
 from civicline.nlu.training_data import load_examples

@@ -223,7 +223,7 @@ async def test_take_next_claims_the_earliest_case(gateway: Gateway) -> None:
 
 
 async def test_canned_replies_are_edited_by_admins_only(gateway: Gateway) -> None:
-    from civicline.domain.staff import Role
+    from civicline.domain.accounts import Role
     from civicline.gateway.users import create_user
 
     services = gateway.services

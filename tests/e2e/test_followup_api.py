@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from civicline.domain.staff import Role
+from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
 from civicline.handlers.escalation import Schedule, run_schedule
 from tests.e2e.conftest import PASSWORD, Gateway

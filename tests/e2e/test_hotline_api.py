@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from civicline.domain.staff import Role
+from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
 from tests.conftest import Places
 from tests.e2e.conftest import PASSWORD, Gateway, eventually, free_port, serving

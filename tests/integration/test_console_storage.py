@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import ContactHandle
-from civicline.domain.console import (
+from civicline.domain.claims import (
     CannedReply,
     ClaimRule,
     ConsoleSession,
@@ -19,8 +20,7 @@ from civicline.domain.console import (
     QueueKind,
 )
 from civicline.domain.messages import Channel, Language
-from civicline.domain.staff import Role, StaffUser
-from civicline.handlers import staff
+from civicline.handlers import case_actions
 from civicline.handlers.stats import dashboard
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import DEPARTMENTS, T0
@@ -122,8 +122,8 @@ async def test_concurrent_claims_have_exactly_one_winner(uow: SqlUnitOfWorkFacto
     async def claim(user: StaffUser) -> bool:
         await start.wait()
         try:
-            await staff.claim_case(case.number, user=user, uow=uow(), now=NOW)
-        except staff.Claimed:
+            await case_actions.claim_case(case.number, user=user, uow=uow(), now=NOW)
+        except case_actions.Claimed:
             return False
         return True
 
@@ -142,14 +142,14 @@ async def test_concurrent_claims_have_exactly_one_winner(uow: SqlUnitOfWorkFacto
 async def test_concurrent_replies_need_the_claim(uow: SqlUnitOfWorkFactory) -> None:
     li, wang = await _users(uow, "li", "wang")
     [case] = await _add(uow, _case("261126-00001", 0))
-    await staff.claim_case(case.number, user=li, uow=uow(), now=NOW)
+    await case_actions.claim_case(case.number, user=li, uow=uow(), now=NOW)
 
     async def reply(user: StaffUser) -> str:
         try:
-            await staff.post_reply(
+            await case_actions.post_reply(
                 case.number, "已处理", user=user, uow=uow(), now=NOW, claim=ClaimRule.REQUIRE
             )
-        except staff.Claimed:
+        except case_actions.Claimed:
             return "refused"
         return "sent"
 

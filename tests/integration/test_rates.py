@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.errors import InvalidInput
-from civicline.domain.staff import Role, StaffUser
+from civicline.handlers.case_actions import NotAllowed
 from civicline.handlers.rates import Period, RateLine, csv_rows, current_figures, rates_report
-from civicline.handlers.staff import NotAllowed
 from civicline.storage.stats import COUNTS
 from tests.conftest import SqlUnitOfWorkFactory
 from tests.factories import DEPARTMENTS, T0

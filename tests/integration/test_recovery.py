@@ -9,12 +9,12 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from civicline.domain.accounts import Role
 from civicline.domain.messages import DeliveryStatus, InboundStatus
-from civicline.domain.staff import Role
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.users import create_user
 from civicline.gateway.worker import build_worker
-from civicline.handlers import staff
+from civicline.handlers import case_actions
 from civicline.handlers.sweep import sweep
 from civicline.storage.queue import PROCESS_INBOUND
 from tests.factories import inbound
@@ -120,7 +120,9 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     leads = sorted({c.number for c in cases if c.merged_into is None})
     assert len(leads) == len(COMPLAINTS)
     replies = [
-        await staff.reply_to_all(n, "已处理", user=boss, uow=services.uow(), now=services.now())
+        await case_actions.reply_to_all(
+            n, "已处理", user=boss, uow=services.uow(), now=services.now()
+        )
         for n in leads
     ]
     outbound_ids = [i for reply in replies for i in reply.ids()]

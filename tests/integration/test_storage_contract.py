@@ -8,11 +8,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import text
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import AWAITING_REPLY, CaseStatus, EventKind
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, Language
-from civicline.domain.staff import Role, StaffUser
 from civicline.storage.database import UnstorableText
 from civicline.storage.intake import SqlInboxWriter
 from tests.conftest import SqlUnitOfWorkFactory

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import Case, EventKind
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import InvalidInput
 from civicline.domain.messages import Channel, InboundMessage, Language
-from civicline.domain.staff import Role, StaffUser
 from civicline.domain.supervision import IllegalOrderStep, OrderStatus
 from civicline.handlers import dossier, ownership, supervision
+from civicline.handlers.case_actions import NotAllowed, post_reply
 from civicline.handlers.cases import Reading, Routing, open_case
-from civicline.handlers.staff import NotAllowed, post_reply
 from civicline.nlu.base import Classification
 from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter

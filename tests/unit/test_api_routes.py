@@ -6,7 +6,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import compile_path
 
 from civicline.gateway.api.cases import attachments, core, dossier, followup, ownership, supervision
-from civicline.handlers.staff import Action
+from civicline.handlers.case_actions import Action
 
 NUMBER = "261127-00001"
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from civicline.domain.console import Claim, LoginFailures
-from civicline.domain.staff import Role, StaffUser
+from civicline.domain.accounts import Role, StaffUser
+from civicline.domain.claims import Claim, LoginFailures
 from civicline.gateway.console.charts import bar_chart, line_chart
 from civicline.gateway.console.texts import TEXTS, translator
 from civicline.gateway.console.web import login_csrf, safe_next, sign, tokens_match, unsign
-from civicline.handlers.console import parse_search, redact
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.case_actions import NotAllowed
+from civicline.handlers.screens import parse_search, redact
 from civicline.handlers.stats import day_label, rate
 
 KEY = b"k" * 32

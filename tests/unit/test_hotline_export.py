@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicline.channels.hotline_export import (
+from civicline.channels.call_centre_file import (
     Call,
     Duplicate,
     Reading,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.messages import (
     DELIVERY_MOVES,
@@ -16,7 +17,6 @@ from civicline.domain.messages import (
     OutboundMessage,
     guess_language,
 )
-from civicline.domain.staff import Role, StaffUser
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 D = DeliveryStatus

@@ -1,5 +1,5 @@
 """Opening what a citizen attached: shared by the staff API and the console (same access rule
-as the case, ``handlers.staff.case_thread``).
+as the case, ``handlers.case_actions.case_thread``).
 
 Telegram photos and documents are kept as file ids and fetched from the Bot API only now
 (getFile, then the download), streamed through. SMS media are links, shown on the case as they
@@ -16,11 +16,11 @@ from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
 from civicline.channels.telegram import FileUnavailable, open_file
+from civicline.domain.accounts import StaffUser
 from civicline.domain.messages import Channel
-from civicline.domain.staff import StaffUser
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import telegram_of
-from civicline.handlers import staff
+from civicline.handlers import case_actions
 
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 TELEGRAM_KINDS = ("photo", "document")
@@ -30,7 +30,7 @@ async def serve_attachment(
     number: str, message_id: int, index: int, user: StaffUser, services: Services
 ) -> StreamingResponse:
     """The ``index``-th attachment of inbound message ``message_id`` of the case."""
-    thread = await staff.case_thread(number, user=user, uow=services.uow())
+    thread = await case_actions.case_thread(number, user=user, uow=services.uow())
     message = next((m for m in thread.inbound if m.id == message_id), None)
     if message is None or index >= len(message.attachments):
         raise HTTPException(404, f"case {number} has no attachment {index} on message {message_id}")

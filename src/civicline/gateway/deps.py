@@ -8,8 +8,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from civicline.channels.telegram import Telegram
+from civicline.domain.accounts import StaffUser
 from civicline.domain.errors import NotFound
-from civicline.domain.staff import StaffUser
 from civicline.gateway.auth import read_token
 from civicline.gateway.bootstrap import Services
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
-from civicline.handlers.staff import Claimed, NotAllowed
+from civicline.handlers.case_actions import Claimed, NotAllowed
 
 STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from civicline.domain.console import LockoutPolicy
+from civicline.domain.claims import LockoutPolicy
 from civicline.domain.incidents import IncidentPolicy
 from civicline.handlers.surge import SurgePolicy
 from civicline.nlu.training_data import default_data_path

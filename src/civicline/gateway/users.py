@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from civicline.domain.staff import Role, StaffUser
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.text import flaw
 from civicline.gateway.auth import hash_password

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import Case, CaseEvent, EventKind
 from civicline.domain.errors import InvalidInput, NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, OutboundMessage
-from civicline.domain.staff import Role, StaffUser
-from civicline.handlers.staff import NotAllowed, check_access
+from civicline.handlers.case_actions import NotAllowed, check_access
 from civicline.storage.base import UnitOfWork
 
 # Who places call-backs: the hotline's operators and those above them.

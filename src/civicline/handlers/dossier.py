@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import Case, CaseEvent
 from civicline.domain.messages import Channel
 from civicline.domain.ownership import CaseOwner, owes_past_deadline
-from civicline.domain.staff import StaffUser
 from civicline.domain.supervision import SupervisionOrder
-from civicline.handlers.console import HIDDEN
-from civicline.handlers.staff import check_access
+from civicline.handlers.case_actions import check_access
+from civicline.handlers.screens import HIDDEN
 from civicline.nlu.masking import mask
 from civicline.storage.base import UnitOfWork
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.calendar import WorkCalendar
 from civicline.domain.cases import Case, CaseStatus, EventKind
 from civicline.domain.errors import InvalidInput
 from civicline.domain.governance import VISIT_ANSWERS, Notification, VisitStatus
 from civicline.domain.messages import Channel, Choice
-from civicline.domain.staff import Role, StaffUser
+from civicline.handlers.case_actions import NotAllowed, check_access
 from civicline.handlers.cases import to_citizen
-from civicline.handlers.staff import NotAllowed, check_access
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
 # Who may record a return visit made by phone.

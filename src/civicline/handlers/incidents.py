@@ -4,7 +4,7 @@ A new case is indexed by its keys (places, the area of an outage, MinHash bands 
 and compared with the open reports of its window that share the most of them, newest first:
 one indexed query, whatever the number of open cases. A sure match merges it into the
 incident's first case (the lead): staff see one case with N reporters and answer it once
-(``handlers.staff.reply_to_all`` copies the answer to every reporter on their own channel),
+(``handlers.case_actions.reply_to_all`` copies the answer to every reporter on their own channel),
 and the rates, which leave merged cases out, count the incident once. An unsure match becomes
 a suggestion staff confirm or dismiss (``handlers.incident_review``), where a wrong merge can
 also be undone.

@@ -46,9 +46,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.errors import InvalidInput
-from civicline.domain.staff import Role, StaffUser
-from civicline.handlers.staff import NotAllowed
+from civicline.handlers.case_actions import NotAllowed
 from civicline.storage.base import UnitOfWork
 from civicline.storage.stats import (
     COUNTS,

@@ -11,9 +11,9 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from civicline.domain.console import LockoutPolicy
+from civicline.domain.accounts import StaffUser
+from civicline.domain.claims import LockoutPolicy
 from civicline.domain.errors import DomainError
-from civicline.domain.staff import StaffUser
 from civicline.storage.base import UnitOfWorkFactory
 
 MAX_USERNAME = 64

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from civicline.domain.staff import StaffUser
+from civicline.domain.accounts import StaffUser
 from civicline.storage.base import UnitOfWork
 from civicline.storage.stats import BacklogCounts, RateCounts
 

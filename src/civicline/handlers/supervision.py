@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.calendar import WorkCalendar
 from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
 from civicline.domain.errors import InvalidInput
 from civicline.domain.governance import Notification
-from civicline.domain.staff import Role, StaffUser
 from civicline.domain.supervision import (
     MAX_DUE_WORKING_DAYS,
     REMIND_EVERY,
@@ -32,7 +32,7 @@ from civicline.domain.supervision import (
     SupervisionOrder,
     required,
 )
-from civicline.handlers.staff import NotAllowed, check_access
+from civicline.handlers.case_actions import NotAllowed, check_access
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.supervision import OrderFilter
 

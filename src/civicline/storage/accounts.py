@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.console import ConsoleSession, LockoutPolicy, LoginFailures
+from civicline.domain.claims import ConsoleSession, LockoutPolicy, LoginFailures
 from civicline.storage.tables import ConsoleSessionRow, LoginFailureRow, UTCDateTime
 from civicline.storage.upsert import insert
 

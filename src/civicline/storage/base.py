@@ -7,9 +7,10 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
+from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import Case, CaseStatus
 from civicline.domain.citizens import Citizen, ContactHandle
-from civicline.domain.console import (
+from civicline.domain.claims import (
     CannedReply,
     Claim,
     ConsoleSession,
@@ -23,10 +24,9 @@ from civicline.domain.incidents import Candidate, Suggestion
 from civicline.domain.letters import Letter
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
 from civicline.domain.ownership import BacklogEntry, CaseOwner
-from civicline.domain.staff import StaffUser
 from civicline.domain.supervision import SupervisionCounts, SupervisionOrder
 from civicline.domain.taxonomy import Department
-from civicline.storage.console_queue import QueuePage
+from civicline.storage.reply_queue import QueuePage
 from civicline.storage.stats import (
     BacklogCounts,
     BacklogGroup,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.console import CannedReply
+from civicline.domain.claims import CannedReply
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Language
 from civicline.storage.tables import CannedReplyRow

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.console import Claim
+from civicline.domain.claims import Claim
 from civicline.storage.tables import CaseClaimRow, StaffUserRow
 from civicline.storage.upsert import insert
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
@@ -24,7 +25,6 @@ from civicline.domain.messages import (
     Language,
     OutboundMessage,
 )
-from civicline.domain.staff import Role, StaffUser
 from civicline.domain.taxonomy import Department
 from civicline.storage.accounts import SqlLoginFailures, SqlSessions
 from civicline.storage.base import (
@@ -50,11 +50,11 @@ from civicline.storage.base import (
 from civicline.storage.canned import SqlCannedReplies
 from civicline.storage.case_numbers import next_numbers
 from civicline.storage.claims import SqlClaims
-from civicline.storage.console_queue import SqlQueueView
 from civicline.storage.dialogues import SqlDialogues
 from civicline.storage.governance import SqlGovernance
 from civicline.storage.incidents import SqlIncidents
 from civicline.storage.letters import SqlLetters
+from civicline.storage.reply_queue import SqlQueueView
 from civicline.storage.stats import SqlStats
 from civicline.storage.supervision import SqlOwnership, SqlSupervision
 from civicline.storage.tables import (

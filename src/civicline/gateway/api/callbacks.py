@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from civicline.domain.staff import StaffUser
+from civicline.domain.accounts import StaffUser
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import callbacks
 

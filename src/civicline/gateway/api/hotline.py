@@ -15,8 +15,8 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field, field_validator
 
 from civicline.channels.sms import normalize_phone
+from civicline.domain.accounts import StaffUser
 from civicline.domain.messages import Language
-from civicline.domain.staff import StaffUser
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import callbacks, hotline
 from civicline.handlers.hotline import (

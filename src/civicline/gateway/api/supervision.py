@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from civicline.domain.staff import StaffUser
+from civicline.domain.accounts import StaffUser
 from civicline.domain.supervision import (
     MAX_DUE_WORKING_DAYS,
     MAX_TEXT,
@@ -36,7 +36,7 @@ from civicline.domain.supervision import (
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep, known_department
 from civicline.handlers import supervision
-from civicline.handlers.console import redact
+from civicline.handlers.screens import redact
 from civicline.storage.supervision import OrderFilter
 
 router = APIRouter(tags=["supervision"])

@@ -1,6 +1,6 @@
 """``civicline hotline``: bring a call-centre export into the case system.
 
-``import FILE`` reads a CSV or JSONL file of past calls (``channels.hotline_export``) and files
+``import FILE`` reads a CSV or JSONL file of past calls (``channels.call_centre_file``) and files
 each one on the configured database directly, as the operator API does: one case per call id,
 so a re-run imports nothing twice. SMS receipts (only for calls marked ``sms_consent``) are
 queued for the workers; if Redis cannot be reached they stay in the outbox and the workers'
@@ -34,7 +34,7 @@ from rich.progress import (
 )
 from sqlalchemy.engine import make_url
 
-from civicline.channels.hotline_export import (
+from civicline.channels.call_centre_file import (
     Call,
     Duplicate,
     Reading,

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from civicline.domain.staff import Role
+from civicline.domain.accounts import Role
 from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.cli.common import configured

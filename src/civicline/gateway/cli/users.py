@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from civicline.domain.staff import Role
+from civicline.domain.accounts import Role
 from civicline.gateway.bootstrap import sync_departments, utcnow
 from civicline.gateway.cli.common import configured, open_database
 from civicline.gateway.users import UserExists, create_user

@@ -1,6 +1,6 @@
 """One case: its thread, history and claim; replies, lifecycle actions and triage placement.
 
-Every change goes through ``handlers.staff`` with ``ClaimRule.REQUIRE``: the user claims the
+Every change goes through ``handlers.case_actions`` with ``ClaimRule.REQUIRE``: the user claims the
 case first, and the claim is renewed by each reply or action.
 """
 
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from civicline.bots.dialogue import FOLLOWUP_TEXTS
 from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, CaseStatus
-from civicline.domain.console import ClaimRule
+from civicline.domain.claims import ClaimRule
 from civicline.domain.errors import DomainError, InvalidInput
 from civicline.domain.governance import OUTCOME_NAMES, Outcome
 from civicline.gateway import attachments
@@ -31,8 +31,8 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
-from civicline.handlers import followup, staff
-from civicline.handlers.console import CaseScreen, canned_text, case_screen
+from civicline.handlers import case_actions, followup
+from civicline.handlers.screens import CaseScreen, canned_text, case_screen
 from civicline.storage.queue import queue_deliveries
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,14 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 NumberPath = Annotated[str, Path(pattern=r"^\d{6}-\d{5,}$")]
 
 # Which action buttons a status offers: an action shows when the lifecycle allows its target.
-ACTION_TARGETS: dict[staff.Action, CaseStatus] = {
-    staff.Action.ACCEPT: CaseStatus.ACCEPTED,
-    staff.Action.FORWARD: CaseStatus.FORWARDED,
-    staff.Action.RETURN: CaseStatus.RETURNED,
-    staff.Action.MERGE: CaseStatus.MERGED,
-    staff.Action.CLOSE: CaseStatus.CLOSED,
-    staff.Action.REOPEN: CaseStatus.REOPENED,
-    staff.Action.REJECT: CaseStatus.REJECTED,
+ACTION_TARGETS: dict[case_actions.Action, CaseStatus] = {
+    case_actions.Action.ACCEPT: CaseStatus.ACCEPTED,
+    case_actions.Action.FORWARD: CaseStatus.FORWARDED,
+    case_actions.Action.RETURN: CaseStatus.RETURNED,
+    case_actions.Action.MERGE: CaseStatus.MERGED,
+    case_actions.Action.CLOSE: CaseStatus.CLOSED,
+    case_actions.Action.REOPEN: CaseStatus.REOPENED,
+    case_actions.Action.REJECT: CaseStatus.REJECTED,
 }
 
 
@@ -124,7 +124,7 @@ async def claim(request: Request, number: NumberPath, who: ViewerDep) -> Respons
     services = services_of(request)
     await checked_form(request, who)
     try:
-        await staff.claim_case(
+        await case_actions.claim_case(
             number, user=who.user, uow=services.uow(), now=services.now(), ttl=_ttl(services)
         )
     except DomainError as exc:
@@ -137,7 +137,7 @@ async def release(request: Request, number: NumberPath, who: ViewerDep) -> Respo
     services = services_of(request)
     await checked_form(request, who)
     try:
-        await staff.release_case(number, user=who.user, uow=services.uow())
+        await case_actions.release_case(number, user=who.user, uow=services.uow())
     except DomainError as exc:
         return await _page(request, who, number, error=str(exc), status=status_for(exc))
     return redirect(f"{PREFIX}/queue")
@@ -149,7 +149,7 @@ async def reply(request: Request, number: NumberPath, who: ViewerDep) -> Respons
     form = await checked_form(request, who)
     try:
         text = await canned_text(form.get("text", ""), form.get("canned"), uow=services.uow())
-        reply = await staff.reply_to_all(
+        reply = await case_actions.reply_to_all(
             number,
             text,
             user=who.user,
@@ -169,12 +169,12 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
     form = await checked_form(request, who)
     try:
         try:
-            action = staff.Action(form.get("action", ""))
+            action = case_actions.Action(form.get("action", ""))
         except ValueError:
             raise InvalidInput("unknown action") from None
-        case = await staff.act(
+        case = await case_actions.act(
             number,
-            staff.ActionRequest(
+            case_actions.ActionRequest(
                 action,
                 reason=form.get("reason", "").strip()[:2000] or None,
                 department=form.get("department") or None,
@@ -190,7 +190,7 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
         )
     except DomainError as exc:
         return await _page(request, who, number, error=str(exc), status=status_for(exc))
-    if action == staff.Action.CLOSE:
+    if action == case_actions.Action.CLOSE:
         sent = await followup.after_close(
             case.number, uow_factory=services.uow, now=services.now(), texts=FOLLOWUP_TEXTS
         )
@@ -211,7 +211,7 @@ async def place(request: Request, number: NumberPath, who: ViewerDep) -> Respons
     services = services_of(request)
     form = await checked_form(request, who)
     try:
-        await staff.place_case(
+        await case_actions.place_case(
             number,
             form.get("category", ""),
             department=form.get("department") or None,

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
 from civicline.gateway.console.web import Viewer, render
-from civicline.handlers.staff import Claimed, NotAllowed
+from civicline.handlers.case_actions import Claimed, NotAllowed
 
 
 def status_for(exc: DomainError) -> int:

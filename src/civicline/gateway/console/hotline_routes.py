@@ -31,6 +31,7 @@ from civicline.gateway.console.web import (
     services_of,
 )
 from civicline.handlers import hotline
+from civicline.handlers.case_actions import NotAllowed
 from civicline.handlers.hotline import (
     MAX_CALL_ID,
     MAX_TRANSCRIPT,
@@ -41,7 +42,6 @@ from civicline.handlers.hotline import (
     caller_words,
     parse_turns,
 )
-from civicline.handlers.staff import NotAllowed
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from civicline.domain.console import QueueFilter, QueueKind
+from civicline.domain.claims import QueueFilter, QueueKind
 from civicline.domain.errors import DomainError
 from civicline.domain.messages import Channel
 from civicline.gateway.console.errors import error_page
@@ -24,8 +24,8 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
-from civicline.handlers import staff
-from civicline.handlers.console import QueueScreen, parse_search, queue_screen
+from civicline.handlers import case_actions
+from civicline.handlers.screens import QueueScreen, parse_search, queue_screen
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE_SIZE = 50
@@ -128,7 +128,7 @@ async def take_next(request: Request, who: ViewerDep) -> Response:
     form = await checked_form(request, who)
     kind = QueueKind.TRIAGE if form.get("kind") == "triage" else QueueKind.REPLY
     try:
-        number = await staff.take_next(
+        number = await case_actions.take_next(
             _filter(kind, form, who),
             user=who.user,
             uow=services.uow(),

@@ -29,11 +29,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from civicline.domain.console import ConsoleSession
-from civicline.domain.staff import StaffUser
+from civicline.domain.accounts import StaffUser
+from civicline.domain.claims import ConsoleSession
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.texts import LANGUAGES, translator
-from civicline.handlers.console import session_user
+from civicline.handlers.screens import session_user
 
 PREFIX = "/console"
 SESSION_COOKIE = "civicline_console"

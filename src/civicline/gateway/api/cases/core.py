@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from civicline.bots.dialogue import FOLLOWUP_TEXTS
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
-from civicline.domain.staff import Role, StaffUser
 from civicline.gateway.deps import ServicesDep, UserDep
-from civicline.handlers import followup, staff
+from civicline.handlers import case_actions, followup
 from civicline.nlu.masking import mask
 from civicline.storage.queue import queue_deliveries
 
@@ -118,7 +118,7 @@ class CaseDetail(CaseSummary):
 
 
 class ReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=staff.MAX_REPLY_LENGTH)
+    text: str = Field(min_length=1, max_length=case_actions.MAX_REPLY_LENGTH)
 
 
 class ReplyOut(BaseModel):
@@ -196,7 +196,7 @@ async def reply_queue(
 
 @router.get("/{number}", response_model=CaseDetail)
 async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDetail:
-    thread = await staff.case_thread(number, user=user, uow=services.uow())
+    thread = await case_actions.case_thread(number, user=user, uow=services.uow())
     messages = [_inbound(m) for m in thread.inbound] + [_outbound(m) for m in thread.outbound]
     messages.sort(key=lambda m: m.at)
     case = thread.case
@@ -230,7 +230,7 @@ async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDet
 @router.post("/{number}/replies", status_code=202, response_model=ReplyOut)
 async def post_reply(number: str, body: ReplyIn, user: UserDep, services: ServicesDep) -> ReplyOut:
     """Queue an answer; it goes out on the channel the case came from."""
-    reply = await staff.reply_to_all(
+    reply = await case_actions.reply_to_all(
         number, body.text, user=user, uow=services.uow(), now=services.now()
     )
     await queue_deliveries(services.queue, reply.ids())
@@ -241,15 +241,15 @@ async def post_reply(number: str, body: ReplyIn, user: UserDep, services: Servic
 
 @router.post("/{number}/{action:case_action}", response_model=CaseSummary)
 async def case_action(
-    number: str, action: staff.Action, body: ActionIn, user: UserDep, services: ServicesDep
+    number: str, action: case_actions.Action, body: ActionIn, user: UserDep, services: ServicesDep
 ) -> CaseSummary:
     """accept, assign, forward, return (退单), reject, merge, close or reopen the case.
 
     Closing records the outcome (五个到位), tells the citizen which legal channel handles a
     matter for the courts (涉法涉诉), and starts the return visit (回访) on their channel."""
-    case = await staff.act(
+    case = await case_actions.act(
         number,
-        staff.ActionRequest(
+        case_actions.ActionRequest(
             action,
             reason=body.reason,
             department=body.department,
@@ -262,7 +262,7 @@ async def case_action(
         taxonomy=services.taxonomy,
         now=services.now(),
     )
-    if action == staff.Action.CLOSE:
+    if action == case_actions.Action.CLOSE:
         sent = await followup.after_close(
             case.number, uow_factory=services.uow, now=services.now(), texts=FOLLOWUP_TEXTS
         )

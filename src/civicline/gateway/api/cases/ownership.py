@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
+from civicline.domain.accounts import StaffUser
 from civicline.domain.ownership import MAX_GROUP, MAX_NAME, CaseOwner
-from civicline.domain.staff import StaffUser
 from civicline.domain.supervision import MAX_TEXT
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import ownership
-from civicline.handlers.console import redact
+from civicline.handlers.screens import redact
 
 router = APIRouter(tags=["supervision"])
 

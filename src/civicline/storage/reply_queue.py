@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case
-from civicline.domain.console import QueueFilter, QueueKind
+from civicline.domain.claims import QueueFilter, QueueKind
 from civicline.storage.tables import CaseRow
 
 

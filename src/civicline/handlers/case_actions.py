@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, Case, CaseEvent, EventKind
-from civicline.domain.console import CLAIM_TTL, Claim, ClaimRule, QueueFilter
+from civicline.domain.claims import CLAIM_TTL, Claim, ClaimRule, QueueFilter
 from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
-from civicline.domain.staff import StaffUser
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import to_citizen
 from civicline.storage.base import UnitOfWork

@@ -14,8 +14,9 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import Case
-from civicline.domain.console import (
+from civicline.domain.claims import (
     CannedReply,
     Claim,
     ConsoleSession,
@@ -24,8 +25,7 @@ from civicline.domain.console import (
 )
 from civicline.domain.errors import InvalidInput
 from civicline.domain.messages import InboundMessage, Language, OutboundMessage
-from civicline.domain.staff import StaffUser
-from civicline.handlers.staff import CaseThread, NotAllowed, case_thread
+from civicline.handlers.case_actions import CaseThread, NotAllowed, case_thread
 from civicline.nlu import masking
 from civicline.storage.base import UnitOfWork
 
