@@ -19,6 +19,7 @@ from civicline.domain.claims import (
     QueueFilter,
     QueueKind,
 )
+from civicline.domain.errors import Claimed
 from civicline.domain.messages import Channel, Language
 from civicline.handlers import case_actions
 from civicline.handlers.stats import dashboard
@@ -123,7 +124,7 @@ async def test_concurrent_claims_have_exactly_one_winner(uow: SqlUnitOfWorkFacto
         await start.wait()
         try:
             await case_actions.claim_case(case.number, user=user, uow=uow(), now=NOW)
-        except case_actions.Claimed:
+        except Claimed:
             return False
         return True
 
@@ -149,7 +150,7 @@ async def test_concurrent_replies_need_the_claim(uow: SqlUnitOfWorkFactory) -> N
             await case_actions.post_reply(
                 case.number, "已处理", user=user, uow=uow(), now=NOW, claim=ClaimRule.REQUIRE
             )
-        except case_actions.Claimed:
+        except Claimed:
             return "refused"
         return "sent"
 

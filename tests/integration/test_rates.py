@@ -9,8 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from civicline.domain.accounts import Role, StaffUser
-from civicline.domain.errors import InvalidInput
-from civicline.handlers.case_actions import NotAllowed
+from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.handlers.rates import Period, RateLine, csv_rows, current_figures, rates_report
 from civicline.storage.stats import COUNTS
 from tests.conftest import SqlUnitOfWorkFactory

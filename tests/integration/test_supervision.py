@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import Case, EventKind
 from civicline.domain.citizens import ContactHandle
-from civicline.domain.errors import InvalidInput
+from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.messages import Channel, InboundMessage, Language
 from civicline.domain.supervision import IllegalOrderStep, OrderStatus
 from civicline.handlers import dossier, ownership, supervision
-from civicline.handlers.case_actions import NotAllowed, post_reply
+from civicline.handlers.case_actions import post_reply
 from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.nlu.base import Classification
 from civicline.storage.calendar_file import load_calendar

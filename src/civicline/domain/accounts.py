@@ -14,6 +14,11 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+# The hotline centre, and (of those) the supervisors and admins: each set written once here.
+CENTRE = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+OVERSIGHT = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
 @dataclass(slots=True)
 class StaffUser:
     username: str
@@ -26,8 +31,20 @@ class StaffUser:
     id: int | None = None
 
     @property
+    def in_the_centre(self) -> bool:
+        """The hotline centre (operators, and the supervisors and admins above them): every
+        department's cases, citizens' contact details, triage, calls, call-backs and return
+        visits by phone."""
+        return self.role in CENTRE
+
+    @property
+    def oversees(self) -> bool:
+        """Supervisors and admins: supervision orders, every department's rates."""
+        return self.role in OVERSIGHT
+
+    @property
     def sees_all_departments(self) -> bool:
-        return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        return self.in_the_centre
 
     def may_handle(self, department: str | None) -> bool:
         return self.sees_all_departments or (
@@ -38,17 +55,17 @@ class StaffUser:
     def sees_contact_details(self) -> bool:
         """Citizens' phone numbers and addresses: the hotline's operators and the supervisors
         who call citizens back see them; department clerks never do."""
-        return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        return self.in_the_centre
 
     @property
     def may_triage(self) -> bool:
         """Placing cases the NLU could not route is the hotline centre's work."""
-        return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        return self.in_the_centre
 
     @property
     def takes_calls(self) -> bool:
-        """Filing hotline calls: the operators, and the supervisors and admins above them."""
-        return self.role in (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        """Filing hotline calls, placing call-backs, return visits by phone."""
+        return self.in_the_centre
 
     @property
     def may_edit_canned_replies(self) -> bool:

@@ -22,3 +22,21 @@ class NotFound(DomainError):
 
 class InvalidInput(DomainError):
     """A value that breaks a business rule (unknown department, empty reason, …)."""
+
+
+class NotAllowed(DomainError):
+    """The user's role or department does not allow this on that case."""
+
+
+class Claimed(DomainError):
+    """Someone else is answering the case (holds a live claim), or the user must claim it
+    first: two people never answer the same case."""
+
+    def __init__(self, number: str, holder: str | None) -> None:
+        super().__init__(
+            f"case {number} is being handled by {holder}"
+            if holder
+            else f"claim case {number} before answering or acting on it"
+        )
+        self.number = number
+        self.holder = holder

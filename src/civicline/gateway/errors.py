@@ -6,8 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
-from civicline.handlers.case_actions import Claimed, NotAllowed
+from civicline.domain.errors import (
+    Claimed,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+)
 
 STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),

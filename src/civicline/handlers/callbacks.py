@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from civicline.domain.accounts import Role, StaffUser
+from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import Case, CaseEvent, EventKind
-from civicline.domain.errors import InvalidInput, NotFound
+from civicline.domain.errors import InvalidInput, NotAllowed, NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, OutboundMessage
-from civicline.handlers.case_actions import NotAllowed, check_access
+from civicline.handlers.access import check_access
 from civicline.storage.base import UnitOfWork
 
 # Who places call-backs: the hotline's operators and those above them.
-CALLERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 MAX_NOTE = 500
 
 
@@ -30,7 +29,7 @@ class CallbackTask:
 
 
 def may_call_back(user: StaffUser) -> bool:
-    return user.role in CALLERS
+    return user.takes_calls
 
 
 async def open_tasks(user: StaffUser, uow: UnitOfWork, *, limit: int) -> list[CallbackTask]:

@@ -13,32 +13,20 @@ from datetime import datetime, timedelta
 from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, Case, CaseEvent, EventKind
 from civicline.domain.claims import CLAIM_TTL, Claim, ClaimRule, QueueFilter
-from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput
+from civicline.domain.errors import (
+    Claimed,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+)
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.domain.taxonomy import Taxonomy
+from civicline.handlers.access import check_access
 from civicline.handlers.cases import to_citizen
 from civicline.storage.base import UnitOfWork
 
 MAX_REPLY_LENGTH = 4000
-
-
-class NotAllowed(DomainError):
-    """The user's role or department does not allow this on that case."""
-
-
-class Claimed(DomainError):
-    """Someone else is answering the case (holds a live claim), or the user must claim it
-    first: two people never answer the same case."""
-
-    def __init__(self, number: str, holder: str | None) -> None:
-        super().__init__(
-            f"case {number} is being handled by {holder}"
-            if holder
-            else f"claim case {number} before answering or acting on it"
-        )
-        self.number = number
-        self.holder = holder
 
 
 # Actions after which the case is no longer this holder's to answer.
@@ -68,14 +56,6 @@ class ActionRequest:
 
 def _actor(user: StaffUser) -> str:
     return f"staff:{user.username}"
-
-
-def check_access(user: StaffUser, *cases: Case) -> None:
-    """Refuse unless the user may handle every case the action touches: the one named in the
-    URL and any other it reaches (a merge target, an order's or a call-back's case)."""
-    for case in cases:
-        if not user.may_handle(case.department):
-            raise NotAllowed(f"{user.username} may not handle case {case.number}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,7 @@ from civicline.domain.cases import Case, CaseEvent
 from civicline.domain.messages import Channel
 from civicline.domain.ownership import CaseOwner, owes_past_deadline
 from civicline.domain.supervision import SupervisionOrder
-from civicline.handlers.case_actions import check_access
-from civicline.handlers.screens import HIDDEN
+from civicline.handlers.access import HIDDEN, check_access
 from civicline.nlu.masking import mask
 from civicline.storage.base import UnitOfWork
 

@@ -13,25 +13,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from civicline.domain.accounts import Role, StaffUser
+from civicline.domain.accounts import StaffUser
 from civicline.domain.calendar import WorkCalendar
 from civicline.domain.cases import Case, CaseStatus, EventKind
-from civicline.domain.errors import InvalidInput
+from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.governance import VISIT_ANSWERS, Notification, VisitStatus
 from civicline.domain.messages import Channel, Choice
-from civicline.handlers.case_actions import NotAllowed, check_access
+from civicline.handlers.access import check_access
 from civicline.handlers.cases import to_citizen
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
-# Who may record a return visit made by phone.
-VISITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
-# Which notices each role reads: staff their department's, supervisors everything.
-AUDIENCES = {
-    Role.STAFF: ["clerk", "department_head"],
-    Role.OPERATOR: ["clerk", "department_head", "supervising_office"],
-    Role.SUPERVISOR: ["clerk", "department_head", "supervising_office"],
-    Role.ADMIN: ["clerk", "department_head", "supervising_office"],
-}
+# Which notices a user reads: staff their department's, the centre's everything.
+DEPARTMENT_AUDIENCES = ["clerk", "department_head"]
+CENTRE_AUDIENCES = [*DEPARTMENT_AUDIENCES, "supervising_office"]
 
 
 class FollowupTexts(Protocol):
@@ -124,7 +118,7 @@ async def phone_visit(
 ) -> tuple[Case, bool]:
     """Record a return visit made by phone: ``answer`` 1-4 (see VISIT_ANSWERS), or None when
     the citizen could not be reached. Returns the case and whether it was reopened."""
-    if user.role not in VISITORS:
+    if not user.takes_calls:  # who may record a return visit made by phone
         raise NotAllowed(f"{user.username} does not make return visits")
     if answer is not None and answer not in VISIT_ANSWERS:
         raise InvalidInput("the answer is 1 satisfied, 2 basically, 3 dissatisfied, 4 unsolved")
@@ -154,7 +148,7 @@ async def notices(
         return []
     async with uow:
         return await uow.governance.notifications(
-            audiences=AUDIENCES[user.role],
+            audiences=CENTRE_AUDIENCES if user.in_the_centre else DEPARTMENT_AUDIENCES,
             department=department,
             limit=limit,
             unread_only=unread_only,

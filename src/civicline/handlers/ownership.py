@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import CaseEvent, EventKind
-from civicline.domain.errors import InvalidInput
+from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.ownership import BacklogEntry, CaseOwner
-from civicline.handlers.case_actions import NotAllowed, check_access
+from civicline.handlers.access import check_access
 from civicline.handlers.supervision import may_supervise, own_department
 from civicline.storage.base import UnitOfWork
 

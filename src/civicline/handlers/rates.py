@@ -47,8 +47,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from civicline.domain.accounts import Role, StaffUser
-from civicline.domain.errors import InvalidInput
-from civicline.handlers.case_actions import NotAllowed
+from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.storage.base import UnitOfWork
 from civicline.storage.stats import (
     COUNTS,
@@ -121,7 +120,7 @@ def city_midnight(day: date, city: ZoneInfo) -> datetime:
 def scope_for(user: StaffUser, department: str | None) -> str | None:
     """Supervisors and admins see every department (or the one asked for); a department's
     staff see their own; nobody else reads the rates."""
-    if user.role in (Role.SUPERVISOR, Role.ADMIN):
+    if user.oversees:
         return department
     if user.role == Role.STAFF and user.department:
         if department not in (None, user.department):

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from civicline.domain.accounts import Role, StaffUser
+from civicline.domain.accounts import StaffUser
 from civicline.domain.calendar import WorkCalendar
 from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
-from civicline.domain.errors import InvalidInput
+from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.governance import Notification
 from civicline.domain.supervision import (
     MAX_DUE_WORKING_DAYS,
@@ -32,7 +32,7 @@ from civicline.domain.supervision import (
     SupervisionOrder,
     required,
 )
-from civicline.handlers.case_actions import NotAllowed, check_access
+from civicline.handlers.access import check_access
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.supervision import OrderFilter
 
@@ -84,7 +84,7 @@ class Clock:
 
 
 def may_supervise(user: StaffUser) -> bool:
-    return user.role in (Role.SUPERVISOR, Role.ADMIN)
+    return user.oversees
 
 
 def _require_supervisor(user: StaffUser) -> None:

@@ -36,7 +36,7 @@ from civicline.domain.supervision import (
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep, known_department
 from civicline.handlers import supervision
-from civicline.handlers.screens import redact
+from civicline.handlers.access import redact
 from civicline.storage.supervision import OrderFilter
 
 router = APIRouter(tags=["supervision"])

@@ -27,7 +27,7 @@ from civicline.gateway.console.web import (
     tokens_match,
     unsign,
 )
-from civicline.handlers.screens import sign_out, start_session
+from civicline.handlers.sessions import sign_out, start_session
 from civicline.handlers.signin import SignInRefused, authenticate
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)

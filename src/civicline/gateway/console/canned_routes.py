@@ -17,7 +17,7 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
-from civicline.handlers.screens import canned_replies, delete_canned_reply, save_canned_reply
+from civicline.handlers.canned import canned_replies, delete_canned_reply, save_canned_reply
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -32,7 +32,8 @@ from civicline.gateway.console.web import (
     services_of,
 )
 from civicline.handlers import case_actions, followup
-from civicline.handlers.screens import CaseScreen, canned_text, case_screen
+from civicline.handlers.canned import canned_text
+from civicline.handlers.screens import CaseScreen, case_screen
 from civicline.storage.queue import queue_deliveries
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,15 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from civicline.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
+from civicline.domain.errors import (
+    Claimed,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+)
 from civicline.gateway.console.web import Viewer, render
-from civicline.handlers.case_actions import Claimed, NotAllowed
 
 
 def status_for(exc: DomainError) -> int:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from civicline.channels.sms import normalize_phone
-from civicline.domain.errors import DomainError, InvalidInput
+from civicline.domain.errors import DomainError, InvalidInput, NotAllowed
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import error_page
 from civicline.gateway.console.texts import translator
@@ -31,7 +31,6 @@ from civicline.gateway.console.web import (
     services_of,
 )
 from civicline.handlers import hotline
-from civicline.handlers.case_actions import NotAllowed
 from civicline.handlers.hotline import (
     MAX_CALL_ID,
     MAX_TRANSCRIPT,

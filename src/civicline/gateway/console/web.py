@@ -33,7 +33,7 @@ from civicline.domain.accounts import StaffUser
 from civicline.domain.claims import ConsoleSession
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.texts import LANGUAGES, translator
-from civicline.handlers.screens import session_user
+from civicline.handlers.sessions import session_user
 
 PREFIX = "/console"
 SESSION_COOKIE = "civicline_console"

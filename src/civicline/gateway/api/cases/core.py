@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from civicline.bots.dialogue import FOLLOWUP_TEXTS
-from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
@@ -188,7 +187,7 @@ async def reply_queue(
             statuses=statuses, department=department, limit=limit, offset=offset
         )
     summaries = [CaseSummary.of(c) for c in cases]
-    if not sees_contacts(user):
+    if not user.sees_contact_details:
         for summary in summaries:
             summary.summary = mask(summary.summary)
     return summaries
@@ -200,7 +199,7 @@ async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDet
     messages = [_inbound(m) for m in thread.inbound] + [_outbound(m) for m in thread.outbound]
     messages.sort(key=lambda m: m.at)
     case = thread.case
-    reveal = sees_contacts(user)
+    reveal = user.sees_contact_details
     summary = CaseSummary.of(case)
     if not reveal:  # staff answer the complaint; they never need the citizen's numbers
         summary.summary = mask(summary.summary)
@@ -268,9 +267,3 @@ async def case_action(
         )
         await queue_deliveries(services.queue, sent)
     return CaseSummary.of(case)
-
-
-def sees_contacts(user: StaffUser) -> bool:
-    """Phone numbers, ID numbers and addresses are shown to the roles that call citizens
-    back or oversee the work; a department's staff see them masked."""
-    return user.role in (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)

@@ -13,7 +13,7 @@ from civicline.domain.ownership import MAX_GROUP, MAX_NAME, CaseOwner
 from civicline.domain.supervision import MAX_TEXT
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import ownership
-from civicline.handlers.screens import redact
+from civicline.handlers.access import redact
 
 router = APIRouter(tags=["supervision"])
 
