@@ -10,12 +10,13 @@ import pytest
 from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.claims import Claim, LoginFailures
 from civicline.domain.errors import NotAllowed
+from civicline.domain.rates import rate
 from civicline.gateway.console.charts import bar_chart, line_chart
 from civicline.gateway.console.texts import TEXTS, translator
 from civicline.gateway.console.web import login_csrf, safe_next, sign, tokens_match, unsign
 from civicline.handlers.access import redact
 from civicline.handlers.screens import parse_search
-from civicline.handlers.stats import day_label, rate
+from civicline.handlers.stats import day_label
 
 KEY = b"k" * 32
 T = datetime(2026, 11, 27, tzinfo=UTC)

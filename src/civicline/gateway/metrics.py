@@ -30,8 +30,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import SecretStr
 
+from civicline.domain.rates import RATE_NAMES
 from civicline.gateway.deps import ServicesDep
-from civicline.handlers.rates import RATE_NAMES, CurrentFigures, current_figures
+from civicline.handlers.rates import CurrentFigures, current_figures
 
 router = APIRouter(include_in_schema=False)
 TRIAGE = "triage"  # the label for cases without a department

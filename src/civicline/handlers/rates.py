@@ -32,10 +32,9 @@ acceptance only.
   count as repeats.
 
 ``rated`` and ``rated_satisfied`` (ratings of 4 or 5 out of 1-5, from the citizen or the
-return visit) are the console dashboard's satisfaction figure (handlers.stats), given here
-so the two can be compared. A rate with nothing due is no figure (JSON null, CSV empty),
-never 0 % or 100 %. Counting happens in SQL (storage.stats); this module scopes, labels and
-divides.
+return visit) are the console dashboard's rating figure (handlers.stats), given here so the
+two can be compared. The rates are defined once in ``domain.rates``; counting happens in SQL
+(storage.stats); this module scopes and labels.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from zoneinfo import ZoneInfo
 
 from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.errors import InvalidInput, NotAllowed
+from civicline.domain.rates import RATE_NAMES, rate_cell, rates_of
 from civicline.storage.base import UnitOfWork
 from civicline.storage.stats import (
     COUNTS,
@@ -60,19 +60,6 @@ from civicline.storage.stats import (
 
 Period = Literal["day", "week", "month", "all"]
 MAX_DAYS = 732  # two years in one report
-RATE_NAMES = (
-    "timely_acceptance",
-    "completion",
-    "reply",
-    "return_visit",
-    "unreachable",
-    "satisfaction",
-    "repeat",
-)
-
-
-def rate(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +73,7 @@ class RateLine:
 
     @property
     def rates(self) -> dict[str, float | None]:
-        c = self.counts
-        return {
-            "timely_acceptance": rate(c.accepted_in_time, c.accept_due),
-            "completion": rate(c.completed_in_time, c.complete_due),
-            "reply": rate(c.replied_in_time, c.reply_due),
-            "return_visit": rate(c.visits_answered, c.visits),
-            "unreachable": rate(c.visits_unreachable, c.visits),
-            "satisfaction": rate(c.satisfied + c.basic, c.visits_answered),
-            "repeat": rate(c.repeats, c.cases),
-        }
+        return rates_of(self.counts)
 
     def count_values(self) -> dict[str, int]:
         return {name: getattr(self.counts, name) for name in COUNTS}
@@ -203,7 +181,7 @@ def csv_rows(report: RatesReport) -> list[list[str]]:
                 line.key or "",
                 line.period,
                 *(str(n) for n in line.count_values().values()),
-                *("" if rates[name] is None else f"{rates[name]:.4f}" for name in RATE_NAMES),
+                *(rate_cell(rates[name]) for name in RATE_NAMES),
             ]
         )
     return rows

@@ -9,7 +9,8 @@ Definitions (each over the cases filed in the period, merged duplicates left out
 * **Completion rate** (按期办结率) = cases closed (办结) by their completion deadline ÷ cases
   due for completion: those closed, plus those whose completion deadline has passed.
   Declined cases are left out.
-* **Satisfaction rate** (满意率) = cases the citizen rated 4 or 5 ÷ cases rated (1-5).
+* **Rating satisfaction** = cases the citizen rated 4 or 5 ÷ cases rated (1-5): the
+  dashboard's figure, not the return visit's 满意率 (``domain.rates``, the rates API).
 * **Backlog** = open cases nobody has answered yet (awaiting a reply or triage), whenever
   filed; **overdue** = those of them past their completion deadline.
 
@@ -24,14 +25,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from civicline.domain.accounts import StaffUser
+from civicline.domain.rates import completion, rate, rate_cell, timely_acceptance
 from civicline.storage.base import UnitOfWork
 from civicline.storage.stats import BacklogCounts, RateCounts
 
 PERIOD = timedelta(days=30)
-
-
-def rate(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +39,15 @@ class Rates:
 
     @property
     def timely_acceptance(self) -> float | None:
-        return rate(self.counts.accepted_in_time, self.counts.accept_due)
+        return timely_acceptance(self.counts)
 
     @property
     def completion(self) -> float | None:
-        return rate(self.counts.completed_in_time, self.counts.complete_due)
+        return completion(self.counts)
 
     @property
     def satisfaction(self) -> float | None:
+        """The ratings of 4 or 5 out of all ratings (1-5), not the return visit's 满意率."""
         return rate(self.counts.satisfied, self.counts.rated)
 
 
@@ -137,7 +136,7 @@ async def dashboard(
     )
 
 
-def csv_rows(board: Dashboard) -> list[list[str]]:
+def dashboard_csv_rows(board: Dashboard) -> list[list[str]]:
     """The dashboard's figures as CSV rows (a header first): one row per group."""
     header = [
         "scope",
@@ -153,9 +152,6 @@ def csv_rows(board: Dashboard) -> list[list[str]]:
         "satisfied",
         "satisfaction_rate",
     ]
-
-    def fmt(value: float | None) -> str:
-        return "" if value is None else f"{value:.4f}"
 
     rows = [header]
     for scope, group in (
@@ -173,13 +169,13 @@ def csv_rows(board: Dashboard) -> list[list[str]]:
                     str(c.cases),
                     str(c.accept_due),
                     str(c.accepted_in_time),
-                    fmt(r.timely_acceptance),
+                    rate_cell(r.timely_acceptance),
                     str(c.complete_due),
                     str(c.completed_in_time),
-                    fmt(r.completion),
+                    rate_cell(r.completion),
                     str(c.rated),
                     str(c.satisfied),
-                    fmt(r.satisfaction),
+                    rate_cell(r.satisfaction),
                 ]
             )
     rows.append(["backlog_scope", "key", "backlog", "overdue"])

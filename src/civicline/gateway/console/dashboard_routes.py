@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from civicline.gateway.console.charts import bar_chart, line_chart
 from civicline.gateway.console.texts import translator
 from civicline.gateway.console.web import PREFIX, Viewer, ViewerDep, render, services_of
-from civicline.handlers.stats import Dashboard, Rates, csv_rows, dashboard, day_label
+from civicline.handlers.stats import Dashboard, Rates, dashboard, dashboard_csv_rows, day_label
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -78,7 +78,7 @@ async def dashboard_page(request: Request, who: ViewerDep) -> Response:
 async def dashboard_csv(request: Request, who: ViewerDep) -> Response:
     board = await _board(request, who)
     out = io.StringIO()
-    csv.writer(out).writerows(csv_rows(board))
+    csv.writer(out).writerows(dashboard_csv_rows(board))
     day = board.now.astimezone(services_of(request).settings.timezone).strftime("%Y%m%d")
     return Response(
         out.getvalue(),
