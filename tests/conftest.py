@@ -168,7 +168,7 @@ def make_settings(tmp_path: Path, model_dir: Path, **overrides: object) -> Setti
         "sweep_grace_seconds": 0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+from twilio.request_validator import RequestValidator
 
 from civicline.domain.messages import Channel
 from tests.conftest import Places

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from sqlalchemy import func, select
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+from twilio.request_validator import RequestValidator
 
 from civicline.channels.voice import ZH_DIGITS
 from civicline.storage.tables import CaseRow, InboundMessageRow

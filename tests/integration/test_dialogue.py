@@ -11,8 +11,9 @@ from civicline.bots import commands
 from civicline.bots.dialogue import Conversation
 from civicline.domain.cases import CaseStatus
 from civicline.domain.citizens import ContactHandle
-from civicline.domain.messages import Channel
+from civicline.domain.messages import Channel, OutboundMessage
 from civicline.handlers.cases import Routing
+from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classification
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
@@ -45,7 +46,7 @@ async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
 
 async def _handle(
     uow: SqlUnitOfWorkFactory, text: str, nlu: FakeClassifier, provider_id: str = "m1"
-):  # type: ignore[no-untyped-def]
+) -> tuple[Handled, list[OutboundMessage]]:
     stored, _ = await SqlInboxWriter(uow.engine).add(inbound(provider_id, text=text))
     conversation = Conversation(TAXONOMY, Routing(0.4, ZoneInfo("Asia/Shanghai")), nlu)
     handled = await handle_inbound(

@@ -84,7 +84,7 @@ def test_cv_trains_rasa_per_fold_without_touching_the_installed_models(
         outputs.append(f"{done.stdout}\n{done.stderr}")
         return done
 
-    monkeypatch.setattr(rasa_folds.subprocess, "run", recording_run)
+    monkeypatch.setattr(subprocess, "run", recording_run)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CIVICLINE_RASA_URL", raising=False)
     models_before = installed_models()

@@ -99,9 +99,9 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     pending, unfinished = await _ids(services)
     assert pending == [] and unfinished == []
     async with services.uow() as uow:
-        stored = [await uow.inbox.get(i + 1) for i in range(len(messages))]
-    assert all(m.status == InboundStatus.PROCESSED and m.case_id for m in stored)
-    assert len({m.case_id for m in stored}) == len(messages)
+        rows = [await uow.inbox.get(i + 1) for i in range(len(messages))]
+    assert all(m.status == InboundStatus.PROCESSED and m.case_id for m in rows)
+    assert len({m.case_id for m in rows}) == len(messages)
 
     # Staff answer every case while Redis is wiped again before the jobs run.
     boss = await create_user(
@@ -116,7 +116,7 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     # Repeats of a complaint joined its first report (one incident): answering the first
     # reports answers everyone.
     async with services.uow() as uow:
-        cases = [await uow.cases.get(m.case_id or 0) for m in stored]
+        cases = [await uow.cases.get(m.case_id or 0) for m in rows]
     leads = sorted({c.number for c in cases if c.merged_into is None})
     assert len(leads) == len(COMPLAINTS)
     replies = [

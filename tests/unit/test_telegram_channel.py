@@ -313,7 +313,7 @@ def test_a_send_error_stays_as_it_is() -> None:
 
 
 def _settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 def test_telegram_is_off_without_a_token_and_needs_a_secret_with_one() -> None:

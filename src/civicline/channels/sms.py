@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Literal
 
 import phonenumbers
-from twilio.rest import Client  # type: ignore[import-untyped]
+from twilio.rest import Client
 
 from civicline.channels import twilio_api
 from civicline.channels.base import SendResult

@@ -28,15 +28,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from twilio.base import values  # type: ignore[import-untyped]
-from twilio.base.exceptions import (  # type: ignore[import-untyped]
+from twilio.base import values
+from twilio.base.exceptions import (
     TwilioRestException,
     TwilioServiceException,
 )
-from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[import-untyped]
-from twilio.http.response import Response  # type: ignore[import-untyped]
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
-from twilio.rest import Client  # type: ignore[import-untyped]
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
 from civicline.handlers.ports import SendError
 

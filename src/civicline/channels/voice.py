@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from twilio.twiml.voice_response import Gather, VoiceResponse  # type: ignore[import-untyped]
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from civicline.channels.sms import normalize_phone
 from civicline.domain.errors import InvalidInput

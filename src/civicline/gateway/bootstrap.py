@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
-from twilio.rest import Client  # type: ignore[import-untyped]
+from twilio.rest import Client
 
 from civicline.bots.dialogue import Conversation, handle_conversation
 from civicline.channels.open311 import Open311Sender
