@@ -11,8 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -22,12 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from civicline.gateway.bootstrap import Services, services_for
-from civicline.gateway.settings import Settings
+from civicline.gateway.bootstrap import Services
 from civicline.storage import database
 from civicline.storage.redis_server import EmbeddedRedis
-from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.tables import Base
+from tests.support.places import Places, SqlUnitOfWorkFactory
 
 # The real mail servers' fixtures (dovecot, smtp_sink) for the letters' tests.
 pytest_plugins = ["tests.mailserver"]
@@ -125,15 +123,6 @@ def uow_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
     return SqlUnitOfWorkFactory(engine)
 
 
-class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.sessions = database.session_factory(engine)
-
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions)
-
-
 @pytest.fixture(scope="session")
 def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
@@ -158,43 +147,6 @@ async def redis_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     yield url
     await client.flushdb()
     await client.aclose()
-
-
-def make_settings(tmp_path: Path, model_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "var_dir": tmp_path / "var",
-        "model_dir": model_dir,
-        "secret_key": "test-secret-key",
-        "sweep_grace_seconds": 0,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
-
-
-@dataclass
-class Places:
-    """Where a test's services live: its database, its var dir, the shared model and Redis."""
-
-    db_url: str
-    tmp_path: Path
-    model_dir: Path
-    redis: EmbeddedRedis
-
-    @asynccontextmanager
-    async def services(self, **overrides: object) -> AsyncIterator[Services]:
-        """The gateway's services here, on a clean embedded Redis, with settings overridden."""
-        client = aioredis.Redis.from_url(self.redis.url)
-        await client.flushdb()
-        await client.aclose()
-        settings = make_settings(
-            self.tmp_path,
-            self.model_dir,
-            database_url=self.db_url,
-            redis_url=self.redis.url,
-            **overrides,
-        )
-        async with services_for(settings) as built:
-            yield built
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.conftest import Places
 from tests.e2e.conftest import Gateway, eventually, serving
+from tests.support.places import Places
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "open311"
 KEY = "open311-test-key"

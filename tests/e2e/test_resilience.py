@@ -9,8 +9,8 @@ from arq.connections import ArqRedis
 
 from civicline.handlers.sweep import sweep
 from civicline.storage.queue import ArqQueue
-from tests.conftest import Places
 from tests.e2e.conftest import Gateway, eventually, free_port, serving
+from tests.support.places import Places
 
 
 async def test_message_is_kept_while_redis_is_down(gateway: Gateway) -> None:

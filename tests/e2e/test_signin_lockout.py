@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import httpx
 
-from tests.conftest import Places
 from tests.e2e.conftest import PASSWORD, Gateway, serving
 from tests.e2e.console_helpers import sign_in
+from tests.support.places import Places
 
 TOKEN = "/api/v1/auth/token"
 

@@ -18,9 +18,9 @@ from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.users import create_user
 from civicline.storage.stats import COUNTS
-from tests.conftest import Places
 from tests.e2e.conftest import PASSWORD
-from tests.rates_cases import (
+from tests.support.places import Places
+from tests.support.rates_cases import (
     BY_DEPARTMENT,
     CASES_BY_CHANNEL,
     HOUSING,

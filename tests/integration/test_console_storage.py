@@ -23,8 +23,8 @@ from civicline.domain.errors import Claimed
 from civicline.domain.messages import Channel, Language
 from civicline.handlers import case_actions
 from civicline.handlers.stats import dashboard
-from tests.conftest import SqlUnitOfWorkFactory
-from tests.factories import DEPARTMENTS, T0
+from tests.support.factories import DEPARTMENTS, T0
+from tests.support.places import SqlUnitOfWorkFactory
 
 NOW = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from civicline.domain.citizens import ContactHandle
 from civicline.domain.messages import Channel, DeliveryStatus, Language, OutboundMessage
 from civicline.handlers.delivery import RetryPolicy, deliver, record_receipt
 from civicline.handlers.ports import SendError, SendResult
-from tests.conftest import SqlUnitOfWorkFactory
-from tests.factories import T0, outbound
+from tests.support.factories import T0, outbound
+from tests.support.places import SqlUnitOfWorkFactory
 
 
 @dataclass

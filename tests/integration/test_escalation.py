@@ -21,7 +21,7 @@ from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.tables import EscalationRow, NotificationRow
 from civicline.storage.taxonomy_file import load_taxonomy
-from tests.conftest import SqlUnitOfWorkFactory
+from tests.support.places import SqlUnitOfWorkFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHINA = load_calendar()

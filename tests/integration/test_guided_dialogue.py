@@ -26,9 +26,9 @@ from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classification
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
-from tests.conftest import SqlUnitOfWorkFactory
-from tests.factories import T0
+from tests.support.factories import T0
 from tests.support.inbound import ask_for_rating, handle_inbound
+from tests.support.places import SqlUnitOfWorkFactory
 
 TAXONOMY = load_taxonomy()
 CHAT = "424242"

@@ -20,9 +20,9 @@ from civicline.nlu.base import Classification
 from civicline.nlu.corrections import Corrections, CorrectionsFile
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
-from tests.conftest import SqlUnitOfWorkFactory
-from tests.factories import T0
+from tests.support.factories import T0
 from tests.support.inbound import handle_inbound
+from tests.support.places import SqlUnitOfWorkFactory
 
 TAXONOMY = load_taxonomy()
 CALLER = "+8613912345678"

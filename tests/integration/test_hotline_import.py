@@ -31,7 +31,7 @@ from civicline.storage.queue import QUEUE_NAME
 from civicline.storage.redis_server import EmbeddedRedis
 from civicline.storage.tables import CaseRow, InboundMessageRow, OutboundMessageRow
 from civicline.storage.taxonomy_file import load_taxonomy
-from tests.conftest import SqlUnitOfWorkFactory
+from tests.support.places import SqlUnitOfWorkFactory
 
 WORDS = [
     ("幸福路18号小区门口的路灯坏了一个星期了，晚上很黑", "城乡建设"),

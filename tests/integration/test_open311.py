@@ -20,9 +20,9 @@ from civicline.storage.database import session_factory
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.open311 import RequestQuery, SqlOpen311Store
 from civicline.storage.taxonomy_file import load_taxonomy
-from tests.conftest import SqlUnitOfWorkFactory
-from tests.factories import T0, case
+from tests.support.factories import T0, case
 from tests.support.inbound import ask_for_rating, handle_inbound
+from tests.support.places import SqlUnitOfWorkFactory
 
 TAXONOMY = load_taxonomy()
 CITY = ZoneInfo("Asia/Shanghai")

@@ -12,9 +12,9 @@ from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.handlers.rates import Period, RateLine, csv_rows, current_figures, rates_report
 from civicline.storage.stats import COUNTS
-from tests.conftest import SqlUnitOfWorkFactory
-from tests.factories import DEPARTMENTS, T0
-from tests.rates_cases import (
+from tests.support.factories import DEPARTMENTS, T0
+from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.rates_cases import (
     BY_DEPARTMENT,
     CASES_BY_CATEGORY,
     CASES_BY_CHANNEL,

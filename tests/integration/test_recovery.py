@@ -17,7 +17,7 @@ from civicline.gateway.worker import build_worker
 from civicline.handlers import case_actions
 from civicline.handlers.sweep import sweep
 from civicline.storage.queue import PROCESS_INBOUND
-from tests.factories import inbound
+from tests.support.factories import inbound
 
 COMPLAINTS = [
     "幸福路88号的路灯坏了一个星期，晚上很黑",

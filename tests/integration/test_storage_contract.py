@@ -15,8 +15,8 @@ from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, Language
 from civicline.storage.database import UnstorableText
 from civicline.storage.intake import SqlInboxWriter
-from tests.conftest import SqlUnitOfWorkFactory
-from tests.factories import DEPARTMENTS, T0, case, inbound, outbound
+from tests.support.factories import DEPARTMENTS, T0, case, inbound, outbound
+from tests.support.places import SqlUnitOfWorkFactory
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from civicline.domain.supervision import IllegalOrderStep, OrderStatus, Supervis
 from civicline.gateway.api.cases.dossier import md
 from civicline.handlers.supervision import Deadline
 from civicline.storage.calendar_file import load_calendar
-from tests.factories import case
+from tests.support.factories import case
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 HOUR = timedelta(hours=1)
