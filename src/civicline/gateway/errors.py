@@ -24,10 +24,15 @@ STATUS_FOR: list[tuple[type[DomainError], int]] = [
 ]
 
 
+def status_for(exc: DomainError) -> int:
+    """The status a refusal gets, in the API and on the console's pages alike."""
+    return next((code for kind, code in STATUS_FOR if isinstance(exc, kind)), 400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
-        status = next((code for kind, code in STATUS_FOR if isinstance(exc, kind)), 400)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        assert isinstance(exc, DomainError)
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
     app.add_exception_handler(DomainError, domain_error)
 

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from civicline.gateway import logs
 from civicline.gateway.settings import Settings
@@ -27,3 +40,21 @@ async def open_database(settings: Settings) -> AsyncIterator[Callable[[], UnitOf
         yield lambda: SqlUnitOfWork(sessions)
     finally:
         await engine.dispose()
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def progress_bar(enabled: bool = True, *, elapsed: bool = False) -> Progress:
+    """A progress line on stderr, gone when done (stdout stays the command's output)."""
+    columns: list[ProgressColumn] = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+    ]
+    if elapsed:
+        columns.append(TimeElapsedColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=True, disable=not enabled)

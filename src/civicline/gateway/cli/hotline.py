@@ -18,20 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import httpx
 import typer
 from redis.exceptions import RedisError
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from sqlalchemy.engine import make_url
 
 from civicline.channels.call_centre_file import (
@@ -49,6 +40,7 @@ from civicline.gateway import logs
 # The gateway's own choice of engine: the local classifier, behind Rasa when one is set.
 from civicline.gateway.bootstrap import _classifier as gateway_classifier
 from civicline.gateway.bootstrap import sync_departments
+from civicline.gateway.cli.common import fail, progress_bar
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.hotline import Hotline
@@ -144,12 +136,12 @@ def import_command(
     try:
         taxonomy = load_taxonomy(settings.taxonomy_path)
     except InvalidInput as exc:
-        _fail(str(exc))
+        fail(str(exc))
     reading = Reading(taxonomy, settings.sms_default_region, settings.timezone)
     try:
         records = list(read_export(file, export_format(file, fmt), reading))
     except (UnreadableExport, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     opened_at = datetime.now(UTC) if now else None
     summary = asyncio.run(import_records(settings, records, opened_at, concurrency=concurrency))
     _print(summary, settings)
@@ -176,7 +168,7 @@ async def import_records(
     concurrency = concurrency or default_concurrency(settings)
     started = time.perf_counter()
     async with _hotline(settings, group_incidents=opened_at is not None) as (hotline, inbox):
-        with _progress(show_progress) as progress, _quiet_per_call_logs():
+        with progress_bar(show_progress, elapsed=True) as progress, _quiet_per_call_logs():
             task = progress.add_task("filing calls", total=len(calls))
             outcome = await file_calls(
                 calls,
@@ -287,19 +279,6 @@ class ManyCorrections(Corrections):
         return len(changed)
 
 
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not enabled,
-    )
-
-
 @contextmanager
 def _quiet_per_call_logs() -> Iterator[None]:
     """One INFO line per filed call would bury the progress bar; the summary counts them.
@@ -344,8 +323,3 @@ def _print(summary: Summary, settings: Settings) -> None:
         typer.echo(f"  line {line}: {reason}")
     if len(summary.rejected) > MAX_REJECTIONS_SHOWN:
         typer.echo(f"  … and {len(summary.rejected) - MAX_REJECTIONS_SHOWN} more")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)

@@ -22,23 +22,19 @@ from contextlib import (
 )
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    SpinnerColumn,
     TaskID,
-    TextColumn,
 )
 
 from civicline.domain.errors import InvalidInput
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
+from civicline.gateway.cli.common import fail, progress_bar
 from civicline.gateway.settings import Settings
 from civicline.nlu import importer
 from civicline.nlu.base import Classifier
@@ -133,7 +129,7 @@ def _context() -> _Context:
     try:
         taxonomy = load_taxonomy(settings.taxonomy_path)
     except InvalidInput as exc:
-        _fail(str(exc))
+        fail(str(exc))
     imported = importer.imported_data_path(settings.var_dir)
     return _Context(
         settings=settings,
@@ -142,23 +138,6 @@ def _context() -> _Context:
         imported_path=imported,
         model_dir=settings.model_dir or settings.var_dir / "models",
         paths=importer.training_data_paths(settings.nlu_data_path, imported),
-    )
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _progress(enabled: bool = True) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not enabled,
     )
 
 
@@ -218,7 +197,7 @@ FileArgument = Annotated[
 @nlu_app.command("import", help=IMPORT_HELP)
 def import_command(file: FileArgument) -> None:
     context = _context()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("reading tickets", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -233,19 +212,19 @@ def import_command(file: FileArgument) -> None:
                 progress=advance,
             )
         except (ValueError, OSError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
         progress.remove_task(task)
         _print_summary(summary)
         if summary.read == 0:
-            _fail(f"{file}: no rows under the header")
+            fail(f"{file}: no rows under the header")
         if summary.imported + summary.duplicates == 0:
-            _fail(f"{file}: no valid rows; nothing imported")
+            fail(f"{file}: no valid rows; nothing imported")
         paths = importer.training_data_paths(context.shipped_path, context.imported_path)
         with _step(progress, "training the local model"):
             try:
                 LocalClassifier.load_or_train(paths, context.model_dir)
             except (ValueError, OSError) as exc:
-                _fail(f"training the local model failed: {exc}")
+                fail(f"training the local model failed: {exc}")
     model = context.model_dir / model_file_name(*(path.read_bytes() for path in paths))
     if context.imported_path.exists():
         typer.echo(
@@ -328,7 +307,7 @@ def eval_command(
     engines = _choose_engines(engine, cv, rasa_epochs, context.settings)
     try:
         training = [example for path in context.paths for example in load_examples(path)]
-        with _progress(enabled=not as_json) as progress:
+        with progress_bar(enabled=not as_json) as progress:
             outcome = asyncio.run(
                 measure(
                     context.data(),
@@ -342,7 +321,7 @@ def eval_command(
                 )
             )
     except (ValueError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -358,12 +337,12 @@ def _choose_engines(
     wanted = engine in (Engine.rasa, Engine.both)
     if cv is None:
         if rasa_epochs is not None:
-            _fail("--rasa-epochs goes with --cv: without it the served Rasa model is measured")
+            fail("--rasa-epochs goes with --cv: without it the served Rasa model is measured")
         if engine == Engine.local:
             return Engines(local=True, rasa=False)
         if settings.rasa_url is None:
             if wanted:
-                _fail(
+                fail(
                     "without --cv, Rasa is measured through its server: set CIVICLINE_RASA_URL "
                     "(or use --cv K to train a Rasa model per fold)"
                 )
@@ -374,7 +353,7 @@ def _choose_engines(
     python = installed_python()
     if python is None:
         if wanted:
-            _fail(f"{NOT_INSTALLED} (or set {PYTHON_VARIABLE}; looked for {rasa_python()})")
+            fail(f"{NOT_INSTALLED} (or set {PYTHON_VARIABLE}; looked for {rasa_python()})")
         return Engines(
             True,
             False,

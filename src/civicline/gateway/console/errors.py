@@ -5,28 +5,11 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from civicline.domain.errors import (
-    Claimed,
-    DomainError,
-    IllegalTransition,
-    InvalidInput,
-    NotAllowed,
-    NotFound,
-)
+from civicline.domain.errors import DomainError
 from civicline.gateway.console.web import Viewer, render
+from civicline.gateway.errors import status_for
 
-
-def status_for(exc: DomainError) -> int:
-    for kind, code in (
-        (NotFound, 404),
-        (NotAllowed, 403),
-        (IllegalTransition, 409),
-        (Claimed, 409),
-        (InvalidInput, 422),
-    ):
-        if isinstance(exc, kind):
-            return code
-    return 400
+__all__ = ["error_page", "status_for"]
 
 
 def error_page(request: Request, who: Viewer, exc: DomainError) -> HTMLResponse:
