@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from civicline.domain.messages import Channel, DeliveryStatus
 from civicline.storage.tables import CaseRow, InboundMessageRow, OutboundMessageRow
-from tests.conftest import Places
 from tests.e2e.conftest import eventually, serving
 from tests.mailserver import Dovecot, SmtpSink
+from tests.support.places import Places
 
 CITIZEN = "wang.fang@example.cn"
 CITY = "mayor@city.example"
