@@ -1,4 +1,4 @@
-"""The rates over HTTP and /metrics, on the hand-counted month (tests/rates_cases.py), with
+"""The rates over HTTP and /metrics, on the hand-counted month (tests/support/rates_cases.py), with
 the clock held at its NOW: who may read what, JSON and CSV shapes, the Prometheus text
 parsed back and checked, and who may scrape it."""
 

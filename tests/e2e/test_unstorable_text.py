@@ -122,7 +122,7 @@ async def test_one_unstorable_message_never_fails_29_concurrent_posts(gateway: G
             await slow.wait()  # a slow flush: everything else queues up behind it
         return await flush(messages)
 
-    batcher._flush = held  # type: ignore[method-assign]
+    batcher._flush = held  # type: ignore[assignment]
     clients = [gateway.citizen() for _ in range(29)]
     await asyncio.gather(*(c.get("/") for c in clients))
     for round_ in range(2):

@@ -1,4 +1,4 @@
-"""The rates against a hand-counted month (tests/rates_cases.py), on SQLite and PostgreSQL:
+"""The rates against a hand-counted month (tests/support/rates_cases.py), on SQLite and PostgreSQL:
 every count and rate, every group, days, weeks and months, who sees what, and the figures
 /metrics shows."""
 

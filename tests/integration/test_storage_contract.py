@@ -79,7 +79,7 @@ async def test_one_unstorable_message_fails_alone(uow: SqlUnitOfWorkFactory, poi
     assert isinstance(bad, UnstorableText) and poison not in str(bad)
     assert all(not isinstance(r, BaseException) and r[1] for r in results), results
     async with uow() as u:
-        stored = [await u.inbox.get(m.id or 0) for m, _ in results]  # type: ignore[union-attr]
+        stored = [await u.inbox.get(m.id or 0) for m, _ in results]  # type: ignore[misc]
     assert sorted(m.provider_message_id for m in stored) == sorted(set(keys) - {"bad"})
 
 
