@@ -18,7 +18,7 @@ from civicline.nlu.base import Classification
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.tables import IncidentKeyRow
 from civicline.storage.taxonomy_file import load_taxonomy
-from tests.conftest import SqlUnitOfWorkFactory
+from tests.support.places import SqlUnitOfWorkFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TAXONOMY = load_taxonomy()

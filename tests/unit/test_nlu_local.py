@@ -160,7 +160,7 @@ async def test_texts_classified_at_once_share_one_pass(
     passes: list[int] = []
     fast = classifier._fast.predict_proba
 
-    def counted(batch: list[str]) -> np.ndarray:  # type: ignore[type-arg]
+    def counted(batch: list[str]) -> np.ndarray:
         passes.append(len(batch))
         return fast(batch)
 
