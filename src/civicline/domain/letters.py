@@ -36,6 +36,13 @@ ALLOWED_FILE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"}
 )
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
 
 
 class LetterKind(enum.StrEnum):
@@ -110,6 +117,14 @@ class Letter:
             raise InvalidInput("the number of signatories must be at least 1")
         if self.postmark_date is not None and self.postmark_date > self.received_at.date():
             raise InvalidInput("the postmark date is after the received date")
+
+
+def file_type(data: bytes) -> str | None:
+    """What a file's bytes say it is, of the types a letter may carry; None for anything else
+    (whatever its name or its sender claims)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
 
 
 def new_query_code() -> str:

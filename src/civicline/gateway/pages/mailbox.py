@@ -31,7 +31,14 @@ from starlette.datastructures import FormData, UploadFile
 from civicline.channels.sms import normalize_phone
 from civicline.domain.cases import CaseStatus
 from civicline.domain.errors import InvalidInput, NotFound
-from civicline.domain.letters import MAX_BODY, MAX_NAME, MAX_SUBJECT, LetterFile, LetterKind
+from civicline.domain.letters import (
+    MAX_BODY,
+    MAX_NAME,
+    MAX_SUBJECT,
+    LetterFile,
+    LetterKind,
+    file_type,
+)
 from civicline.domain.text import flaw
 from civicline.gateway.bootstrap import Services
 from civicline.handlers import letters
@@ -42,15 +49,8 @@ log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 router = APIRouter(include_in_schema=False)
 
-_EMAIL = re.compile(r"^[^@\s<>]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")
+EMAIL = re.compile(r"^[^@\s<>]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")
 _SUBMISSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-)
 STATUS_TEXT = {
     "zh": {
         CaseStatus.RECEIVED: "已收到，待受理",
@@ -147,7 +147,9 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-async def _files(form: FormData, services: Services) -> tuple[LetterFile, ...]:
+async def read_files(form: FormData, services: Services) -> tuple[LetterFile, ...]:
+    """The images and PDFs of a letter's ``files`` field (type told by their bytes, within
+    the settings' count and size); ``Refused`` (400, 413, 415) otherwise."""
     uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile) and u.filename]
     limit = services.settings.letter_file_max_bytes
     if len(uploads) > services.settings.letter_files_max:
@@ -157,9 +159,7 @@ async def _files(form: FormData, services: Services) -> tuple[LetterFile, ...]:
         data = await upload.read(limit + 1)
         if len(data) > limit:
             raise Refused(413, f"{upload.filename}: larger than {limit // 1_000_000} MB")
-        media_type = next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
-        if media_type is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            media_type = "image/webp"
+        media_type = file_type(data)
         if media_type is None:
             raise Refused(415, f"{upload.filename}: only JPEG, PNG, GIF, WebP images and PDF")
         files.append(
@@ -178,7 +178,7 @@ def _contact(form: FormData, services: Services) -> tuple[str | None, str | None
             phone = normalize_phone(phone_raw, services.settings.sms_default_region)
         except InvalidInput:
             raise Refused(400, "bad_phone") from None
-    if email and not _EMAIL.match(email):
+    if email and not EMAIL.match(email):
         raise Refused(400, "bad_email")
     return phone, email.lower() or None
 
@@ -207,7 +207,7 @@ async def submit_letter(request: Request) -> Response:
         if len(values["name"]) > MAX_NAME:
             raise Refused(400, "name")
         phone, email = _contact(form, services)
-        files = await _files(form, services)
+        files = await read_files(form, services)
         limit = services.settings.mailbox_rate_limit_per_hour
         limiter = _limiter(services, "mailbox", limit)
         keys = [f"ip:{_hashed(_client(request))}"] + ([f"phone:{_hashed(phone)}"] if phone else [])
