@@ -23,7 +23,6 @@ from urllib.parse import quote
 from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
-from civicline.channels.telegram import FileUnavailable, open_file
 from civicline.domain.accounts import StaffUser
 from civicline.domain.letters import file_type
 from civicline.domain.messages import Channel, InboundMessage
@@ -50,6 +49,8 @@ async def serve_attachment(
     if message.channel != Channel.TELEGRAM or kind not in TELEGRAM_KINDS or not file_id:
         raise HTTPException(404, "this attachment is a link, not a stored file: open it directly")
     telegram = telegram_of(services)
+    from civicline.channels.telegram import FileUnavailable, open_file
+
     try:
         file = await open_file(telegram.bot, file_id)
     except FileUnavailable as exc:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from arq.connections import ArqRedis
@@ -18,13 +19,6 @@ from twilio.rest import Client
 from civicline.bots.dialogue import Conversation, handle_conversation
 from civicline.channels.open311 import Open311Sender
 from civicline.channels.sms import SmsSender
-from civicline.channels.telegram import (
-    Intake,
-    Telegram,
-    TelegramSender,
-    build_dispatcher,
-    make_bot,
-)
 from civicline.channels.twilio_api import close_client, make_client
 from civicline.channels.webchat import WebchatSender
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
@@ -60,6 +54,9 @@ from civicline.storage.rate_limit import RateLimiter
 from civicline.storage.redis_server import EmbeddedRedis
 from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
+
+if TYPE_CHECKING:
+    from civicline.channels.telegram import Intake, Telegram
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +233,9 @@ def _twilio_client(settings: Settings) -> Client | None:
 def _telegram(settings: Settings) -> Telegram | None:
     if settings.telegram_bot_token is None:
         return None
+    # aiogram takes seconds to import: only when Telegram is on.
+    from civicline.channels.telegram import Telegram, build_dispatcher, make_bot
+
     bot = make_bot(
         settings.telegram_bot_token.get_secret_value(), api_url=settings.telegram_api_url
     )
@@ -277,6 +277,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         )
     telegram = _telegram(settings)
     if telegram is not None:
+        from civicline.channels.telegram import TelegramSender
+
         senders[Channel.TELEGRAM] = TelegramSender(telegram.bot)
     addressees = {box.code: box for box in load_mailboxes(taxonomy, settings.mailboxes_path)}
     http = httpx.AsyncClient() if settings.rasa_url else None
@@ -323,5 +325,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
 
 
 def intake_for(services: Services) -> Intake:
+    from civicline.channels.telegram import Intake
+
     """Where the routers store updates: the inbox and the job queue of these services."""
     return Intake(services.inbox, services.queue, services.now)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from civicline.channels.telegram import Telegram
 from civicline.domain.accounts import StaffUser
 from civicline.domain.errors import NotFound
 from civicline.gateway.auth import read_token
 from civicline.gateway.bootstrap import Services
+
+if TYPE_CHECKING:
+    from civicline.channels.telegram import Telegram
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -14,19 +14,18 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from aiogram import Bot
-from aiogram.exceptions import AiogramError, TelegramAPIError, TelegramNetworkError
 from pydantic import ValidationError
 
-from civicline.channels.telegram import ALLOWED_UPDATES, make_bot
-from civicline.channels.telegram.polling import poll as poll_updates
 from civicline.gateway import logs
 from civicline.gateway.bootstrap import intake_for, services_for
 from civicline.gateway.settings import Settings
 from civicline.gateway.worker import build_worker, stop_worker
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 WEBHOOK_PATH = "/webhooks/telegram"
 T = TypeVar("T")
@@ -55,6 +54,9 @@ def _settings() -> Settings:
 @asynccontextmanager
 async def _bot(settings: Settings) -> AsyncIterator[Bot]:
     assert settings.telegram_bot_token is not None
+    # aiogram takes seconds to import: only for the telegram commands, not `civicline --help`.
+    from civicline.channels.telegram import make_bot
+
     bot = make_bot(
         settings.telegram_bot_token.get_secret_value(), api_url=settings.telegram_api_url
     )
@@ -66,6 +68,7 @@ async def _bot(settings: Settings) -> AsyncIterator[Bot]:
 
 def _call(settings: Settings, work: Callable[[Bot], Awaitable[T]]) -> T:
     """Run ``work`` with a bot; a Bot API refusal or an unreachable API ends the command."""
+    from aiogram.exceptions import AiogramError, TelegramAPIError, TelegramNetworkError
 
     async def main() -> T:
         async with _bot(settings) as bot:
@@ -130,6 +133,8 @@ def set_webhook(
     assert secret is not None
 
     async def work(bot: Bot) -> tuple[bool, list[str]]:
+        from civicline.channels.telegram import ALLOWED_UPDATES
+
         ok = await bot.set_webhook(
             url=target,
             secret_token=secret.get_secret_value(),
@@ -194,6 +199,10 @@ def poll(
             finally:
                 if work is not None and running is not None:
                     await stop_worker(work, running)
+
+    from aiogram.exceptions import TelegramAPIError
+
+    from civicline.channels.telegram.polling import poll as poll_updates
 
     try:
         handled = asyncio.run(main())

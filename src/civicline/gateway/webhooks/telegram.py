@@ -15,17 +15,19 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram.types import Update
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from civicline.channels.telegram import IntakeFailed, Telegram
-from civicline.channels.telegram.routers import webhook_answer
 from civicline.gateway.bootstrap import Services, intake_for
 from civicline.gateway.deps import telegram_of
+
+if TYPE_CHECKING:
+    from aiogram.types import Update
+
+    from civicline.channels.telegram import Telegram
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["telegram"])
@@ -41,6 +43,8 @@ def _secret_matches(services: Services, given: str | None) -> bool:
 
 
 def _parse(body: bytes, telegram: Telegram) -> Update:
+    from aiogram.types import Update
+
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -62,6 +66,10 @@ async def telegram_webhook(request: Request) -> JSONResponse:
     """An update from Telegram: stored once per update id, processed later by a worker."""
     services: Services = request.app.state.services
     telegram = telegram_of(services)
+    # aiogram (seconds to import) only once Telegram is used: never when it is off.
+    from civicline.channels.telegram import IntakeFailed
+    from civicline.channels.telegram.routers import webhook_answer
+
     if not _secret_matches(services, request.headers.get(SECRET_HEADER)):
         log.warning("telegram secret rejected", extra={"path": request.url.path})
         raise HTTPException(401, f"invalid or missing {SECRET_HEADER}")
