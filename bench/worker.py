@@ -55,13 +55,12 @@ from common import (
 from complaints import complaints
 
 from civicline.domain.messages import Channel, InboundMessage, Language
-from civicline.handlers.sweep import PROCESS_INBOUND
 from civicline.nlu import training_data
 from civicline.nlu.local import LocalClassifier
 from civicline.nlu.masking import mask
 from civicline.storage import database
 from civicline.storage.intake import SqlInboxWriter
-from civicline.storage.queue import ArqQueue, connect
+from civicline.storage.queue import PROCESS_INBOUND, ArqQueue, connect
 
 AIM_CPU_MS = 3.0
 AIM_ONE, AIM_TWO = 150.0, 300.0

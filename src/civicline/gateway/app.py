@@ -50,9 +50,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         BodyLimit, max_bytes=settings.max_body_bytes, uploads={"/mailbox": letter_bytes}
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages.router)  # the public pages: the web chat at /, /mailbox
-    app.include_router(api.router)  # the JSON API under /api/v1
+    # Requests try routers in this order: the webhooks and the API (the hot paths) first.
     app.include_router(webhooks.router)  # Twilio and Telegram under /webhooks
+    app.include_router(api.router)  # the JSON API under /api/v1
+    app.include_router(pages.router)  # the public pages: the web chat at /, /mailbox
     webhooks.install_open311(app)  # Open311 GeoReport v2 under /open311/v2
     app.include_router(metrics.router)  # /metrics, Prometheus
     console.install(app)  # the staff console under /console

@@ -1,5 +1,7 @@
 """The JSON API under ``/api/v1``: one router, one resource a module. No two routes match the
-same request, so the order they are included in does not matter."""
+same request, so the order they are included in does not matter for what answers; it does for
+speed, since every request tries the routes in order: the web chat's intake, the hot path,
+comes first (last, its requests cost 0.4 ms more of CPU each, bench/guard.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ PREFIX = "/api/v1"
 
 router = APIRouter(prefix=PREFIX)
 for module in (
+    webchat,
     auth,
     backlog,
     callbacks,
@@ -31,6 +34,5 @@ for module in (
     notifications,
     stats,
     supervision,
-    webchat,
 ):
     router.include_router(module.router)
