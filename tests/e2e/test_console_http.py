@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import httpx
@@ -267,11 +269,24 @@ async def test_dashboard_and_csv(gateway: Gateway) -> None:
     page = await boss.get("/console/dashboard")
     assert page.status_code == 200
     assert "<svg" in page.text and 'data-testid="backlog">1<' in page.text
+    # Satisfaction as the rates API's: 满意 and 基本满意 apart, over answered return visits.
+    assert 'data-testid="satisfaction-parts">满意 0 + 基本满意 0 / 回访答复 0<' in page.text
+    assert "回访答复“满意”和“基本满意”的案件 ÷ 回访得到答复的案件" in page.text
     exported = await boss.get("/console/dashboard.csv")
     assert exported.headers["content-type"].startswith("text/csv")
-    lines = exported.text.splitlines()
-    assert lines[0].startswith("scope,key,cases,accept_due,accepted_in_time")
-    assert any(line.startswith("department,housing_construction,1,1,1,1.0000") for line in lines)
+    rates_part = exported.text.split("backlog_group,")[0]
+    rows = list(csv.DictReader(io.StringIO(rates_part)))
+    housing = next(r for r in rows if r["group"] == "department")
+    assert (housing["key"], housing["cases"], housing["accepted_in_time"]) == (
+        "housing_construction",
+        "1",
+        "1",
+    )
+    assert housing["timely_acceptance_rate"] == "1.0000" and housing["satisfaction_rate"] == ""
+    assert len([r for r in rows if r["group"] == "total"]) == 1 + 30  # the period, each day
+    assert "backlog_group,key,backlog,overdue\r\ndepartment,housing_construction,1,0" in (
+        exported.text
+    )
 
 
 async def test_return_merge_and_reopen(gateway: Gateway) -> None:

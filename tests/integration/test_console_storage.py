@@ -20,9 +20,12 @@ from civicline.domain.claims import (
     QueueKind,
 )
 from civicline.domain.errors import Claimed
+from civicline.domain.governance import Satisfaction, VisitStatus
 from civicline.domain.messages import Channel, Language
 from civicline.handlers import case_actions
+from civicline.handlers.rates import RateLine
 from civicline.handlers.stats import dashboard
+from civicline.storage.stats import ReportRow
 from tests.support.factories import DEPARTMENTS, T0
 from tests.support.places import SqlUnitOfWorkFactory
 
@@ -253,18 +256,21 @@ def _event(at: datetime, to: CaseStatus) -> CaseEvent:
 async def test_rates_match_hand_counted_figures(uow: SqlUnitOfWorkFactory) -> None:
     day = timedelta(days=1)
     cases = [
-        # housing, web chat: accepted and closed in time, rated 5
+        # housing, web chat: accepted and closed in time, return visit: basically satisfied
         _case("261122-00001", 0, created_at=NOW - 5 * day, accept_due_at=NOW - 4 * day,
-              complete_due_at=NOW - day, status=CaseStatus.CLOSED, rating=5),
+              complete_due_at=NOW - day, status=CaseStatus.CLOSED, rating=4,
+              visit_status=VisitStatus.ANSWERED, satisfaction=Satisfaction.BASIC),
         # housing: accepted late, not closed and past its deadline
         _case("261122-00002", 0, created_at=NOW - 5 * day, accept_due_at=NOW - 4 * day,
               complete_due_at=NOW - day, status=CaseStatus.IN_PROGRESS),
         # in triage, nothing due yet
         _case("261126-00001", 0, created_at=NOW - day, accept_due_at=NOW + day,
               complete_due_at=NOW + 3 * day, status=CaseStatus.RECEIVED, department=None),
-        # transport by SMS: accepted in time, closed early (counts), rated 3
+        # transport by SMS: accepted in time, closed early (counts), rated 5 by the citizen,
+        # yet dissatisfied at the return visit: the visit's answer is what counts
         _case("261124-00001", 0, created_at=NOW - 3 * day, accept_due_at=NOW - 2 * day,
-              complete_due_at=NOW + 2 * day, status=CaseStatus.CLOSED, rating=3,
+              complete_due_at=NOW + 2 * day, status=CaseStatus.CLOSED, rating=5,
+              visit_status=VisitStatus.ANSWERED, satisfaction=Satisfaction.DISSATISFIED,
               department="transport", channel=Channel.SMS),
         # a duplicate: counts nowhere
         _case("261124-00002", 0, created_at=NOW - 3 * day, accept_due_at=NOW - 2 * day,
@@ -292,22 +298,31 @@ async def test_rates_match_hand_counted_figures(uow: SqlUnitOfWorkFactory) -> No
     boss = StaffUser("boss", "x", Role.SUPERVISOR, T0, id=1)
     board = await dashboard(user=boss, uow=uow(), now=NOW, city_today=NOW.date())
 
-    def counts(rows: list, key: str | None) -> tuple[int, ...]:  # type: ignore[type-arg]
-        c = next(r.counts for r in rows if r.key == key)
+    def figures(c: ReportRow) -> tuple[int, ...]:
         return (c.cases, c.accept_due, c.accepted_in_time, c.complete_due,
-                c.completed_in_time, c.rated, c.satisfied)  # fmt: skip
+                c.completed_in_time, c.visits_answered, c.satisfied, c.basic)  # fmt: skip
 
-    assert counts(board.by_department, "housing_construction") == (2, 2, 1, 2, 1, 1, 1)
-    assert counts(board.by_department, None) == (1, 0, 0, 0, 0, 0, 0)
-    assert counts(board.by_department, "transport") == (2, 2, 2, 1, 1, 1, 0)
-    assert counts(board.by_channel, "sms") == (2, 2, 2, 1, 1, 1, 0)
-    assert counts(board.by_channel, "webchat") == (3, 2, 1, 2, 1, 1, 1)
-    assert board.total.timely_acceptance == pytest.approx(3 / 4)
-    assert board.total.completion == pytest.approx(2 / 3)
-    assert board.total.satisfaction == pytest.approx(1 / 2)
+    def counts(lines: list[RateLine], key: str | None) -> tuple[int, ...]:
+        return figures(next(line.counts for line in lines if line.key == key))
+
+    def on_day(label: str) -> tuple[int, ...]:
+        return figures(next(line.counts for line in board.by_day if line.period == label))
+
+    assert counts(board.by_department, "housing_construction") == (2, 2, 1, 2, 1, 1, 0, 1)
+    assert counts(board.by_department, None) == (1, 0, 0, 0, 0, 0, 0, 0)
+    assert counts(board.by_department, "transport") == (2, 2, 2, 1, 1, 1, 0, 0)
+    assert counts(board.by_channel, "sms") == (2, 2, 2, 1, 1, 1, 0, 0)
+    assert counts(board.by_channel, "webchat") == (3, 2, 1, 2, 1, 1, 0, 1)
+    rates = board.total.rates
+    assert rates["timely_acceptance"] == pytest.approx(3 / 4)
+    assert rates["completion"] == pytest.approx(2 / 3)
+    # 满意 + 基本满意 over the answered return visits (domain.rates), not the 1-5 ratings
+    # (both cases were rated 4 or 5, which made 2/2 on the dashboard's old figure).
+    assert rates["satisfaction"] == pytest.approx(1 / 2)
+    assert [r.rates["satisfaction"] for r in board.by_department] == [1.0, 0.0, None]
     assert len(board.by_day) == 30
-    assert counts(board.by_day, "261122") == (2, 2, 1, 2, 1, 1, 1)
-    assert counts(board.by_day, "261101") == (0, 0, 0, 0, 0, 0, 0)
+    assert on_day("2026-11-22") == (2, 2, 1, 2, 1, 1, 0, 1)
+    assert on_day("2026-11-01") == (0, 0, 0, 0, 0, 0, 0, 0)
     backlog = {b.key: (b.backlog, b.overdue) for b in board.backlog_by_department}
     assert backlog == {"housing_construction": (2, 2), None: (1, 0)}
     assert (board.backlog, board.overdue) == (3, 2)

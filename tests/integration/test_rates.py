@@ -186,7 +186,7 @@ async def test_who_sees_which_department(uow: SqlUnitOfWorkFactory) -> None:
 
 async def test_csv_rows_have_one_shape(uow: SqlUnitOfWorkFactory) -> None:
     report = await rates_report(user=BOSS, uow=uow(), now=NOW, city=CITY, **NOVEMBER)
-    rows = csv_rows(report)
+    rows = csv_rows(report.lines)
     header = rows[0]
     assert header[:4] == ["group", "key", "period", "cases"]
     assert header[-7:] == [

@@ -16,7 +16,6 @@ from civicline.gateway.console.texts import TEXTS, translator
 from civicline.gateway.console.web import login_csrf, safe_next, sign, tokens_match, unsign
 from civicline.handlers.access import redact
 from civicline.handlers.screens import parse_search
-from civicline.handlers.stats import day_label
 
 KEY = b"k" * 32
 T = datetime(2026, 11, 27, tzinfo=UTC)
@@ -91,9 +90,8 @@ def test_charts_escape_their_labels_and_draw_no_script() -> None:
     assert line.count("<circle") == 2 and "<polyline" not in line  # a gap breaks the line
 
 
-def test_rates_and_labels() -> None:
+def test_rates() -> None:
     assert rate(3, 4) == 0.75 and rate(0, 0) is None
-    assert day_label("261127") == "2026-11-27"
 
 
 def test_every_text_has_both_languages() -> None:

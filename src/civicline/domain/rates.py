@@ -5,8 +5,7 @@ is counted is told in ``handlers.rates``).
 A rate with nothing due is no figure (None; JSON null, CSV empty), never 0 % or 100 %.
 
 Satisfaction (满意率) is the return visit's (回访): answers 满意 (satisfied) and 基本满意
-(basically satisfied), both shown, over all answers; the headline counts both. The
-console dashboard's figure is a different one, named apart: ratings of 4 or 5 out of 1-5.
+(basically satisfied), both shown, over all answers; the headline counts both.
 """
 
 from __future__ import annotations

@@ -31,10 +31,9 @@ acceptance only.
   earlier case in any state, merged ones too). Cases in triage, without a category, never
   count as repeats.
 
-``rated`` and ``rated_satisfied`` (ratings of 4 or 5 out of 1-5, from the citizen or the
-return visit) are the console dashboard's rating figure (handlers.stats), given here so the
-two can be compared. The rates are defined once in ``domain.rates``; counting happens in SQL
-(storage.stats); this module scopes and labels.
+``rated`` and ``rated_satisfied`` count the 1-5 ratings (4 or 5: satisfied), from the citizen
+or the return visit; they are counts, in no rate. The rates are defined once in
+``domain.rates``; counting happens in SQL (storage.stats); this module scopes and labels.
 """
 
 from __future__ import annotations
@@ -169,11 +168,12 @@ def _weeks(rows: list[ReportRow]) -> list[ReportRow]:
     return [ReportRow(g, k, p, *counts) for (g, k, p), counts in summed.items()]
 
 
-def csv_rows(report: RatesReport) -> list[list[str]]:
-    """A header, then one row per group and period: the counts, then the rates (4 places)."""
+def csv_rows(lines: Sequence[RateLine]) -> list[list[str]]:
+    """The one CSV of rates (the rates API's and the dashboard's): a header, then one row per
+    line: its group, key and period, its counts, then its rates (4 places)."""
     header = ["group", "key", "period", *COUNTS, *(f"{name}_rate" for name in RATE_NAMES)]
     rows = [header]
-    for line in report.lines:
+    for line in lines:
         rates = line.rates
         rows.append(
             [

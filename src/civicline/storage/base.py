@@ -30,8 +30,6 @@ from civicline.storage.reply_queue import QueuePage
 from civicline.storage.stats import (
     BacklogCounts,
     BacklogGroup,
-    RateCounts,
-    RateGroup,
     ReportGroup,
     ReportPeriod,
     ReportRow,
@@ -311,14 +309,6 @@ class QueueView(Protocol):
 
 
 class StatsRepository(Protocol):
-    async def rates(
-        self,
-        group: RateGroup,
-        *,
-        since: datetime,
-        now: datetime,
-        department: str | None = None,
-    ) -> list[RateCounts]: ...
     async def backlog(
         self, group: BacklogGroup, *, now: datetime, department: str | None = None
     ) -> list[BacklogCounts]: ...

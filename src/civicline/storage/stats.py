@@ -1,6 +1,6 @@
 """The figures behind the dashboard, the rates API and /metrics, counted in SQL with GROUP BY
-over the cases table's own columns (what each figure means: handlers.rates; the dashboard's
-three rates: handlers.stats).
+over the cases table's own columns (what each figure means: handlers.rates; the rates
+themselves: domain.rates).
 
 * **Periods.** A case belongs to the period it was filed in: the first six digits of its
   number are its city-time filing date (``YYMMDD``), so day and month keys are substrings and
@@ -53,7 +53,6 @@ from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, CaseStatus
 from civicline.domain.governance import Satisfaction, VisitStatus
 from civicline.storage.tables import CaseEventRow, CaseRow
 
-RateGroup = Literal["department", "channel", "day"]
 BacklogGroup = Literal["department", "channel"]
 ReportGroup = Literal["total", "department", "category", "channel", "outcome"]
 ReportPeriod = Literal["day", "month", "all"]
@@ -65,20 +64,6 @@ REPEAT_WINDOW_DAYS = 30
 S = CaseStatus
 # Acceptance is decided by accepting (受理) or declining (不予受理) the case.
 _DECIDED = (S.ACCEPTED, S.REJECTED)
-
-
-@dataclass(frozen=True, slots=True)
-class RateCounts:
-    """The dashboard's counts for one group; ``key`` is a department, a channel or a day."""
-
-    key: str | None
-    cases: int
-    accept_due: int
-    accepted_in_time: int
-    complete_due: int
-    completed_in_time: int
-    rated: int
-    satisfied: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,38 +274,6 @@ class SqlStats:
         order = {g: i for i, g in enumerate(REPORT_GROUPS)}
         found.sort(key=lambda r: (order[r.group], r.key is None, r.key or "", r.period))
         return found
-
-    async def rates(
-        self,
-        group: RateGroup,
-        *,
-        since: datetime,
-        now: datetime,
-        department: str | None = None,
-    ) -> list[RateCounts]:
-        """The dashboard's counts, for cases filed from ``since`` to ``now``."""
-        rows = await self.report(
-            ["total" if group == "day" else group],
-            period="day" if group == "day" else "all",
-            since=since,
-            until=now,
-            now=now,
-            department=department,
-        )
-        return [
-            RateCounts(
-                r.period if group == "day" else r.key,
-                r.cases,
-                r.accept_due,
-                r.accepted_in_time,
-                r.complete_due,
-                r.completed_in_time,
-                r.rated,
-                r.rated_satisfied,
-            )
-            for r in rows
-            if r.cases
-        ]
 
     async def backlog(
         self, group: BacklogGroup, *, now: datetime, department: str | None = None

@@ -6,8 +6,6 @@ staff read their own department only; operators and others get 403.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -16,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from civicline.gateway.deps import ServicesDep, UserDep
+from civicline.gateway.downloads import csv_file
 from civicline.handlers.rates import Period, RatesReport, csv_rows, rates_report
 from civicline.storage.stats import REPORT_GROUPS, ReportGroup
 
@@ -95,11 +94,5 @@ async def rates(
     )
     if output == "json":
         return Response(RatesOut.of(report).model_dump_json(), media_type="application/json")
-    out = io.StringIO()
-    csv.writer(out).writerows(csv_rows(report))
     name = f"civicline-rates-{report.since:%Y%m%d}-{report.until:%Y%m%d}.csv"
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_file(csv_rows(report.lines), name)

@@ -18,8 +18,6 @@ Phone numbers and other contact details are masked for roles that may not see th
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
@@ -35,6 +33,7 @@ from civicline.domain.supervision import (
 )
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep, known_department
+from civicline.gateway.downloads import csv_file
 from civicline.handlers import supervision
 from civicline.handlers.access import redact
 from civicline.storage.supervision import OrderFilter
@@ -205,17 +204,9 @@ async def order_report(
     )
     if format == "json":
         return out
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(list(ReportRow.model_fields))
-    for row in [*out.departments, out.total]:
-        writer.writerow([_cell(v) for v in row.model_dump().values()])
-    day = now.astimezone(tz).strftime("%Y%m%d")
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="civicline-supervision-{day}.csv"'},
-    )
+    cells = [[_cell(v) for v in row.model_dump().values()] for row in [*out.departments, out.total]]
+    name = f"civicline-supervision-{now.astimezone(tz):%Y%m%d}.csv"
+    return csv_file([list(ReportRow.model_fields), *cells], name)
 
 
 def _moment(value: str | None, name: str, tz: object, *, end: bool) -> datetime | None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from civicline.gateway.console.charts import bar_chart, line_chart
 from civicline.gateway.console.texts import translator
 from civicline.gateway.console.web import PREFIX, Viewer, ViewerDep, render, services_of
-from civicline.handlers.stats import Dashboard, Rates, dashboard, dashboard_csv_rows, day_label
+from civicline.gateway.downloads import csv_file
+from civicline.handlers.rates import RateLine
+from civicline.handlers.stats import Dashboard, dashboard, dashboard_csv_rows
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+SHOWN = ("timely_acceptance", "completion", "satisfaction")  # domain.rates' names, charted
 
 
 async def _board(request: Request, who: Viewer) -> Dashboard:
@@ -32,7 +32,7 @@ async def dashboard_page(request: Request, who: ViewerDep) -> Response:
     board = await _board(request, who)
     t = translator(who.lang)
     taxonomy = services_of(request).taxonomy
-    series = [t("timely_acceptance"), t("completion"), t("satisfaction")]
+    series = [t(name) for name in SHOWN]
 
     def department_name(code: str | None) -> str:
         if code is None:
@@ -42,8 +42,8 @@ async def dashboard_page(request: Request, who: ViewerDep) -> Response:
             return code
         return found.name_en if who.lang == "en" else found.name_zh
 
-    def rates(r: Rates) -> tuple[float | None, float | None, float | None]:
-        return (r.timely_acceptance, r.completion, r.satisfaction)
+    def rates(line: RateLine) -> tuple[float | None, ...]:
+        return tuple(line.rates[name] for name in SHOWN)
 
     charts = {
         "department": bar_chart(
@@ -57,11 +57,10 @@ async def dashboard_page(request: Request, who: ViewerDep) -> Response:
             title=t("by_channel"),
         ),
         "day": line_chart(
-            [day_label(r.key)[5:] for r in board.by_day],
+            [line.period[5:] for line in board.by_day],
             [
-                (series[0], [r.timely_acceptance for r in board.by_day]),
-                (series[1], [r.completion for r in board.by_day]),
-                (series[2], [r.satisfaction for r in board.by_day]),
+                (label, [line.rates[name] for line in board.by_day])
+                for label, name in zip(series, SHOWN, strict=True)
             ],
             title=t("by_day"),
         ),
@@ -77,11 +76,5 @@ async def dashboard_page(request: Request, who: ViewerDep) -> Response:
 @router.get("/dashboard.csv")
 async def dashboard_csv(request: Request, who: ViewerDep) -> Response:
     board = await _board(request, who)
-    out = io.StringIO()
-    csv.writer(out).writerows(dashboard_csv_rows(board))
-    day = board.now.astimezone(services_of(request).settings.timezone).strftime("%Y%m%d")
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="civicline-rates-{day}.csv"'},
-    )
+    day = board.now.astimezone(services_of(request).settings.timezone)
+    return csv_file(dashboard_csv_rows(board), f"civicline-rates-{day:%Y%m%d}.csv")

@@ -136,7 +136,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "按期限办结的案件 ÷ 应办结案件（已办结或已过办结期限）。",
         "Cases closed by their deadline ÷ cases due (closed, or past the deadline).",
     ),
-    "def_satisfaction": ("评价 4–5 分的案件 ÷ 已评价案件。", "Cases rated 4–5 ÷ cases rated."),
+    "def_satisfaction": (
+        "回访答复“满意”和“基本满意”的案件 ÷ 回访得到答复的案件（两者分列显示）。",
+        "Return visits answered satisfied (满意) or basically satisfied (基本满意) ÷ return "
+        "visits answered (both shown apart).",
+    ),
+    "answer_satisfied": ("满意", "satisfied"),
+    "answer_basic": ("基本满意", "basically satisfied"),
+    "visits_answered": ("回访答复", "visits answered"),
     "def_backlog": (
         "尚未答复的案件（待回复和待分拨），超期为其中已过办结期限的。",
         "Cases not yet answered (reply queue and triage); overdue: past the completion deadline.",
