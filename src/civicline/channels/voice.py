@@ -285,6 +285,22 @@ def speech_words(params: Mapping[str, str]) -> str:
 
 
 def speech_transcript(voice: Voice, facts: CallFacts, words: str, *, now: datetime) -> Transcript:
+    return _caller_said(
+        facts, words, now=now, voice=voice, language=voice.language_for(facts.caller)
+    )
+
+
+def _caller_said(
+    facts: CallFacts,
+    words: str,
+    *,
+    now: datetime,
+    voice: Voice,
+    language: Language,
+    category: str | None = None,
+    attachments: tuple[str, ...] = (),
+) -> Transcript:
+    """The call as one turn of the caller's words."""
     return Transcript(
         call_id=facts.call_sid,
         caller=facts.caller,
@@ -292,9 +308,11 @@ def speech_transcript(voice: Voice, facts: CallFacts, words: str, *, now: dateti
         started_at=facts.started_at,
         ended_at=max(now, facts.started_at),
         turns=(Turn("caller", words),),
+        category=category,
         sms_consent=voice.sms_receipts,
-        language=voice.language_for(facts.caller),
+        language=language,
         source="voice",
+        attachments=attachments,
     )
 
 
@@ -320,16 +338,12 @@ def recording_transcript(
         words, category = texts["placeholder"], "other"
     elif language == Language.ZH and not _CJK.search(words):
         words, category = texts["unreliable"].format(text=words), "other"
-    return Transcript(
-        call_id=facts.call_sid,
-        caller=facts.caller,
-        operator_id=OPERATOR_ID,
-        started_at=facts.started_at,
-        ended_at=max(now, facts.started_at),
-        turns=(Turn("caller", words),),
-        category=category,
-        sms_consent=voice.sms_receipts,
+    return _caller_said(
+        facts,
+        words,
+        now=now,
+        voice=voice,
         language=language if category else guess_language(words),
-        source="voice",
+        category=category,
         attachments=(f"recording:{recording}",),
     )

@@ -20,7 +20,7 @@ from civicline.domain.errors import DomainError, InvalidInput
 from civicline.domain.governance import OUTCOME_NAMES, Outcome
 from civicline.gateway import attachments
 from civicline.gateway.bootstrap import Services
-from civicline.gateway.console.errors import status_for
+from civicline.gateway.console.errors import error_page, status_for
 from civicline.gateway.console.web import (
     PREFIX,
     Viewer,
@@ -87,14 +87,7 @@ async def _page(
     try:
         screen = await case_screen(number, user=who.user, uow=services.uow(), now=services.now())
     except DomainError as exc:
-        code = status_for(exc)
-        return render(
-            request,
-            "console_error.html",
-            {"code": code, "message": str(exc)},
-            who=who,
-            status_code=code,
-        )
+        return error_page(request, who, exc)
     context = _context(request, screen) | {"error": error}
     return render(request, "console_case.html", context, who=who, status_code=status)
 
