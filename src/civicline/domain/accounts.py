@@ -68,6 +68,12 @@ class StaffUser:
         return self.in_the_centre
 
     @property
+    def registers_letters(self) -> bool:
+        """Registering paper letters and recording replies sent by post: the registry's work,
+        done in the centre (operators as registry clerks, supervisors, admins)."""
+        return self.in_the_centre
+
+    @property
     def may_edit_canned_replies(self) -> bool:
         return self.role == Role.ADMIN
 

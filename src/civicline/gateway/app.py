@@ -44,10 +44,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         dependencies=[Depends(refuse_unstorable)],  # no NUL or lone surrogate, anywhere
     )
     install_error_handlers(app)
-    # The mailbox form takes files: its own limit, the files' and a margin for the text.
+    # The letter forms (the mailbox, the registry's page) take files: their own limit, the
+    # files' and a margin for the text.
     letter_bytes = settings.letter_files_max * settings.letter_file_max_bytes + 1_000_000
+    letter_forms = ("/mailbox", "/console/letters/new", "/console/letters/suggest")
     app.add_middleware(
-        BodyLimit, max_bytes=settings.max_body_bytes, uploads={"/mailbox": letter_bytes}
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        uploads=dict.fromkeys(letter_forms, letter_bytes),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Requests try routers in this order: the webhooks and the API (the hot paths) first.

@@ -14,6 +14,7 @@ from civicline.gateway.console import (
     case_routes,
     dashboard_routes,
     hotline_routes,
+    letter_routes,
     queue_routes,
 )
 from civicline.gateway.console.web import PREFIX, ConsoleHeaders, SignInNeeded, redirect
@@ -27,6 +28,7 @@ def install(app: FastAPI) -> None:
         canned_routes,
         dashboard_routes,
         hotline_routes,
+        letter_routes,
     ):
         app.include_router(module.router)
     app.add_middleware(ConsoleHeaders)

@@ -80,7 +80,7 @@ def _context(request: Request, screen: CaseScreen) -> dict[str, Any]:
     }
 
 
-async def _page(
+async def page(
     request: Request, who: Viewer, number: str, *, error: str | None = None, status: int = 200
 ) -> Response:
     services = services_of(request)
@@ -94,7 +94,7 @@ async def _page(
 
 @router.get("/cases/{number}", response_class=HTMLResponse)
 async def case_page(request: Request, number: NumberPath, who: ViewerDep) -> Response:
-    return await _page(request, who, number)
+    return await page(request, who, number)
 
 
 @router.get("/cases/{number}/thread", response_class=HTMLResponse)
@@ -122,7 +122,7 @@ async def claim(request: Request, number: NumberPath, who: ViewerDep) -> Respons
             number, user=who.user, uow=services.uow(), now=services.now(), ttl=_ttl(services)
         )
     except DomainError as exc:
-        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
     return redirect(f"{PREFIX}/cases/{number}")
 
 
@@ -133,7 +133,7 @@ async def release(request: Request, number: NumberPath, who: ViewerDep) -> Respo
     try:
         await case_actions.release_case(number, user=who.user, uow=services.uow())
     except DomainError as exc:
-        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
     return redirect(f"{PREFIX}/queue")
 
 
@@ -152,7 +152,7 @@ async def reply(request: Request, number: NumberPath, who: ViewerDep) -> Respons
             claim=ClaimRule.REQUIRE,
         )
     except DomainError as exc:
-        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
     await queue_deliveries(services.queue, reply.ids())
     return redirect(f"{PREFIX}/cases/{number}")
 
@@ -183,7 +183,7 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
             claim=ClaimRule.REQUIRE,
         )
     except DomainError as exc:
-        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
     if action == case_actions.Action.CLOSE:
         sent = await followup.after_close(
             case.number, uow_factory=services.uow, now=services.now(), texts=FOLLOWUP_TEXTS
@@ -216,7 +216,7 @@ async def place(request: Request, number: NumberPath, who: ViewerDep) -> Respons
             corrections=services.corrections,
         )
     except DomainError as exc:
-        return await _page(request, who, number, error=str(exc), status=status_for(exc))
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
     return redirect(f"{PREFIX}/cases/{number}")
 
 

@@ -167,15 +167,23 @@ def _form(
     services = services_of(request)
     context: dict[str, Any] = {
         "values": values,
-        "suggestion": suggestion,
-        "ranked": suggestion.ranking[:RANKED] if suggestion else (),
-        "unsure": suggestion is not None
-        and suggestion.confidence < services.settings.nlu_min_confidence,
+        **suggestion_context(suggestion, services),
         "errors": dict(errors or {}),
         "max_transcript": MAX_TRANSCRIPT,
         "max_call_id": MAX_CALL_ID,
     }
     return render(request, PAGE, context, who=who, status_code=status)
+
+
+def suggestion_context(suggestion: Suggestion | None, services: Services) -> dict[str, Any]:
+    """What ``console_form_parts.suggestion_box`` shows: the NLU's choice, its runners-up,
+    and whether it is too unsure to trust."""
+    return {
+        "suggestion": suggestion,
+        "ranked": suggestion.ranking[:RANKED] if suggestion else (),
+        "unsure": suggestion is not None
+        and suggestion.confidence < services.settings.nlu_min_confidence,
+    }
 
 
 def _refused(request: Request, who: Viewer) -> Response | None:
