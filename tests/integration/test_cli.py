@@ -1,13 +1,20 @@
-"""The command line on a fresh SQLite database: migrate, then create staff accounts."""
+"""The command line on a fresh SQLite database: migrate, create staff accounts, run and stop."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from civicline.gateway.cli import app
+from tests.e2e.conftest import free_port
 
 
 @pytest.fixture
@@ -57,3 +64,55 @@ def test_commands_are_there() -> None:
     result = CliRunner().invoke(app, ["--help"])
     for command in ("run", "gateway", "worker", "db", "users"):
         assert command in result.output
+
+
+@pytest.mark.parametrize(
+    "stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name
+)
+def test_a_stop_signal_stops_run_and_all_it_started(
+    stop: signal.Signals, tmp_path: Path, model_dir: Path
+) -> None:
+    """``civicline run`` as an operator starts it, on embedded defaults; one signal stops it
+    and the Redis server it started."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICLINE_")}
+    env |= {
+        "CIVICLINE_VAR_DIR": str(tmp_path / "var"),
+        "CIVICLINE_MODEL_DIR": str(model_dir),
+        "CIVICLINE_PORT": str(port),
+        "CIVICLINE_LOG_LEVEL": "WARNING",
+    }
+    code = "from civicline.gateway.cli import app; app()"
+    process = subprocess.Popen([sys.executable, "-c", code, "run"], env=env)
+    try:
+        deadline = time.monotonic() + 180
+        while not _ready(port):
+            assert process.poll() is None, "civicline run exited while starting"
+            assert time.monotonic() < deadline, "civicline run did not get ready in time"
+            time.sleep(0.2)
+        redis = [pid for pid in _children(process.pid) if b"redis-server" in _cmdline(pid)]
+        assert len(redis) == 1
+        process.send_signal(stop)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not Path(f"/proc/{redis[0]}").exists(), "the embedded Redis outlived the gateway"
+    assert not (tmp_path / "var" / "redis" / "redis.sock").exists()
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split()]
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -47,7 +47,11 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
-        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603
+        # Its own session: a terminal's Ctrl-C or hang-up reaches the process that started it,
+        # which stops it last, after the work that still needs it.
+        self._process = subprocess.Popen(  # noqa: S603
+            args, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while not self.socket.exists():
             if self._process.poll() is not None:

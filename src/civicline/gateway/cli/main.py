@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import signal
 from typing import Annotated
 
 import typer
@@ -21,6 +20,7 @@ from civicline.gateway.cli.nlu import nlu_app
 from civicline.gateway.cli.telegram import telegram_app
 from civicline.gateway.cli.users import users_app
 from civicline.gateway.settings import Settings
+from civicline.gateway.stopping import Server, StopSignals
 from civicline.gateway.users import create_user
 from civicline.gateway.worker import build_worker, stop_worker
 from civicline.storage import database
@@ -37,7 +37,7 @@ app.add_typer(telegram_app, name="telegram")
 app.add_typer(hotline_app, name="hotline")
 
 
-def _server(settings: Settings, services: Services | None) -> uvicorn.Server:
+def _server(settings: Settings, services: Services | None) -> Server:
     config = uvicorn.Config(
         create_app(settings, services),
         host=settings.host,
@@ -46,28 +46,31 @@ def _server(settings: Settings, services: Services | None) -> uvicorn.Server:
         access_log=False,
         proxy_headers=True,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 @app.command()
 def run() -> None:
-    """Everything in one process on embedded defaults: migrate, train, serve and work."""
+    """Everything in one process on embedded defaults: migrate, train, serve and work.
+
+    TERM, INT or HUP stop it, and everything it started (worker, embedded Redis)."""
     settings = configured()
     database.upgrade(settings.db_url)
 
     async def main() -> None:
-        async with services_for(settings) as services:
-            await _first_admin(services)
-            worker = await build_worker(services)
-            server = _server(settings, services)
-            typer.echo(
-                f"Civicline is up: citizens at {settings.public_base_url}/ , API docs at /docs"
-            )
-            work = asyncio.create_task(worker.async_run())
-            try:
-                await server.serve()
-            finally:
-                await stop_worker(worker, work)
+        with StopSignals().caught() as signals:
+            async with services_for(settings) as services:
+                await _first_admin(services)
+                worker = await build_worker(services)
+                server = _server(settings, services)
+                typer.echo(
+                    f"Civicline is up: citizens at {settings.public_base_url}/ , API docs at /docs"
+                )
+                work = asyncio.create_task(worker.async_run())
+                try:
+                    await signals.serve(server)
+                finally:
+                    await stop_worker(worker, work)
 
     asyncio.run(main())
 
@@ -90,7 +93,12 @@ async def _first_admin(services: Services) -> None:
 def gateway() -> None:
     """Serve HTTP only (run workers separately with ``civicline worker``)."""
     settings = configured()
-    _server(settings, None).run()
+
+    async def main() -> None:
+        with StopSignals().caught() as signals:
+            await signals.serve(_server(settings, None))
+
+    asyncio.run(main())
 
 
 @app.command()
@@ -101,16 +109,11 @@ def worker(
     settings = configured()
 
     async def main() -> None:
-        async with services_for(settings) as services:
-            work = await build_worker(services, burst=burst)
-            running = asyncio.create_task(work.async_run())
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            await stop_worker(work, running)
+        with StopSignals().caught() as signals:
+            async with services_for(settings) as services:
+                work = await build_worker(services, burst=burst)
+                running = asyncio.create_task(work.async_run())
+                await signals.wait(running)
+                await stop_worker(work, running)
 
     asyncio.run(main())

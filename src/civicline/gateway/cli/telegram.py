@@ -11,7 +11,6 @@ sends the answers in the same process). Nothing here prints the bot token.
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from civicline.gateway import logs
 from civicline.gateway.bootstrap import intake_for, services_for
 from civicline.gateway.settings import Settings
+from civicline.gateway.stopping import StopSignals
 from civicline.gateway.worker import build_worker, stop_worker
 
 if TYPE_CHECKING:
@@ -180,25 +180,24 @@ def poll(
 ) -> None:
     """Long polling for development: deletes the webhook, then stores updates like it would.
 
-    Stops on Ctrl-C or SIGTERM (an update being stored is finished first)."""
+    Stops on Ctrl-C, TERM or HUP (an update being stored is finished first)."""
     settings = _settings()
 
     async def main() -> int:
-        async with services_for(settings) as services:
-            assert services.telegram is not None
-            await services.telegram.bot.delete_webhook()
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            work = await build_worker(services) if worker else None
-            running = asyncio.create_task(work.async_run()) if work is not None else None
-            typer.echo("polling Telegram; Ctrl-C stops")
-            try:
-                return await poll_updates(services.telegram, intake_for(services), stop)
-            finally:
-                if work is not None and running is not None:
-                    await stop_worker(work, running)
+        with StopSignals().caught() as signals:
+            async with services_for(settings) as services:
+                assert services.telegram is not None
+                await services.telegram.bot.delete_webhook()
+                work = await build_worker(services) if worker else None
+                running = asyncio.create_task(work.async_run()) if work is not None else None
+                typer.echo("polling Telegram; Ctrl-C stops")
+                try:
+                    return await poll_updates(
+                        services.telegram, intake_for(services), signals.requested
+                    )
+                finally:
+                    if work is not None and running is not None:
+                        await stop_worker(work, running)
 
     from aiogram.exceptions import TelegramAPIError
 
