@@ -48,6 +48,20 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def terminate_backends(url: str) -> int:
+    """End every other session on ``url``'s database (pg_terminate_backend), as an operator
+    or a failover would; how many there were."""
+    conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+    try:
+        ended = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return int(ended)
+
+
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A new, empty database on the real PostgreSQL (its URL), dropped afterwards."""

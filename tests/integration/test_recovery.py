@@ -1,4 +1,5 @@
-"""Nothing is lost: a worker killed mid-job and a flushed Redis are repaired by the sweeper."""
+"""Nothing is lost: a worker killed mid-job and a flushed Redis are repaired by the sweeper,
+and jobs whose database connection is killed run again at once."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
+
 from civicline.domain.accounts import Role
 from civicline.domain.messages import DeliveryStatus, InboundStatus
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.users import create_user
-from civicline.gateway.worker import build_worker
+from civicline.gateway.worker import build_worker, stop_worker
 from civicline.handlers import case_actions
 from civicline.handlers.sweep import sweep
 from civicline.storage.queue import PROCESS_INBOUND
+from tests.conftest import terminate_backends
 from tests.support.factories import inbound
+from tests.support.places import Places
 
 COMPLAINTS = [
     "幸福路88号的路灯坏了一个星期，晚上很黑",
@@ -132,3 +137,38 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     async with services.uow() as uow:
         states = {(await uow.outbox.get(i)).status for i in outbound_ids}
     assert states == {DeliveryStatus.SENT}
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_jobs_outlive_killed_database_connections(
+    places: Places, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every database session ended while a worker is busy: the jobs hit run again a second
+    later on new connections; none waits for the sweeper (whose grace here is ten minutes)."""
+    async with places.services(sweep_grace_seconds=600, worker_concurrency=8) as services:
+        texts = [f"{COMPLAINTS[i % len(COMPLAINTS)]}（第{i}次反映）" for i in range(60)]
+        for i, text in enumerate(texts):
+            message = inbound(f"k{i}", address=f"conv-{i}", text=text)
+            message.received_at = services.now()
+            stored, _ = await services.inbox.add(message)
+            await services.queue.enqueue(PROCESS_INBOUND, stored.id or 0)
+        worker = await build_worker(services, sweep_at_start=False)
+        working = asyncio.create_task(worker.async_run())
+        try:
+            ended = 0
+            for _ in range(12):  # about four seconds of killing
+                await asyncio.sleep(0.3)
+                ended += await terminate_backends(services.settings.db_url)
+            assert ended > 0
+            for _ in range(300):
+                pending, _ = await _ids(services)
+                if not pending:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await stop_worker(worker, working)
+        assert pending == [], f"{len(pending)} messages left for the sweeper"
+        assert any("job runs again" in r.getMessage() for r in caplog.records)
+        async with services.uow() as uow:
+            stored_all = [await uow.inbox.get(i + 1) for i in range(len(texts))]
+        assert len({m.case_id for m in stored_all}) == len(texts)

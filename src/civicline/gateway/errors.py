@@ -1,9 +1,13 @@
-"""Clear 4xx answers for bad input and refused actions; a body size limit."""
+"""Clear 4xx answers for bad input and refused actions, 503 when the database connection is
+lost; a body size limit."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicline.domain.errors import (
@@ -14,6 +18,9 @@ from civicline.domain.errors import (
     NotAllowed,
     NotFound,
 )
+from civicline.storage.database import unreachable
+
+log = logging.getLogger(__name__)
 
 STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
@@ -34,7 +41,19 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, DomainError)
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not unreachable(exc):
+            raise exc
+        # A killed connection or a restarting database: nothing was stored, so try again.
+        log.warning("database unreachable", extra={"path": request.url.path})
+        return JSONResponse(
+            {"detail": "the database is unreachable just now: try again"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(DBAPIError, database_error)
 
 
 class BodyLimit:

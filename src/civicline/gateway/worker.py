@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from arq import Retry
 from arq.cron import cron
@@ -21,6 +23,7 @@ from civicline.handlers.incidents import index_unsigned
 from civicline.handlers.supervision import remind
 from civicline.handlers.surge import warn_of_surges
 from civicline.handlers.sweep import sweep
+from civicline.storage.database import unreachable
 from civicline.storage.queue import (
     DELIVER_OUTBOUND,
     PROCESS_INBOUND,
@@ -31,7 +34,31 @@ from civicline.storage.queue import (
 
 log = logging.getLogger(__name__)
 
+LOST_CONNECTION_RETRY_SECONDS = 1.0
 
+
+Job = TypeVar("Job", bound=Callable[[dict[str, Any], int], Awaitable[None]])
+
+
+def again_if_the_database_is_lost(job: Job) -> Job:
+    """A lost database connection (a restart, a killed backend) or an unreachable database
+    fails no job: it runs again a second later on a fresh connection. Each run counts against
+    the job's ``max_tries``."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], key: int) -> None:
+        try:
+            await job(ctx, key)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            log.warning("database unreachable; the job runs again", extra={"job": ctx["job_id"]})
+            raise Retry(defer=LOST_CONNECTION_RETRY_SECONDS) from None
+
+    return cast(Job, run)
+
+
+@again_if_the_database_is_lost
 async def process_inbound(ctx: dict[str, Any], message_id: int) -> None:
     services: Services = ctx["services"]
     handled = await services.inbound.handle(message_id, now=services.now())
@@ -40,6 +67,7 @@ async def process_inbound(ctx: dict[str, Any], message_id: int) -> None:
     await queue_deliveries(services.queue, handled.outbound_ids)
 
 
+@again_if_the_database_is_lost
 async def deliver_outbound(ctx: dict[str, Any], outbound_id: int) -> None:
     services: Services = ctx["services"]
     outcome = await deliver(
@@ -128,7 +156,7 @@ async def build_worker(
     every = max(1, min(59, settings.sweep_interval_seconds))
     return Worker(
         functions=[
-            func(process_inbound, name=PROCESS_INBOUND, max_tries=3),
+            func(process_inbound, name=PROCESS_INBOUND, max_tries=5),
             func(
                 deliver_outbound,
                 name=DELIVER_OUTBOUND,

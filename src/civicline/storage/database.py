@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -47,6 +48,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             pool_pre_ping=True,
             hide_parameters=True,
         )
+        event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable)
     event.listen(engine.sync_engine, "handle_error", _without_row_values)
     return engine
@@ -84,6 +86,32 @@ def _strings(parameters: Any) -> Iterator[str]:
             yield from (v for v in value.values() if type(v) is str)
         elif isinstance(value, (list, tuple)):
             yield from (v for v in value if type(v) is str)
+
+
+# How asyncpg reports a connection the server ended (pg_terminate_backend, a restart, a
+# failover). The server's last message, FATAL 57P01, often reaches an idle pooled connection a
+# loop turn before the end of the socket: asyncpg, given a message nobody asked for, leaves the
+# protocol in its error state (2), and the next statement on it, the first of a unit of work
+# just after the pre-ping passed, fails with ``InternalClientError: cannot switch to state 12;
+# another operation (2) is in progress``. No task shares a connection (a plain loop of one
+# session per task shows it); SQLAlchemy counts such errors as disconnects only when the
+# connection already reads as closed, so all of them are counted here, pre-ping included.
+_LOST = (
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,  # class 08, "connection was closed in the middle of ..."
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def _recognise_lost_connections(context: ExceptionContext) -> None:
+    cause: BaseException | None = context.original_exception
+    while cause is not None:
+        if isinstance(cause, _LOST):
+            context.is_disconnect = True
+            return
+        cause = cause.__cause__
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
