@@ -11,7 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -108,10 +108,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     url = request.getfixturevalue("postgres_database")
     yield url
-    asyncio.run(_truncate(url))
+    asyncio.run(truncate_database(url))
 
 
-async def _truncate(url: str) -> None:
+async def truncate_database(url: str) -> None:
     engine = database.create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with engine.begin() as conn:
@@ -152,13 +152,26 @@ async def redis_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         url = request.getfixturevalue("embedded_redis").url
     else:
         url = REDIS_URL
+    async with _flushed(url):
+        yield url
+
+
+@pytest.fixture
+async def real_redis() -> AsyncIterator[str]:
+    """The real Redis alone, flushed before and after."""
+    async with _flushed(REDIS_URL):
+        yield REDIS_URL
+
+
+@asynccontextmanager
+async def _flushed(url: str) -> AsyncIterator[None]:
     client = aioredis.Redis.from_url(url)
     try:
         await client.flushdb()
     except (OSError, aioredis.ConnectionError) as exc:
         await client.aclose()
         _unavailable("Redis", exc)
-    yield url
+    yield
     await client.flushdb()
     await client.aclose()
 

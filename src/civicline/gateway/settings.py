@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     sweep_grace_seconds: int = 30
     delivery_max_attempts: int = 5
     worker_concurrency: int = 32  # jobs at once; their classifications share one pass
+    # A job running longer is cancelled (its work stays unfinished for the sweeper). arq marks a
+    # running job for this plus 10 s, so a job in flight when its worker dies runs again on
+    # another worker that long after it started.
+    job_timeout_seconds: int = Field(default=30, ge=5, le=600)
     db_pool_size: int = 20
     log_level: str = "INFO"
     metrics_token: SecretStr | None = Field(

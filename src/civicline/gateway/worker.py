@@ -189,6 +189,10 @@ async def build_worker(
         on_startup=_start_mailbox,
         on_shutdown=_stop_mailbox,
         keep_result=0,
+        # Also how long arq's in-progress mark lives (plus 10 s), that is, how soon a job in
+        # flight on a worker that died (SIGKILL, OOM) is taken up by another: arq's default
+        # of 300 s kept such work waiting five minutes.
+        job_timeout=settings.job_timeout_seconds,
         max_jobs=settings.worker_concurrency,
         burst=burst,
         handle_signals=False,
