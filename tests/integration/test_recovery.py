@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -85,8 +86,10 @@ async def test_killed_worker_and_flushed_redis_lose_nothing(services: Services) 
     worker = _worker_process(services)
     mid_job = False
     try:
-        # Kill it once it has finished some work and holds a job in progress.
-        for _ in range(3000):
+        # Kill it once it has finished some work and holds a job in progress (its start-up
+        # takes a minute on a busy machine).
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
             pending, _ = await _ids(services)
             running = await services.redis.keys("arq:in-progress:*")
             if len(pending) < len(messages) and running:
