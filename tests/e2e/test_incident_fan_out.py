@@ -1,6 +1,6 @@
-"""One water outage reported on web chat and Telegram becomes one incident with two reporters;
-one staff answer reaches both, each on their own channel. A report of an outage on another
-road of the district stays its own case (staff are offered it as a suggestion)."""
+"""One water outage reported on web chat, SMS and Telegram becomes one incident with three
+reporters; one staff answer reaches all three, each on their own channel. The report from
+another road of the district is not merged by itself: staff confirm the suggestion."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ async def channels(places: Places) -> AsyncIterator[Channels]:
             yield Channels(gateway, Sms(gateway, twilio, http), Tg(gateway, telegram, http))
 
 
-async def test_one_outage_two_channels_one_answer(channels: Channels) -> None:
+async def test_one_outage_three_channels_one_answer(channels: Channels) -> None:
     web = await _open_chat(channels.gateway)
     assert (await _say(web, "幸福路一带从早上开始停水了，到现在还没来水")).status_code == 202
     [ack] = await _bot_reply(web)
@@ -67,19 +67,26 @@ async def test_one_outage_two_channels_one_answer(channels: Channels) -> None:
     ).status_code == 200
     [sms_ack] = await channels.sms.sent_to(PHONE, 1)
     assert lead not in sms_ack.body
-    elsewhere = CASE_NUMBER.search(sms_ack.body)
-    assert elsewhere is not None
+    found = CASE_NUMBER.search(sms_ack.body)
+    assert found is not None
+    elsewhere = found.group()
 
+    # A house on the outage's road: one event surely.
     first = as_chat(payload("message_zh.json"), CHAT, text="幸福路18号停水一整天了，一滴水都没有")
     joined, _ = await channels.tg.until_case(CHAT, first)
 
-    clerk = await channels.gateway.staff("li")
-    case = (await clerk.get(f"/api/v1/cases/{lead}")).json()
-    assert case["reporters"] == 2 and case["district"] == "和平区"
+    clerk = await channels.gateway.staff("boss")
     queue = [c["number"] for c in (await clerk.get("/api/v1/cases")).json()]
-    assert lead in queue and elsewhere.group() in queue and joined not in queue
-    merged = (await clerk.get(f"/api/v1/cases/{joined}")).json()
-    assert merged["status"] == "merged"
+    assert lead in queue and elsewhere in queue and joined not in queue
+    assert (await clerk.get(f"/api/v1/cases/{joined}")).json()["status"] == "merged"
+    [suggestion] = (await clerk.get(f"/api/v1/cases/{lead}/suggestions")).json()
+    assert (suggestion["case"], suggestion["lead"]) == (elsewhere, lead)
+    decided = await clerk.post(f"/api/v1/suggestions/{suggestion['id']}/confirm")
+    assert decided.status_code == 200, decided.text
+    case = (await clerk.get(f"/api/v1/cases/{lead}")).json()
+    assert case["reporters"] == 3 and case["district"] == "和平区"
+    queue = [c["number"] for c in (await clerk.get("/api/v1/cases")).json()]
+    assert lead in queue and elsewhere not in queue  # staff see one incident
 
     answer = "主水管抢修中，预计今晚八点前恢复供水。"
     posted = await clerk.post(f"/api/v1/cases/{lead}/replies", json={"text": answer})
@@ -87,9 +94,10 @@ async def test_one_outage_two_channels_one_answer(channels: Channels) -> None:
 
     replies = await _bot_reply(web, count=2)
     assert replies[-1]["text"] == answer
+    texts = [m.body for m in await channels.sms.sent_to(PHONE, 2)]
+    assert texts[-1] == answer
 
     async def on_telegram() -> bool:
         return any(c.params.get("text") == answer for c in channels.tg.fake.sent_to(CHAT))
 
     assert await eventually(on_telegram)
-    assert answer not in [m.body for m in channels.sms.fake.messages if m.to == PHONE]

@@ -181,6 +181,27 @@ def test_merged_case_refuses_business_actions() -> None:
     assert case.events == []
 
 
+def test_an_unmerge_brings_back_the_state_before_the_merge() -> None:
+    case = make_case(S.IN_PROGRESS, "transport")
+    case.merge_into("261127-00007", actor="system:incidents", at=at(1), counted=True)
+    with pytest.raises(InvalidInput):
+        case.unmerge(actor="staff:wang", at=at(2), reason=" ")
+    merge = case.unmerge(actor="staff:wang", at=at(2), reason="another lift")
+    assert merge.data == {"into": "261127-00007", "counted": True}
+    assert (case.status, case.merged_into, case.updated_at) == (S.IN_PROGRESS, None, at(2))
+    assert moves(case) == [(S.IN_PROGRESS, S.MERGED), (S.MERGED, S.IN_PROGRESS)]
+    assert case.events[-1].data == {"unmerged_from": "261127-00007"}
+    with pytest.raises(InvalidInput):  # not merged any more
+        case.unmerge(actor="staff:wang", at=at(3), reason="again")
+
+
+def test_an_unmerge_needs_the_merge_in_the_history() -> None:
+    case = make_case(S.MERGED, "transport")
+    case.merged_into = "261127-00007"
+    with pytest.raises(InvalidInput):
+        case.unmerge(actor="staff:wang", at=at(1), reason="loaded without history")
+
+
 def test_reject_needs_a_reason_and_reopen_brings_it_back() -> None:
     case = make_case()
     with pytest.raises(InvalidInput):

@@ -254,6 +254,42 @@ class Case:
         self.transition(S.MERGED, actor=actor, at=at, reason=reason, data=data)
         self.merged_into = other
 
+    def last_merge(self) -> CaseEvent | None:
+        """The transition that merged the case (needs the case's history)."""
+        return next(
+            (
+                e
+                for e in reversed(self.events)
+                if e.kind == EventKind.TRANSITION and e.to_status == S.MERGED
+            ),
+            None,
+        )
+
+    def unmerge(self, *, actor: str, at: datetime, reason: str) -> CaseEvent:
+        """Undo the merge: the case is its citizen's own again, in the state it had before
+        (its messages, replies and history never left it). Returns the merge undone."""
+        _require(reason, "an unmerge needs a reason")
+        merge = self.last_merge()
+        if self.status != S.MERGED or self.merged_into is None or merge is None:
+            raise InvalidInput(f"case {self.number} is not merged")
+        if merge.from_status is None:
+            raise InvalidInput(f"case {self.number}: its state before the merge is unknown")
+        self.record(
+            CaseEvent(
+                kind=EventKind.TRANSITION,
+                at=at,
+                actor=actor,
+                from_status=S.MERGED,
+                to_status=merge.from_status,
+                reason=reason,
+                data={"unmerged_from": self.merged_into},
+            )
+        )
+        self.status = merge.from_status
+        self.merged_into = None
+        self.updated_at = at
+        return merge
+
     def rate(self, score: int, *, actor: str, at: datetime) -> None:
         """The citizen's 1-5 rating of a closed case; given once."""
         if self.status != S.CLOSED:

@@ -6,7 +6,7 @@ see them (``handlers.access``). Sessions are ``handlers.sessions``, canned repli
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from civicline.domain.accounts import StaffUser
@@ -18,8 +18,10 @@ from civicline.domain.claims import (
     QueueKind,
 )
 from civicline.domain.errors import NotAllowed
+from civicline.domain.incidents import Suggestion
 from civicline.handlers.access import redact_case, redact_inbound, redact_outbound
 from civicline.handlers.case_actions import CaseThread, case_thread
+from civicline.handlers.incident_review import visible_suggestions
 from civicline.nlu import masking
 from civicline.storage.base import UnitOfWork
 
@@ -111,6 +113,8 @@ class CaseScreen:
     claim: Claim | None  # a live claim, or None
     mine: bool  # the user holds it
     canned: list[CannedReply]
+    suggestions: list[Suggestion] = field(default_factory=list)  # one incident? the user may say
+    may_unmerge: bool = False  # merged, and the user may handle both cases
 
     @property
     def case(self) -> Case:
@@ -128,6 +132,10 @@ async def case_screen(
     async with uow:
         claim = await uow.claims.of_case(case.id)
         canned = await uow.canned_replies.for_category(case.category)
+        suggestions = await visible_suggestions(case, user=user, uow=uow)
+        may_unmerge = case.merged_into is not None and user.may_handle(
+            (await uow.cases.by_number(case.merged_into)).department
+        )
     live = claim if claim is not None and claim.live(now) else None
     visible = CaseThread(
         case=redact_case(case, user),
@@ -139,4 +147,6 @@ async def case_screen(
         claim=live,
         mine=live is not None and live.holder_id == user.id,
         canned=canned,
+        suggestions=suggestions,
+        may_unmerge=may_unmerge,
     )

@@ -16,6 +16,7 @@ from civicline.gateway.api import (
     hotline,
     notifications,
     stats,
+    suggestions,
     supervision,
     webchat,
 )
@@ -33,6 +34,7 @@ for module in (
     hotline,
     notifications,
     stats,
+    suggestions,
     supervision,
 ):
     router.include_router(module.router)

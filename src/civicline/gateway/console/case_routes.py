@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -31,7 +31,7 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
-from civicline.handlers import case_actions, followup
+from civicline.handlers import case_actions, followup, incident_review
 from civicline.handlers.canned import canned_text
 from civicline.handlers.screens import CaseScreen, case_screen
 from civicline.storage.queue import queue_deliveries
@@ -189,6 +189,47 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
             case.number, uow_factory=services.uow, now=services.now(), texts=FOLLOWUP_TEXTS
         )
         await queue_deliveries(services.queue, sent)
+    return redirect(f"{PREFIX}/cases/{number}")
+
+
+SuggestionPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.post("/cases/{number}/suggestions/{suggestion_id}/{decision}")
+async def decide(
+    request: Request,
+    number: NumberPath,
+    suggestion_id: SuggestionPath,
+    decision: Literal["confirm", "dismiss"],
+    who: ViewerDep,
+) -> Response:
+    """One incident (the report joins the incident's case) or two events (it stays its
+    citizen's own); shown on either case's page."""
+    services = services_of(request)
+    await checked_form(request, who)
+    act = incident_review.confirm if decision == "confirm" else incident_review.dismiss
+    try:
+        await act(suggestion_id, user=who.user, uow=services.uow(), now=services.now())
+    except DomainError as exc:
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
+    return redirect(f"{PREFIX}/cases/{number}")
+
+
+@router.post("/cases/{number}/unmerge")
+async def unmerge(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    """Undo a wrong merge: the case is its citizen's own again."""
+    services = services_of(request)
+    form = await checked_form(request, who)
+    try:
+        await incident_review.unmerge(
+            number,
+            form.get("reason", ""),
+            user=who.user,
+            uow=services.uow(),
+            now=services.now(),
+        )
+    except DomainError as exc:
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
     return redirect(f"{PREFIX}/cases/{number}")
 
 

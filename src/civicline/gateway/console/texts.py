@@ -74,6 +74,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "outcome": ("办理结果", "Outcome"),
     "legal_matter": ("涉法涉诉", "For the courts"),
     "merged_into": ("已合并到", "Merged into"),
+    "reporters": ("反映人数", "Reporters"),
     "rating": ("评价", "Rating"),
     "claim": ("认领", "Claim"),
     "release": ("释放", "Release"),
@@ -100,6 +101,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "act_reopen": ("重新办理", "Reopen"),
     "act_reject": ("不予受理", "Reject"),
     "merge_into": ("合并到案件编号", "Into case number"),
+    "suggestions": ("可能是同一事件", "Perhaps one incident"),
+    "suggestion_hint": (
+        "系统不能确定以下诉求反映的是同一件事（地点只写到小区、道路，或时间不同）。请核实后确认合并或驳回。",
+        "Grouping was not sure these report one event (a compound or road without a building, "
+        "other hours). Check, then merge or dismiss.",
+    ),
+    "suggested_report": ("诉求", "Report"),
+    "suggested_incident": ("事件主案", "Incident case"),
+    "confirm_merge": ("确认合并", "Merge: one incident"),
+    "dismiss": ("不是同一事件", "Dismiss: two events"),
+    "unmerge": ("撤销合并", "Undo the merge"),
+    "unmerge_hint": (
+        "撤销后，本案恢复为该市民自己的案件，事件主案的答复不再发给他。",
+        "The case becomes its citizen's own again; answers to the incident no longer reach them.",
+    ),
     "place_case": ("分拨", "Place the case"),
     "place_hint": (
         "选择的类别会作为智能分类的训练数据。",
@@ -183,6 +199,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_visited": ("回访", "Return visit"),
     "event_supervised": ("督办", "Supervision order"),
     "event_owned": ("包案", "Leader ownership"),
+    "event_incident": ("事件合并", "Incident"),
     "channel_webchat": ("网页留言", "Web chat"),
     "channel_telegram": ("Telegram", "Telegram"),
     "channel_sms": ("短信", "SMS"),

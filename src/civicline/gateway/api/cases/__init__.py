@@ -11,6 +11,7 @@ from civicline.gateway.api.cases import (
     core,
     dossier,
     followup,
+    incidents,
     ownership,
     supervision,
 )
@@ -18,5 +19,5 @@ from civicline.gateway.api.cases import (
 PREFIX = "/cases"
 
 router = APIRouter()
-for module in (core, followup, supervision, ownership, dossier, attachments):
+for module in (core, followup, incidents, supervision, ownership, dossier, attachments):
     router.include_router(module.router, prefix=PREFIX)
