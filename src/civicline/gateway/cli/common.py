@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import NoReturn
@@ -18,11 +19,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from civicline.domain.errors import InvalidInput
+from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
 from civicline.gateway.settings import Settings
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
 from civicline.storage.sql import SqlUnitOfWork
+from civicline.storage.taxonomy_file import load_taxonomy
 
 
 def configured() -> Settings:
@@ -30,6 +34,14 @@ def configured() -> Settings:
     settings = Settings()
     logs.configure(settings.log_level)
     return settings
+
+
+def taxonomy_of(settings: Settings) -> Taxonomy:
+    """The city's departments and categories, or a clear error exit."""
+    try:
+        return load_taxonomy(settings.taxonomy_path)
+    except InvalidInput as exc:
+        fail(str(exc))
 
 
 @asynccontextmanager
@@ -45,6 +57,13 @@ async def open_database(settings: Settings) -> AsyncIterator[Callable[[], UnitOf
 def fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def echo_by_category(counts: Counter[str]) -> None:
+    """One line: how many were imported in each category, the most first."""
+    if counts:
+        shown = ", ".join(f"{code} {n}" for code, n in counts.most_common())
+        typer.echo(f"imported by category: {shown}")
 
 
 def progress_bar(enabled: bool = True, *, elapsed: bool = False) -> Progress:

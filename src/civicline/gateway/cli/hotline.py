@@ -34,13 +34,17 @@ from civicline.channels.call_centre_file import (
     export_format,
     read_export,
 )
-from civicline.domain.errors import InvalidInput
-from civicline.gateway import logs
 
 # The gateway's own choice of engine: the local classifier, behind Rasa when one is set.
 from civicline.gateway.bootstrap import _classifier as gateway_classifier
 from civicline.gateway.bootstrap import sync_departments
-from civicline.gateway.cli.common import fail, progress_bar
+from civicline.gateway.cli.common import (
+    configured,
+    echo_by_category,
+    fail,
+    progress_bar,
+    taxonomy_of,
+)
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.hotline import Hotline
@@ -131,12 +135,8 @@ def import_command(
         ),
     ] = None,
 ) -> None:
-    settings = Settings()
-    logs.configure(settings.log_level)
-    try:
-        taxonomy = load_taxonomy(settings.taxonomy_path)
-    except InvalidInput as exc:
-        fail(str(exc))
+    settings = configured()
+    taxonomy = taxonomy_of(settings)
     reading = Reading(taxonomy, settings.sms_default_region, settings.timezone)
     try:
         records = list(read_export(file, export_format(file, fmt), reading))
@@ -300,9 +300,7 @@ def _print(summary: Summary, settings: Settings) -> None:
         f"duplicates, {len(summary.rejected)} rejected ({summary.seconds:.1f} s, "
         f"{rate:.0f} calls/s)"
     )
-    if outcome.by_category:
-        shown = ", ".join(f"{code} {n}" for code, n in outcome.by_category.most_common())
-        typer.echo(f"imported by category: {shown}")
+    echo_by_category(outcome.by_category)
     if outcome.urgent:
         typer.echo(f"urgent cases: {outcome.urgent} (alerts are in the log)")
     if outcome.outbound_ids:

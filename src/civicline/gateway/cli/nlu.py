@@ -31,10 +31,14 @@ from rich.progress import (
     TaskID,
 )
 
-from civicline.domain.errors import InvalidInput
 from civicline.domain.taxonomy import Taxonomy
-from civicline.gateway import logs
-from civicline.gateway.cli.common import fail, progress_bar
+from civicline.gateway.cli.common import (
+    configured,
+    echo_by_category,
+    fail,
+    progress_bar,
+    taxonomy_of,
+)
 from civicline.gateway.settings import Settings
 from civicline.nlu import importer
 from civicline.nlu.base import Classifier
@@ -43,7 +47,6 @@ from civicline.nlu.measurement import Data, Engines, RasaOpener, measure
 from civicline.nlu.rasa import RasaClassifier
 from civicline.nlu.rasa_folds import NOT_INSTALLED, PYTHON_VARIABLE, installed_python, rasa_python
 from civicline.nlu.training_data import load_examples
-from civicline.storage.taxonomy_file import load_taxonomy
 
 ServedRasa = Callable[[Settings], AbstractAsyncContextManager[Classifier]]
 
@@ -124,12 +127,8 @@ def _rasa(settings: Settings) -> RasaOpener | None:
 
 
 def _context() -> _Context:
-    settings = Settings()
-    logs.configure(settings.log_level)
-    try:
-        taxonomy = load_taxonomy(settings.taxonomy_path)
-    except InvalidInput as exc:
-        fail(str(exc))
+    settings = configured()
+    taxonomy = taxonomy_of(settings)
     imported = importer.imported_data_path(settings.var_dir)
     return _Context(
         settings=settings,
@@ -239,9 +238,7 @@ def _print_summary(summary: importer.ImportSummary) -> None:
         f"read {summary.read} rows: {summary.imported} imported, {summary.duplicates} "
         f"duplicates, {len(summary.rejected)} rejected"
     )
-    if summary.by_category:
-        shown = ", ".join(f"{code} {n}" for code, n in summary.by_category.most_common())
-        typer.echo(f"imported by category: {shown}")
+    echo_by_category(summary.by_category)
     if summary.dropped:
         typer.echo(
             f"{summary.dropped} earlier imported examples dropped: the shipped data has them"
