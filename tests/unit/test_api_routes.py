@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi.routing import APIRoute
 from starlette.routing import compile_path
 
-from civicline.gateway.api.cases import attachments, core, dossier, followup, ownership, supervision
+from civicline.gateway.api.cases import (
+    attachments,
+    core,
+    dossier,
+    followup,
+    incidents,
+    ownership,
+    supervision,
+)
 from civicline.handlers.case_actions import Action
 
 NUMBER = "261127-00001"
@@ -21,7 +29,7 @@ def test_every_other_post_on_a_case_is_left_to_its_own_route() -> None:
     regex, _, _ = compile_path(_action_route().path)
     literals = {
         route.path.rsplit("/", 1)[1]
-        for module in (core, followup, supervision, ownership, dossier, attachments)
+        for module in (core, followup, supervision, ownership, dossier, attachments, incidents)
         for route in module.router.routes
         if isinstance(route, APIRoute)
         and "POST" in (route.methods or set())
