@@ -73,14 +73,17 @@ PYTHON310    ?= $(shell for py in $$(command -v python3.10) \
                   "$$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
                   && { echo "$$py"; break; }; done)
 RASA_DIR     := src/civicline/nlu/rasa
-# Training data: the shipped examples, the entity regexes, the city's imported tickets
-# (`civicline nlu import`) and the corrections by operators and staff when there are any: the
-# same examples the local classifier learns.
+# Training data: the examples the local classifier learns (nlu/data/nlu.yml and the training
+# files of nlu/data/training/, written as Rasa NLU YAML by `civicline nlu export-rasa`), the
+# entity regexes, the city's imported tickets (`civicline nlu import`) and the corrections by
+# operators and staff when there are any.
 RASA_IMPORTED := $(wildcard $(addprefix $(or $(CIVICLINE_VAR_DIR),var)/nlu/,imported.yml corrections.yml))
-RASA_DATA    := src/civicline/nlu/data/nlu.yml $(RASA_DIR)/regex.yml $(RASA_IMPORTED)
-RASA_SOURCES := $(RASA_DIR)/config.yml $(RASA_DATA)
-# The model is named by a hash of the Rasa version, config and data (comment lines left out):
-# same inputs, no retraining.
+RASA_SHIPPED := src/civicline/nlu/data/nlu.yml $(sort $(wildcard src/civicline/nlu/data/training/*.yml))
+RASA_EXPORT  := src/civicline/nlu/rasa_export.py src/civicline/nlu/training_data.py
+RASA_DATA    := $(RASA_DIR)/regex.yml $(RASA_IMPORTED)
+RASA_SOURCES := $(RASA_DIR)/config.yml $(RASA_SHIPPED) $(RASA_EXPORT) $(RASA_DATA)
+# The model is named by a hash of the Rasa version, config, data and the export's code
+# (comment lines left out): same inputs, no retraining.
 RASA_HASH    := $(shell { echo "rasa==$(RASA_VERSION)"; cat $(RASA_SOURCES) | grep -v '^[[:space:]]*\#'; } \
                   | sha256sum | cut -c1-16)
 RASA_MODEL   := var/rasa/models/nlu-$(RASA_HASH).tar.gz
@@ -106,10 +109,11 @@ rasa-install:
 rasa-train: $(RASA_MODEL)
 	@echo $(RASA_MODEL)
 
-$(RASA_MODEL): | rasa-install
+$(RASA_MODEL): | rasa-install $(BIN)/civicline
 	@mkdir -p var/rasa/models
 	@set -e; work=$$(mktemp -d var/rasa/train.XXXXXX); trap 'rm -rf "$$work"' EXIT; \
 	mkdir "$$work/data"; cp $(RASA_DATA) "$$work/data/"; \
+	$(BIN)/civicline nlu export-rasa "$$work/data/shipped.yml" >/dev/null; \
 	echo "training Rasa model $(notdir $@)"; \
 	$(RASA_ENV) $(RASA_VENV)/bin/rasa train nlu --config $(RASA_DIR)/config.yml \
 	  --nlu "$$work/data" --out "$$work" --fixed-model-name model; \

@@ -16,7 +16,8 @@ from tests.e2e.console_helpers import console, file_complaint, post_form
 
 STREETLIGHT = "幸福路88号小区门口的路灯坏了一个星期，晚上一片漆黑"
 LIFT = "和平路小区电梯坏了三天，物业不管"
-DRAIN = "解放路12号楼下水道堵了，污水漫到路上"
+# Drains route to the water authority now (their sub-category's department): a housing matter.
+DRAIN = "解放路12号小区物业乱收停车费，业主意见很大"
 
 
 async def _state(boss: httpx.AsyncClient, number: str) -> dict[str, Any]:

@@ -315,7 +315,7 @@ def test_load_or_train_on_shipped_and_imported_retrains_when_imported_changes(
     trainings: list[int] = []
     real_train = LocalClassifier.train
 
-    def counting_train(examples: list[Example]) -> LocalClassifier:
+    def counting_train(examples: list[Example], **kwargs: object) -> LocalClassifier:
         trainings.append(len(examples))
         return real_train(examples)
 

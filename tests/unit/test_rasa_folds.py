@@ -155,7 +155,7 @@ async def test_an_answer_that_is_not_a_parse_result_fails_the_fold_without_its_t
 def test_fold_config_sets_diets_epochs_only_when_asked(tmp_path: Path) -> None:
     shipped = CONFIG_PATH.read_text(encoding="utf-8")
     assert fold_config(CONFIG_PATH) == shipped
-    assert diet_epochs(shipped) == 200
+    assert diet_epochs(shipped) == 30
     quick = fold_config(CONFIG_PATH, 3)
     assert diet_epochs(quick) == 3
     before, after = yaml.safe_load(shipped), yaml.safe_load(quick)
@@ -311,6 +311,7 @@ def cli(
             "CIVICLINE_MODEL_DIR": str(tmp_path / "models"),
             "CIVICLINE_LOG_LEVEL": "WARNING",
             "CIVICLINE_NLU_DATA_PATH": str(small_data),
+            "CIVICLINE_NLU_TRAINING_DIR": str(tmp_path / "no-training-files"),
             PYTHON_VARIABLE: str(fake_python),
         }
     )
@@ -339,7 +340,7 @@ def test_cli_cross_validates_both_engines_when_rasa_is_installed(
 
     text = cli.invoke(app, ["nlu", "eval", "--cv", "2"]).stdout
     assert "local model: 2-fold cross-validation" in text
-    assert "Rasa (a fresh model per fold, 200 epochs): 2-fold cross-validation" in text
+    assert "Rasa (a fresh model per fold, 30 epochs): 2-fold cross-validation" in text
 
 
 def test_cli_engine_choice(cli: CliRunner, app: typer.Typer, tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_shipped_triage_department_exists_and_other_goes_there(shipped: Taxonomy
 
 
 def test_a_valid_file_loads(tmp_path: Path) -> None:
-    taxonomy = load_taxonomy(write(tmp_path, VALID))
+    taxonomy = load_taxonomy(write(tmp_path, VALID), None)
     category = taxonomy.category("transport")
     assert (category.department, category.accept_hours, category.complete_working_days) == (
         "transport",
@@ -128,23 +128,23 @@ def test_malformed_files_raise_a_clear_invalid_input(
     tmp_path: Path, text: str, message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
-        load_taxonomy(write(tmp_path, text))
+        load_taxonomy(write(tmp_path, text), None)
 
 
 def test_unreadable_path_raises_invalid_input(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.yml"
     with pytest.raises(InvalidInput, match=r"nowhere\.yml"):
-        load_taxonomy(missing)
+        load_taxonomy(missing, None)
 
 
 def test_non_utf8_file_raises_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
-        load_taxonomy(write(tmp_path, VALID, encoding="gbk"))
+        load_taxonomy(write(tmp_path, VALID, encoding="gbk"), None)
 
 
 def test_empty_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
-        load_taxonomy(write(tmp_path, VALID.replace("zh: 交通局", "zh: ")))
+        load_taxonomy(write(tmp_path, VALID.replace("zh: 交通局", "zh: ")), None)
 
 
 SUBCATEGORIES = """
@@ -156,7 +156,7 @@ subcategories:
 
 
 def test_a_subcategory_is_the_one_whose_keywords_the_text_names_most(tmp_path: Path) -> None:
-    taxonomy = load_taxonomy(write(tmp_path, VALID + SUBCATEGORIES))
+    taxonomy = load_taxonomy(write(tmp_path, VALID + SUBCATEGORIES), None)
 
     def code(text: str) -> str | None:
         found = taxonomy.subcategory_for("transport", text)
@@ -180,10 +180,61 @@ def test_a_subcategory_is_the_one_whose_keywords_the_text_names_most(tmp_path: P
 )
 def test_malformed_subcategories_are_refused(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        load_taxonomy(write(tmp_path, VALID + text))
+        load_taxonomy(write(tmp_path, VALID + text), None)
 
 
 def test_shipped_subcategories_belong_to_shipped_categories(shipped: Taxonomy) -> None:
     assert len(shipped.subcategories) >= 6
     found = shipped.subcategory_for("labour_social_security", "公司拖欠工资三个月了")
     assert found is not None and found.code == "wage_arrears"
+
+
+def test_training_files_add_sub_categories_with_their_departments(tmp_path: Path) -> None:
+    training = tmp_path / "training"
+    training.mkdir()
+    (training / "transport.yml").write_text(
+        "category: transport\n"
+        "subcategories:\n"
+        "  buses: {zh: 公交, en: Buses, department: hotline, keywords: [站台], examples: [x]}\n"
+        "  ferries: {zh: 轮渡, en: Ferries, department: hotline, examples: [y]}\n",
+        encoding="utf-8",
+    )
+    (training / "not_complaint.yml").write_text(
+        "category: none\nsubcategories:\n  chat: {zh: 闲聊, en: Chat, examples: [z]}\n",
+        encoding="utf-8",
+    )
+    subs = "subcategories:\n  transport:\n    buses: {zh: 公共汽车, en: Bus, keywords: [公交]}\n"
+    taxonomy = load_taxonomy(write(tmp_path, VALID + subs), training)
+
+    buses, ferries = taxonomy.subcategories["transport"]
+    # The data file's names win, the training file's department applies, the keywords join.
+    assert (buses.name_zh, buses.department, buses.keywords) == (
+        "公共汽车",
+        "hotline",
+        ("公交", "站台"),
+    )
+    assert (ferries.code, ferries.keywords) == ("ferries", ())
+    assert taxonomy.department_for("transport", "ferries") == "hotline"
+    assert taxonomy.department_for("transport", None) == "transport"
+    assert taxonomy.subcategory_named("transport", "轮渡") == ferries
+
+    (training / "transport.yml").write_text(
+        "category: transport\nsubcategories:\n"
+        "  ferries: {zh: 轮渡, en: Ferries, department: harbour, examples: [y]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInput, match="unknown department harbour"):
+        load_taxonomy(write(tmp_path, VALID), training)
+
+
+def test_shipped_outside_units_and_shares(shipped: Taxonomy) -> None:
+    outside = {code for code, d in shipped.departments.items() if d.outside}
+    assert outside == {"power_utility", "water_utility", "gas_utility", "telecom_operators"}
+    shares = shipped.shares()
+    assert sum(shares.values()) == pytest.approx(1.0)
+    common = min(shares["urban_rural_construction"], shares["labour_social_security"])
+    rare = max(shares[c] for c in ("discipline", "organisation_personnel", "party_government"))
+    assert common > 5 * rare
+    assert shipped.department_for("urban_rural_construction", "street_vending") == (
+        "city_management"
+    )

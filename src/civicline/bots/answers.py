@@ -16,7 +16,7 @@ from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.handlers.hotline import Corrections
 from civicline.handlers.letters import Letters
-from civicline.nlu.base import SERVICE_INTENTS, SMALL_TALK_INTENTS, Classifier
+from civicline.nlu.base import OUT_OF_SCOPE, SERVICE_INTENTS, SMALL_TALK_INTENTS, Classifier
 from civicline.storage.base import UnitOfWork
 
 # Channels with buttons and a chat's patience: the bot asks before it opens a case.
@@ -101,13 +101,16 @@ async def answer_conversation(
         return None
     if classification.intent in SMALL_TALK_INTENTS:
         return Answer(say(classification.intent, language))
-    # A service request the NLU is unsure of may be a complaint: it opens a case instead.
+    # A service request the NLU is unsure of may be a complaint: it opens a case instead,
+    # unless the gate found it is not one (then it gets the polite answer).
     sure = classification.confidence >= conversation.routing.min_confidence
     if classification.intent in SERVICE_INTENTS and sure:
         text = await _answer_service(
             classification.intent, message, reading, citizen, uow, conversation, now
         )
         return Answer(text)
+    if classification.gated:
+        return Answer(say(OUT_OF_SCOPE, language))
     return None
 
 

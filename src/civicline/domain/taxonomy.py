@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from civicline.domain.errors import InvalidInput, NotFound
@@ -13,6 +14,7 @@ class Department:
     code: str
     name_zh: str
     name_en: str
+    outside: bool = False  # a unit outside the government (a utility, a carrier): cases go there
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +26,21 @@ class Category:
     accept_hours: int
     complete_working_days: int
     reply_working_days: int | None = None  # to the first answer; None: the default (3)
+    share: float | None = None  # the expected share of complaints (the classifier's prior)
 
 
 @dataclass(frozen=True, slots=True)
 class Subcategory:
-    """A finer label inside a category, recognised by its keywords (zh and en)."""
+    """A finer label inside a category (the second level of 信访内容分类), recognised by the
+    classifier or by its keywords (zh and en); its department, when set, is where its cases go
+    instead of the category's."""
 
     code: str
     category: str
     name_zh: str
     name_en: str
     keywords: tuple[str, ...]
+    department: str | None = None
 
     def hits(self, folded_text: str) -> int:
         return sum(1 for word in self.keywords if word in folded_text)
@@ -78,6 +84,36 @@ class Taxonomy:
                     best, best_hits = sub, hits
         return best
 
+    def subcategory(self, category: str, code: str | None) -> Subcategory | None:
+        """The sub-category ``code`` of ``category``, or None when it has no such one."""
+        return next((s for s in self.subcategories.get(category, ()) if s.code == code), None)
+
+    def subcategory_named(self, category: str, name: str) -> Subcategory | None:
+        """The sub-category of ``category`` with this code or Chinese or English name."""
+        wanted = name.strip().casefold()
+        return next(
+            (
+                s
+                for s in self.subcategories.get(category, ())
+                if wanted in (s.code.casefold(), s.name_zh.casefold(), s.name_en.casefold())
+            ),
+            None,
+        )
+
+    def department_for(self, category: str, subcategory: str | None = None) -> str:
+        """Where a case of this category (and sub-category, if it names one) goes."""
+        sub = self.subcategory(category, subcategory)
+        if sub is not None and sub.department is not None:
+            return sub.department
+        return self.category(category).department
+
+    def shares(self) -> dict[str, float]:
+        """Each category's expected share of complaints (summing to 1), for those that give one;
+        empty when none does."""
+        given = {c.code: c.share for c in self.categories.values() if c.share is not None}
+        total = sum(given.values())
+        return {code: share / total for code, share in given.items()} if total > 0 else {}
+
     def category(self, code: str) -> Category:
         try:
             return self.categories[code]
@@ -91,11 +127,21 @@ class Taxonomy:
             raise NotFound("department", code) from None
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Taxonomy:
-        """Build from the parsed data file; every reference is checked."""
+    def from_dict(cls, raw: dict[str, Any], *, training: Sequence[dict[str, Any]] = ()) -> Taxonomy:
+        """Build from the parsed data file; every reference is checked.
+
+        ``training``: the NLU's training files (``{category, subcategories: {code: {zh, en,
+        department, keywords}}}``); their sub-categories join those of the data file. Where
+        both name the same code in the same category, the data file's names and department win
+        (the training file's department applies when the data file gives none) and the
+        keywords of both count. Files of an unknown category (the negatives, ``category:
+        none``) are left out.
+        """
         try:
             departments = {
-                code: Department(code, _name(d, "zh", code), _name(d, "en", code))
+                code: Department(
+                    code, _name(d, "zh", code), _name(d, "en", code), bool(d.get("outside"))
+                )
                 for code, d in raw["departments"].items()
             }
             categories = {
@@ -109,6 +155,7 @@ class Taxonomy:
                     reply_working_days=(
                         int(c["reply_working_days"]) if "reply_working_days" in c else None
                     ),
+                    share=float(c["share"]) if "share" in c else None,
                 )
                 for code, c in raw["categories"].items()
             }
@@ -118,6 +165,12 @@ class Taxonomy:
                 category: tuple(_subcategory(category, code, s) for code, s in subs.items())
                 for category, subs in (raw.get("subcategories") or {}).items()
             }
+            learnt = [
+                _subcategory(str(file["category"]), code, entry)
+                for file in training
+                if str(file.get("category")) in categories
+                for code, entry in (file.get("subcategories") or {}).items()
+            ]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"taxonomy file is malformed: {exc!r}") from exc
         for cat in categories.values():
@@ -129,6 +182,8 @@ class Taxonomy:
                 or (cat.reply_working_days is not None and cat.reply_working_days <= 0)
             ):
                 raise InvalidInput(f"category {cat.code} needs positive deadlines")
+            if cat.share is not None and cat.share < 0:
+                raise InvalidInput(f"category {cat.code}: share must not be negative")
         if triage not in departments:
             raise InvalidInput(f"triage department {triage} is not a department")
         if urgent.accept_hours <= 0 or urgent.complete_working_days <= 0:
@@ -139,6 +194,15 @@ class Taxonomy:
             for sub in subs:
                 if not sub.keywords:
                     raise InvalidInput(f"sub-category {sub.code} needs keywords")
+        for sub in learnt:
+            subcategories[sub.category] = _merged(subcategories.get(sub.category, ()), sub)
+        for subs in subcategories.values():
+            for sub in subs:
+                if sub.department is not None and sub.department not in departments:
+                    raise InvalidInput(
+                        f"sub-category {sub.category}/{sub.code} names unknown department "
+                        f"{sub.department}"
+                    )
         return cls(
             departments=departments,
             categories=categories,
@@ -146,6 +210,19 @@ class Taxonomy:
             urgent=urgent,
             subcategories=subcategories,
         )
+
+
+def _merged(known: tuple[Subcategory, ...], learnt: Subcategory) -> tuple[Subcategory, ...]:
+    """``known`` with ``learnt`` added, or folded into the one of the same code."""
+    same = next((sub for sub in known if sub.code == learnt.code), None)
+    if same is None:
+        return (*known, learnt)
+    merged = replace(
+        same,
+        keywords=tuple(dict.fromkeys((*same.keywords, *learnt.keywords))),
+        department=same.department or learnt.department,
+    )
+    return tuple(merged if sub is same else sub for sub in known)
 
 
 def _name(entry: dict[str, Any], language: str, code: str) -> str:
@@ -159,10 +236,12 @@ def _subcategory(category: str, code: str, entry: dict[str, Any]) -> Subcategory
     keywords = entry.get("keywords") or []
     if not isinstance(keywords, list):
         raise InvalidInput(f"sub-category {code}: keywords must be a list")
+    department = entry.get("department")
     return Subcategory(
-        code=code,
+        code=str(code),
         category=category,
         name_zh=_name(entry, "zh", code),
         name_en=_name(entry, "en", code),
-        keywords=tuple(str(word).casefold() for word in keywords),
+        keywords=tuple(str(word).casefold() for word in keywords if str(word).strip()),
+        department=str(department) if department else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -39,9 +40,11 @@ from civicline.nlu import entities
 from civicline.nlu.base import Classifier
 from civicline.nlu.corrections import CorrectionsFile, corrections_path
 from civicline.nlu.fallback import FallbackClassifier
+from civicline.nlu.gated import GatedClassifier
 from civicline.nlu.importer import imported_data_path, training_data_paths
 from civicline.nlu.local import LocalClassifier
 from civicline.nlu.rasa import RasaClassifier
+from civicline.nlu.training_data import shipped_paths
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.calendar_file import load_calendar
@@ -188,13 +191,18 @@ def inbound_router(uow_factory: UnitOfWorkFactory, conversation: Conversation) -
     return router
 
 
-async def load_classifier(settings: Settings) -> LocalClassifier:
-    """Train the local model on first start (a few seconds), reuse it afterwards. It learns
-    from the shipped data plus the city's imported tickets (``civicline nlu import``)."""
-    paths = training_data_paths(settings.nlu_data_path, imported_data_path(settings.var_dir))
+async def load_classifier(
+    settings: Settings, priors: Mapping[str, float] | None = None
+) -> LocalClassifier:
+    """Train the local model on first start (seconds), reuse it afterwards. It learns from the
+    shipped data (nlu.yml and the training files) plus the city's imported tickets (``civicline
+    nlu import``) and corrections; ``priors``: the city's category shares (the taxonomy's)."""
+    shipped = shipped_paths(settings.nlu_data_path, settings.nlu_training_dir)
+    paths = training_data_paths(shipped, imported_data_path(settings.var_dir))
     await asyncio.to_thread(entities.warm_up)  # jieba's dictionary: a second, once
+    cache = settings.model_dir or settings.var_dir / "models"
     return await asyncio.to_thread(
-        LocalClassifier.load_or_train, paths, settings.model_dir or settings.var_dir / "models"
+        functools.partial(LocalClassifier.load_or_train, paths, cache, priors=priors)
     )
 
 
@@ -205,9 +213,13 @@ async def sync_departments(uow: UnitOfWork, taxonomy: Taxonomy) -> None:
         await uow.commit()
 
 
-async def _classifier(settings: Settings, http: httpx.AsyncClient | None) -> Classifier:
-    """The local classifier, behind the Rasa server when one is configured."""
-    local = await load_classifier(settings)
+async def _classifier(
+    settings: Settings, http: httpx.AsyncClient | None, taxonomy: Taxonomy | None = None
+) -> Classifier:
+    """The local classifier or, when a Rasa server is configured, Rasa (behind the local
+    fallback) routing the complaints that pass the local gate."""
+    taxonomy = taxonomy or load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+    local = await load_classifier(settings, taxonomy.shares())
     if not settings.rasa_url or http is None:
         return local
     rasa = RasaClassifier(
@@ -216,7 +228,7 @@ async def _classifier(settings: Settings, http: httpx.AsyncClient | None) -> Cla
         token=settings.rasa_token.get_secret_value() if settings.rasa_token else None,
         timeout_seconds=settings.rasa_timeout_seconds,
     )
-    return FallbackClassifier(rasa, local)
+    return GatedClassifier(local, FallbackClassifier(rasa, local))
 
 
 def _twilio_client(settings: Settings) -> Client | None:
@@ -254,7 +266,7 @@ def freeze_startup_objects() -> None:
 async def services_for(settings: Settings) -> AsyncIterator[Services]:
     """Everything the gateway and the workers share, for the lifetime of the process."""
     logs.silence_leaky_loggers()
-    taxonomy = load_taxonomy(settings.taxonomy_path)
+    taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
     calendar = load_calendar(settings.holidays_path)
     embedded = None
     redis_url = settings.redis_url
@@ -292,7 +304,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             queue=ArqQueue(redis),
             taxonomy=taxonomy,
             calendar=calendar,
-            classifier=await _classifier(settings, http),
+            classifier=await _classifier(settings, http, taxonomy),
             senders=senders,
             webchat_limiter=RateLimiter(
                 redis,

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from civicline.domain.claims import LockoutPolicy
 from civicline.domain.incidents import IncidentPolicy
 from civicline.handlers.surge import SurgePolicy
-from civicline.nlu.training_data import default_data_path
+from civicline.nlu.training_data import default_data_path, default_training_dir
 from civicline.storage.calendar_file import DEFAULT_HOLIDAYS
 from civicline.storage.mailboxes_file import DEFAULT_MAILBOXES
 from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     surge_min_reports: int = Field(default=10, ge=1)
     surge_factor: float = Field(default=3.0, ge=1.0)
     nlu_data_path: Path = Field(default_factory=default_data_path)
+    nlu_training_dir: Path = Field(
+        default_factory=default_training_dir,
+        description="the training files (one per category, with sub-categories, their "
+        "departments and examples); their sub-categories join the taxonomy's",
+    )
     model_dir: Path | None = Field(
         default=None, description="where trained NLU models are cached; default: var_dir/models"
     )

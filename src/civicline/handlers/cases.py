@@ -12,7 +12,7 @@ from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.incidents import IncidentPolicy
 from civicline.domain.messages import Choice, InboundMessage, Language, OutboundMessage
 from civicline.domain.sla import deadlines_for, letter_deadlines
-from civicline.domain.taxonomy import Taxonomy
+from civicline.domain.taxonomy import Subcategory, Taxonomy
 from civicline.handlers.incidents import join_incident, sign
 from civicline.nlu.base import Classification, Classifier, Entity
 from civicline.nlu.entities import district_of, extract_entities
@@ -110,8 +110,11 @@ async def open_case(
         and classification.confidence >= routing.min_confidence
     )
     category = taxonomy.category(chosen or (classification.intent if placed else "other"))
-    department = str(settled.get("department", category.department))
-    subcategory = taxonomy.subcategory_for(category.code, message.text) if placed else None
+    subcategory = _subcategory(category.code, classification, message.text, taxonomy)
+    subcategory = subcategory if placed else None
+    department = str(
+        settled.get("department", taxonomy.department_for(category.code, _code(subcategory)))
+    )
     urgent = flags.urgent if confirmed.urgent is None else confirmed.urgent
     local_now = now.astimezone(routing.city_timezone)
     rule = letter_deadlines if letter else deadlines_for
@@ -182,6 +185,8 @@ async def open_case(
         )
     if placed or "department" in settled:
         reason = "routed by category" if "department" not in settled else f"set by {confirmed.by}"
+        if "department" not in settled and subcategory and subcategory.department:
+            reason = "routed by sub-category"
         case.assign(department, actor=SYSTEM, at=now, reason=reason)
     report = None
     if routing.incidents is not None:
@@ -195,6 +200,22 @@ async def open_case(
     if report is not None and routing.incidents is not None:
         await join_incident(case, report, uow=uow, policy=routing.incidents, now=now)
     return case
+
+
+def _subcategory(
+    category: str, classification: Classification, text: str, taxonomy: Taxonomy
+) -> Subcategory | None:
+    """The engine's sub-category when it belongs to the category, unless the text names none of
+    its keywords and names another's; else the one whose keywords the text names most."""
+    read = taxonomy.subcategory(category, classification.subcategory)
+    named = taxonomy.subcategory_for(category, text)
+    if read is None or (named is not None and read.hits(text.casefold()) == 0):
+        return named or read
+    return read
+
+
+def _code(subcategory: Subcategory | None) -> str | None:
+    return subcategory.code if subcategory is not None else None
 
 
 def to_citizen(

@@ -69,6 +69,8 @@ class Report:
     """Cross-validation only: each fold's accuracy."""
     answered_by: dict[str, int] = field(default_factory=dict)
     """Answers per engine: a Rasa client that fell back to the local model shows here."""
+    answers: tuple[Classification, ...] = ()
+    """The answers to the test examples, in their order (for ``outcomes.count``)."""
 
     def worst(self, n: int = 3) -> list[str]:
         """The n intents of the test set with the lowest F1."""
@@ -84,6 +86,7 @@ def score(
     order: Sequence[str] = (),
     fold_accuracies: Sequence[float] = (),
     answered_by: dict[str, int] | None = None,
+    answers: Sequence[Classification] = (),
 ) -> Report:
     """The figures for these answers; ``order`` puts known intents first (others follow as met)."""
     if not truth or len(truth) != len(predicted):
@@ -111,6 +114,7 @@ def score(
         examples=len(truth),
         fold_accuracies=tuple(fold_accuracies),
         answered_by=dict(answered_by or {}),
+        answers=tuple(answers),
     )
 
 
@@ -152,6 +156,7 @@ async def evaluate(
         engine=classifier.engine,
         order=order or [example.intent for example in train],
         answered_by=Counter(answer.engine for answer in answers),
+        answers=answers,
     )
 
 
@@ -184,15 +189,9 @@ async def cross_validate(
                 f"{k}-fold cross-validation needs {k} examples of each intent; too few: "
                 + ", ".join(f"{intent} ({counts[intent]})" for intent in rare)
             )
-    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # With `base` in every training set, intents rarer than k in `examples` are fine.
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            splits = list(folds.split([example.text for example in examples], intents))
-        except ValueError as exc:
-            raise ValueError(f"too few examples for {k}-fold cross-validation: {exc}") from exc
+    splits = fold_splits(examples, k, seed)
     predicted: list[str] = [""] * len(examples)
+    collected: list[Classification | None] = [None] * len(examples)
     answered_by: Counter[str] = Counter()
     accuracies: list[float] = []
     engine = ""
@@ -204,6 +203,7 @@ async def cross_validate(
         answers = await classify_all(classifier, [example.text for example in test])
         for i, answer in zip(test_index, answers, strict=True):
             predicted[i] = answer.intent
+            collected[i] = answer
         answered_by.update(answer.engine for answer in answers)
         hits = [
             answer.intent == example.intent for answer, example in zip(answers, test, strict=True)
@@ -218,7 +218,27 @@ async def cross_validate(
         order=order or [example.intent for example in [*base, *examples]],
         fold_accuracies=accuracies,
         answered_by=answered_by,
+        answers=[answer for answer in collected if answer is not None],
     )
+
+
+def fold_splits(
+    examples: Sequence[Example], k: int, seed: int
+) -> list[tuple[Sequence[int], Sequence[int]]]:
+    """Stratified k folds of ``examples`` by intent: (training, held-out) indexes per fold. The
+    same examples, k and seed give the same folds, whichever engine is measured on them."""
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    intents = [example.intent for example in examples]
+    with warnings.catch_warnings():
+        # With a base in every training set, intents rarer than k in `examples` are fine.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return [
+                (list(map(int, train)), list(map(int, test)))
+                for train, test in folds.split([example.text for example in examples], intents)
+            ]
+        except ValueError as exc:
+            raise ValueError(f"too few examples for {k}-fold cross-validation: {exc}") from exc
 
 
 def format_report(report: Report, *, title: str = "") -> str:

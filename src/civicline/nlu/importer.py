@@ -22,7 +22,13 @@ from pathlib import Path
 from civicline.domain.taxonomy import Taxonomy
 from civicline.nlu import masking
 from civicline.nlu.files import atomic_writer
-from civicline.nlu.training_data import Example, load_examples, parse_examples, strip_entities
+from civicline.nlu.training_data import (
+    Example,
+    load_data,
+    load_examples,
+    parse_examples,
+    strip_entities,
+)
 
 MAX_TEXT_LENGTH = 2000
 """Longer texts are rejected: a ticket that long is a case file, not a complaint to learn from."""
@@ -112,11 +118,12 @@ def imported_data_path(var_dir: Path) -> Path:
     return var_dir / "nlu" / IMPORTED_FILE_NAME
 
 
-def training_data_paths(shipped: Path, imported: Path) -> list[Path]:
+def training_data_paths(shipped: Path | Sequence[Path], imported: Path) -> list[Path]:
     """What the local model trains on (and Rasa reads): the shipped data, then the imported
     tickets and the staff's corrections (``nlu.corrections``, next to the imports) if any."""
     corrections = imported.parent / CORRECTIONS_FILE_NAME
-    return [shipped, *(path for path in (imported, corrections) if path.exists())]
+    first = [shipped] if isinstance(shipped, Path) else list(shipped)
+    return [*first, *(path for path in (imported, corrections) if path.exists())]
 
 
 def default_mask() -> Mask:
@@ -293,7 +300,7 @@ def import_tickets(
     Raises ValueError when the CSV or the existing data cannot be read.
     """
     rows = list(read_tickets(path))
-    shipped = [example for shipped_path in shipped_paths for example in load_examples(shipped_path)]
+    shipped = load_data(shipped_paths)
     shipped_intent = {example.text: example.intent for example in shipped}
     earlier = load_examples(imported_path) if imported_path.exists() else []
     kept = [example for example in earlier if example.text not in shipped_intent]

@@ -7,6 +7,7 @@ themselves are ``evaluation``'s; how progress is shown is the caller's (``Progre
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
@@ -20,9 +21,20 @@ from civicline.domain.taxonomy import Taxonomy
 from civicline.nlu import evaluation, importer
 from civicline.nlu.base import Classifier
 from civicline.nlu.evaluation import ModelFactory, Report, cross_validate, evaluate, format_report
+from civicline.nlu.gated import combine
 from civicline.nlu.local import LocalClassifier
+from civicline.nlu.outcomes import (
+    NO_CASE,
+    TRIAGE,
+    Outcomes,
+    count,
+    format_outcomes,
+    outcome_of,
+    truth_of,
+)
 from civicline.nlu.rasa_folds import RasaFoldFailed, RasaFolds, SubprocessRunner
-from civicline.nlu.training_data import Example, load_examples
+from civicline.nlu.test_sets import read_messages
+from civicline.nlu.training_data import Example, load_data
 
 HELD_OUT_FRACTION = 0.2
 
@@ -46,12 +58,24 @@ class Progress(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Data:
-    """The training data an evaluation starts from, and where the installed model lives."""
+    """The training data an evaluation starts from, where the installed model lives, and the
+    routing threshold the outcomes are counted at."""
 
     taxonomy: Taxonomy
-    shipped_path: Path
+    shipped_paths: list[Path]
     paths: list[Path]
     model_dir: Path
+    min_confidence: float = 0.4
+
+    def installed(self) -> LocalClassifier:
+        """The installed local model (trained on the shipped + imported data if not cached)."""
+        return LocalClassifier.load_or_train(
+            self.paths, self.model_dir, priors=self.taxonomy.shares()
+        )
+
+    def train(self, examples: Sequence[Example]) -> LocalClassifier:
+        """A fresh local model, with the city's priors (a fold's, a split's)."""
+        return LocalClassifier.train(examples, priors=self.taxonomy.shares())
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,23 +98,52 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     rasa_detail: str = ""
     """Said after Rasa's title: how its models were trained."""
+    test: list[Example] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)
+    min_confidence: float = 0.0
+    routing: dict[str, Outcomes] = field(default_factory=dict)
+    """Per engine: what the gateway would do with its answers (``nlu.outcomes``)."""
+    at_threshold: dict[str, Report] = field(default_factory=dict)
+    """Per engine: per-category figures of the routing decisions (triage and no case count as
+    answers of their own)."""
 
     def to_dict(self) -> dict[str, Any]:
+        def engine(name: str, report: Report | None) -> dict[str, Any] | None:
+            if report is None:
+                return None
+            data = evaluation.report_to_dict(report)
+            if name in self.routing:
+                data["routing"] = {
+                    "min_confidence": self.min_confidence,
+                    **self.routing[name].to_dict(),
+                    "per_label": evaluation.report_to_dict(self.at_threshold[name])["per_label"],
+                }
+            return data
+
         return {
             "evaluation": self.method,
-            "local": None if self.local is None else evaluation.report_to_dict(self.local),
-            "rasa": None if self.rasa is None else evaluation.report_to_dict(self.rasa),
+            "local": engine("local", self.local),
+            "rasa": engine("rasa", self.rasa),
             "notes": self.notes,
         }
 
     def to_text(self) -> str:
         described = self.method["description"]
         parts = []
-        if self.local is not None:
-            parts.append(format_report(self.local, title=f"local model: {described}"))
-        if self.rasa is not None:
-            title = f"Rasa{self.rasa_detail}: {described}"
-            parts.append(format_report(self.rasa, title=title))
+        for name, report, title in (
+            ("local", self.local, f"local model: {described}"),
+            ("rasa", self.rasa, f"Rasa{self.rasa_detail}: {described}"),
+        ):
+            if report is None:
+                continue
+            parts.append(format_report(report, title=f"{title}\nbest category, any confidence"))
+            if name in self.routing:
+                routed = format_report(
+                    self.at_threshold[name],
+                    title=f"{title}\nas routed at the threshold {self.min_confidence:.2f}",
+                )
+                figures = format_outcomes(self.routing[name], min_confidence=self.min_confidence)
+                parts.append(routed.split("\nconfusion matrix")[0] + "\n" + figures)
         if self.notes:
             parts.append("\n".join(f"note: {note}" for note in self.notes))
         return "\n\n".join(parts)
@@ -105,9 +158,29 @@ async def measure(
     progress: Progress,
     engines: Engines,
     rasa_opener: RasaOpener | None,
+    negatives: Sequence[str] = (),
 ) -> Outcome:
     """Per-category figures of the chosen engines: on a held-out split of ``training``
-    (no ``file``), on ``file`` as given, or by ``cv``-fold cross-validation."""
+    (no ``file``), on ``file`` as given, or by ``cv``-fold cross-validation; and what the
+    gateway would do with their answers, ``negatives`` (texts that are not complaints)
+    included."""
+    outcome = await _measure(data, training, file, cv, seed, progress, engines, rasa_opener)
+    outcome.negatives += negatives
+    with progress.step("counting the routing outcomes"):
+        route(outcome, data)
+    return outcome
+
+
+async def _measure(
+    data: Data,
+    training: list[Example],
+    file: Path | None,
+    cv: int | None,
+    seed: int,
+    progress: Progress,
+    engines: Engines,
+    rasa_opener: RasaOpener | None,
+) -> Outcome:
     order = _order(data.taxonomy, training)
     if cv is not None:
         return await _cross_validate(data, training, file, cv, seed, progress, order, engines)
@@ -121,20 +194,17 @@ async def measure(
             "test_examples": len(test),
             "train_examples": len(train),
         }
-        outcome = Outcome(method)
+        outcome = Outcome(method, test=test)
         if engines.local:
             with progress.step("training a local model on 80% of the data"):
-                outcome.local = await evaluate(LocalClassifier.train, train, test, order=order)
+                outcome.local = await evaluate(data.train, train, test, order=order)
         if engines.rasa:
             outcome.notes.append(
                 "the served Rasa model was trained on all the data, the held-out examples too: "
                 "its figures here are optimistic; `--cv 5` trains a Rasa model per fold"
             )
     else:
-        rows = list(importer.read_tickets(file))
-        checked = [importer.check_row(row, data.taxonomy) for row in rows]
-        test = [example for example in checked if isinstance(example, Example)]
-        skipped = len(rows) - len(test)
+        test, skipped, negatives_in_file = _read_test_file(file, data.taxonomy)
         if not test:
             raise ValueError(f"{file}: no valid rows to evaluate on")
         method = {
@@ -144,12 +214,10 @@ async def measure(
             "test_examples": len(test),
             "skipped_rows": skipped,
         }
-        outcome = Outcome(method)
+        outcome = Outcome(method, test=test, negatives=negatives_in_file)
         if engines.local:
             with progress.step("loading the installed local model"):
-                installed = await asyncio.to_thread(
-                    LocalClassifier.load_or_train, data.paths, data.model_dir
-                )
+                installed = await asyncio.to_thread(data.installed)
             outcome.local = await evaluate(lambda _: installed, training, test, order=order)
         known = {example.text for example in training}
         mask = importer.default_mask()
@@ -187,18 +255,22 @@ async def _cross_validate(
     order: Sequence[str],
     engines: Engines,
 ) -> Outcome:
+    negatives: list[str] = []
     if file is None:
         examples: Sequence[Example] = training
         base: list[Example] = []
         what = "shipped + imported data"
         method: dict[str, Any] = {}
     else:
-        rows = list(importer.read_tickets(file))
-        shipped = load_examples(data.shipped_path)
+        rows, matters, negatives = _ticket_rows(file)
+        shipped = load_data(data.shipped_paths)
         prepared = importer.prepare_rows(
             rows, taxonomy=data.taxonomy, shipped=shipped, mask=importer.default_mask()
         )
-        examples = prepared.accepted
+        examples = [
+            Example(example.text, example.intent, matters.get(line))
+            for example, line in zip(prepared.accepted, prepared.lines, strict=True)
+        ]
         if not examples:
             raise ValueError(f"{file}: no valid rows to evaluate on")
         texts = {example.text for example in examples}
@@ -222,7 +294,9 @@ async def _cross_validate(
                 name for name, on in (("local", engines.local), ("rasa", engines.rasa)) if on
             ],
             "seconds": {},
-        }
+        },
+        test=list(examples),
+        negatives=negatives,
     )
 
     async def run(name: str, factory: ModelFactory) -> Report:
@@ -238,7 +312,7 @@ async def _cross_validate(
                 outcome.method["seconds"][name] = round(time.perf_counter() - started, 1)
 
     if engines.local:
-        outcome.local = await run("local", LocalClassifier.train)
+        outcome.local = await run("local", data.train)
     if engines.note:
         outcome.notes.append(engines.note)
     if engines.rasa:
@@ -284,3 +358,91 @@ def _split(examples: list[Example], seed: int) -> tuple[list[Example], list[Exam
     except ValueError as exc:
         raise ValueError(f"cannot split the training data: {exc}") from exc
     return list(train), list(test)
+
+
+def _read_test_file(file: Path, taxonomy: Taxonomy) -> tuple[list[Example], int, list[str]]:
+    """The complaints to test on, how many rows were skipped, and the texts labelled as no
+    complaint (YAML ``category: none``)."""
+    if file.suffix.lower() in (".yml", ".yaml"):
+        messages = read_messages(file)
+        test = [
+            Example(m.text, m.category, m.matter)
+            for m in messages
+            if m.category in taxonomy.categories
+        ]
+        negatives = [m.text for m in messages if not m.is_complaint]
+        return test, len(messages) - len(test) - len(negatives), negatives
+    rows = list(importer.read_tickets(file))
+    checked = [importer.check_row(row, taxonomy) for row in rows]
+    test = [example for example in checked if isinstance(example, Example)]
+    return test, len(rows) - len(test), []
+
+
+def _ticket_rows(file: Path) -> tuple[list[importer.Row], dict[int, str], list[str]]:
+    """A file's rows as `import` reads them, the matter named on each line (YAML), and the
+    texts of what is not a complaint (YAML)."""
+    if file.suffix.lower() not in (".yml", ".yaml"):
+        return list(importer.read_tickets(file)), {}, []
+    messages = read_messages(file)
+    rows, matters = [], {}
+    for line, message in enumerate(messages, start=1):
+        if message.is_complaint:
+            rows.append(importer.Row(line, message.text, message.category))
+            if message.matter:
+                matters[line] = message.matter
+    return rows, matters, [m.text for m in messages if not m.is_complaint]
+
+
+def route(outcome: Outcome, data: Data) -> None:
+    """What the gateway would do with each engine's answers: routed right or wrong, triage, no
+    case; the negatives' open rate. Rasa's answers pass the local gate first, as they do in the
+    gateway (``nlu.gated``), so its negatives are the local model's. The installed model is
+    read only when something needs it (negatives, or Rasa measured without the local model)."""
+    taxonomy = data.taxonomy
+    outcome.min_confidence = data.min_confidence
+    complaints = [i for i, e in enumerate(outcome.test) if e.intent in taxonomy.categories]
+    if not complaints or (outcome.local is None and outcome.rasa is None):
+        return
+    installed = functools.cache(data.installed)
+    tested = [outcome.test[i] for i in complaints]
+    texts = [e.text for e in tested]
+    truths = [truth_of(e.text, e.intent, e.subcategory, taxonomy) for e in tested]
+    negative_answers = installed().classify_many(outcome.negatives) if outcome.negatives else []
+    local = (
+        [outcome.local.answers[i] for i in complaints]
+        if outcome.local is not None
+        else installed().classify_many(texts)
+    )
+    answers = {"local": local} if outcome.local is not None else {}
+    if outcome.rasa is not None:
+        routed = [outcome.rasa.answers[i] for i in complaints]
+        answers["rasa"] = [
+            mine if mine.intent not in taxonomy.categories else combine(mine, theirs, None, t)
+            for mine, theirs, t in zip(local, routed, texts, strict=True)
+        ]
+        if outcome.negatives:
+            outcome.notes.append(
+                "Rasa routes what passes the local gate: its negatives are the local model's"
+            )
+    for name, given in answers.items():
+        outcome.routing[name] = count(
+            truths,
+            given,
+            categories=taxonomy.categories,
+            min_confidence=data.min_confidence,
+            departments=taxonomy.department_for,
+            negatives=outcome.negatives,
+            negative_answers=negative_answers,
+        )
+        decided = [
+            outcome_of(
+                a, text=t.text, categories=taxonomy.categories, min_confidence=data.min_confidence
+            )
+            for a, t in zip(given, truths, strict=True)
+        ]
+        outcome.at_threshold[name] = evaluation.score(
+            [t.category for t in truths],
+            decided,
+            engine=name,
+            order=[*taxonomy.categories, TRIAGE, NO_CASE],
+        )

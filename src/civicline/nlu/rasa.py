@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 
 import httpx
 
-from civicline.nlu.base import MAX_RANKING, Classification, Entity
+from civicline.nlu.base import MAX_RANKING, RASA_MAX_CHARS, Classification, Entity, bounded
 
 NLU_FALLBACK = "nlu_fallback"
 
@@ -53,7 +53,7 @@ class RasaClassifier:
             response = await self._client.post(
                 f"{self._url}/model/parse",
                 params=self._params,
-                json={"text": text},
+                json={"text": bounded(text, RASA_MAX_CHARS)},
                 timeout=self._timeout,
             )
         except httpx.TimeoutException as exc:

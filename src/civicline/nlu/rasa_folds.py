@@ -33,9 +33,10 @@ from typing import Any
 
 import yaml
 
-from civicline.nlu.base import Classification
+from civicline.nlu.base import RASA_MAX_CHARS, Classification, bounded
 from civicline.nlu.importer import dump_examples
 from civicline.nlu.rasa import parse_result
+from civicline.nlu.rasa_export import rasa_examples
 from civicline.nlu.training_data import Example
 
 PYTHON_VARIABLE = "CIVICLINE_RASA_PYTHON"
@@ -229,6 +230,7 @@ class RasaFoldModel:
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         if not texts:
             return []
+        texts = [bounded(text, RASA_MAX_CHARS) for text in texts]
         with tempfile.TemporaryDirectory(prefix="civicline-rasa-fold-") as temp:
             job = self._lay_out(Path(temp), texts)
             answers = self._folds.runner(job)
@@ -250,6 +252,6 @@ class RasaFoldModel:
         for index, path in enumerate(self._folds.extra_data):
             shutil.copyfile(path, data / f"{index}-{path.name}")
         (data / "train.yml").write_text(
-            dump_examples(self._train, order=self._folds.order), encoding="utf-8"
+            dump_examples(rasa_examples(self._train), order=self._folds.order), encoding="utf-8"
         )
         return FoldJob(work=work, config=config, data=data, texts=list(texts))

@@ -1,13 +1,33 @@
-"""Read Rasa 3 NLU training data (the `nlu:` section of a YAML file) into plain examples."""
+"""Read the NLU's training data into plain examples.
+
+Two formats: Rasa 3 NLU YAML (the ``nlu:`` section; the shipped ``nlu.yml`` of conversation
+intents and short complaints, imported tickets, corrections), and the training files of
+``nlu/data/training/``, one per category::
+
+    category: urban_rural_construction
+    subcategories:
+      street_vending: {zh: 占道经营, en: ..., department: city_management,
+                       keywords: [...], examples: [...]}
+
+whose examples are complaints of that category and sub-category; the file of ``category: none``
+holds what is not a complaint (the gate's negatives), read as ``out_of_scope``.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from civicline.nlu.base import OUT_OF_SCOPE
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+NEGATIVE_CATEGORY = "none"
+"""The category of the training file of texts that are not complaints."""
 
 _ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 _NON_INTENT_KEYS = frozenset({"synonym", "regex", "lookup"})
@@ -17,10 +37,66 @@ _NON_INTENT_KEYS = frozenset({"synonym", "regex", "lookup"})
 class Example:
     text: str
     intent: str
+    subcategory: str | None = None
 
 
 def default_data_path() -> Path:
     return Path(__file__).parent / "data" / "nlu.yml"
+
+
+def default_training_dir() -> Path:
+    return Path(__file__).parent / "data" / "training"
+
+
+def training_files(directory: Path) -> list[Path]:
+    """The training files of a directory, in name order (none when it does not exist)."""
+    return sorted(directory.glob("*.yml")) if directory.is_dir() else []
+
+
+def shipped_paths(nlu_data: Path, training_dir: Path) -> list[Path]:
+    """The shipped data: nlu.yml, then the training files."""
+    return [nlu_data, *training_files(training_dir)]
+
+
+def load_data(paths: Sequence[Path]) -> list[Example]:
+    return [example for path in paths for example in parse_data(path.read_bytes(), source=path)]
+
+
+def parse_data(content: bytes | str, *, source: Path | str) -> list[Example]:
+    """Either format: a training file (``category:`` and ``subcategories:``) or Rasa NLU."""
+    document = _document(content, source)
+    if isinstance(document, dict) and "subcategories" in document:
+        return _training_examples(document, source)
+    return _rasa_examples(document, source)
+
+
+def _document(content: bytes | str, source: Path | str) -> Any:
+    try:
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source}: not UTF-8 text") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{source}: not valid YAML: {exc}") from exc
+
+
+def _training_examples(document: dict[str, Any], source: Path | str) -> list[Example]:
+    category, subs = document.get("category"), document.get("subcategories")
+    if not isinstance(category, str) or not category.strip() or not isinstance(subs, dict):
+        raise ValueError(f"{source}: expected a `category:` and a `subcategories:` mapping")
+    intent = OUT_OF_SCOPE if category == NEGATIVE_CATEGORY else category.strip()
+    examples = []
+    for code, entry in subs.items():
+        texts = entry.get("examples") if isinstance(entry, dict) else None
+        if not isinstance(texts, list):
+            raise ValueError(f"{source}: sub-category {code}: `examples` must be a list")
+        for text in texts:
+            cleaned = " ".join(str(text).split()) if text is not None else ""
+            if cleaned:
+                examples.append(Example(cleaned, intent, str(code)))
+    if not examples:
+        raise ValueError(f"{source}: no examples")
+    return examples
 
 
 def strip_entities(text: str) -> str:
@@ -34,13 +110,10 @@ def load_examples(path: Path) -> list[Example]:
 
 def parse_examples(content: bytes | str, *, source: Path | str) -> list[Example]:
     """Parse Rasa NLU YAML; `source` only names the data in error messages."""
-    try:
-        text = content.decode("utf-8") if isinstance(content, bytes) else content
-        document = yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{source}: not UTF-8 text") from exc
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{source}: not valid YAML: {exc}") from exc
+    return _rasa_examples(_document(content, source), source)
+
+
+def _rasa_examples(document: Any, source: Path | str) -> list[Example]:
     if not isinstance(document, dict) or not isinstance(document.get("nlu"), list):
         raise ValueError(f"{source}: expected a mapping with an `nlu:` list")
     examples: list[Example] = []

@@ -22,7 +22,9 @@ def db_upgrade(revision: str = "head") -> None:
 
     async def main() -> None:
         async with open_database(settings) as uow_factory:
-            await sync_departments(uow_factory(), load_taxonomy(settings.taxonomy_path))
+            await sync_departments(
+                uow_factory(), load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+            )
 
     asyncio.run(main())
     typer.echo("database schema is up to date")

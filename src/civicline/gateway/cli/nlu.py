@@ -40,13 +40,15 @@ from civicline.gateway.cli.common import (
     taxonomy_of,
 )
 from civicline.gateway.settings import Settings
-from civicline.nlu import importer
+from civicline.nlu import importer, rasa_export
 from civicline.nlu.base import Classifier
+from civicline.nlu.files import atomic_writer
 from civicline.nlu.local import LocalClassifier, model_file_name
 from civicline.nlu.measurement import Data, Engines, RasaOpener, measure
 from civicline.nlu.rasa import RasaClassifier
 from civicline.nlu.rasa_folds import NOT_INSTALLED, PYTHON_VARIABLE, installed_python, rasa_python
-from civicline.nlu.training_data import load_examples
+from civicline.nlu.test_sets import read_negatives
+from civicline.nlu.training_data import load_data, shipped_paths
 
 ServedRasa = Callable[[Settings], AbstractAsyncContextManager[Classifier]]
 
@@ -112,13 +114,19 @@ class Engine(enum.StrEnum):
 class _Context:
     settings: Settings
     taxonomy: Taxonomy
-    shipped_path: Path
+    shipped_paths: list[Path]
     imported_path: Path
     model_dir: Path
     paths: list[Path] = field(default_factory=list)
 
     def data(self) -> Data:
-        return Data(self.taxonomy, self.shipped_path, self.paths, self.model_dir)
+        return Data(
+            self.taxonomy,
+            self.shipped_paths,
+            self.paths,
+            self.model_dir,
+            self.settings.nlu_min_confidence,
+        )
 
 
 def _rasa(settings: Settings) -> RasaOpener | None:
@@ -130,13 +138,14 @@ def _context() -> _Context:
     settings = configured()
     taxonomy = taxonomy_of(settings)
     imported = importer.imported_data_path(settings.var_dir)
+    shipped = shipped_paths(settings.nlu_data_path, settings.nlu_training_dir)
     return _Context(
         settings=settings,
         taxonomy=taxonomy,
-        shipped_path=settings.nlu_data_path,
+        shipped_paths=shipped,
         imported_path=imported,
         model_dir=settings.model_dir or settings.var_dir / "models",
-        paths=importer.training_data_paths(settings.nlu_data_path, imported),
+        paths=importer.training_data_paths(shipped, imported),
     )
 
 
@@ -206,7 +215,7 @@ def import_command(file: FileArgument) -> None:
             summary = importer.import_tickets(
                 file,
                 taxonomy=context.taxonomy,
-                shipped_paths=[context.shipped_path],
+                shipped_paths=context.shipped_paths,
                 imported_path=context.imported_path,
                 progress=advance,
             )
@@ -218,7 +227,7 @@ def import_command(file: FileArgument) -> None:
             fail(f"{file}: no rows under the header")
         if summary.imported + summary.duplicates == 0:
             fail(f"{file}: no valid rows; nothing imported")
-        paths = importer.training_data_paths(context.shipped_path, context.imported_path)
+        paths = importer.training_data_paths(context.shipped_paths, context.imported_path)
         with _step(progress, "training the local model"):
             try:
                 LocalClassifier.load_or_train(paths, context.model_dir)
@@ -252,13 +261,33 @@ def _print_summary(summary: importer.ImportSummary) -> None:
             typer.echo(f"  … and {len(summary.rejected) - MAX_REJECTIONS_SHOWN} more")
 
 
+@nlu_app.command("export-rasa")
+def export_rasa_command(
+    out: Annotated[
+        Path,
+        typer.Argument(help="where to write Rasa's NLU training data (YAML)", metavar="FILE"),
+    ],
+) -> None:
+    """Write the shipped training data (nlu/data/nlu.yml and nlu/data/training/) as Rasa NLU
+    YAML: the data `make rasa-train` trains Rasa on, with the city's imports and corrections."""
+    context = _context()
+    try:
+        content = rasa_export.export(context.shipped_paths, order=list(context.taxonomy.categories))
+        with atomic_writer(out) as file:
+            file.write(content.encode("utf-8"))
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {out}")
+
+
 @nlu_app.command("eval", help=EVAL_HELP)
 def eval_command(
     file: Annotated[
         Path | None,
         typer.Argument(
-            help="labelled CSV (text,label) to test on; default: a held-out 20% of the "
-            "training data (shipped + imported)",
+            help="labelled messages to test on: a CSV (text,label) or a YAML `messages:` list "
+            "(text, category, matter; category `none` for what is not a complaint); default: a "
+            "held-out 20% of the training data (shipped + imported)",
             metavar="FILE",
             exists=True,
             dir_okay=False,
@@ -297,13 +326,27 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
+    negatives: Annotated[
+        Path | None,
+        typer.Option(
+            "--negatives",
+            help="messages that are not complaints (YAML messages, a CSV with a text column, or "
+            "one a line): the share that would open a case",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
     seed: Annotated[int, typer.Option(help="shuffle seed of the split and the folds")] = 0,
 ) -> None:
     context = _context()
     engines = _choose_engines(engine, cv, rasa_epochs, context.settings)
     try:
-        training = [example for path in context.paths for example in load_examples(path)]
+        training = load_data(context.paths)
+        extra = read_negatives(negatives) if negatives is not None else []
         with progress_bar(enabled=not as_json) as progress:
             outcome = asyncio.run(
                 measure(
@@ -315,6 +358,7 @@ def eval_command(
                     _Shown(progress),
                     engines,
                     _rasa(context.settings),
+                    extra,
                 )
             )
     except (ValueError, OSError) as exc:

@@ -36,7 +36,7 @@ def users_create(
 
     async def main() -> None:
         async with open_database(settings) as uow_factory:
-            taxonomy = load_taxonomy(settings.taxonomy_path)
+            taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
             await sync_departments(uow_factory(), taxonomy)
             await create_user(
                 uow_factory(), taxonomy, username, password, role, department, now=utcnow()
