@@ -75,6 +75,8 @@ def test_cv_trains_rasa_per_fold_without_touching_the_installed_models(
             lines.append(f"    - {texts[-1]}")
     data = tmp_path / "nlu.yml"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    no_training = tmp_path / "no-training"
+    no_training.mkdir()
 
     outputs: list[str] = []
     real_run = subprocess.run
@@ -99,6 +101,8 @@ def test_cv_trains_rasa_per_fold_without_touching_the_installed_models(
             "CIVICLINE_MODEL_DIR": str(tmp_path / "models"),
             "CIVICLINE_LOG_LEVEL": "WARNING",
             "CIVICLINE_NLU_DATA_PATH": str(data),
+            # Only the slice: not the shipped training files (thousands of long examples).
+            "CIVICLINE_NLU_TRAINING_DIR": str(no_training),
         },
     )
 
