@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install browser mail run test lint format bench clean
+.PHONY: install browser mail wrk run test lint format bench bench-guard clean
 
 $(BIN)/civicline: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Civicline needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -14,11 +14,12 @@ $(BIN)/civicline: pyproject.toml
 
 install: $(BIN)/civicline
 
-# Browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
+# Browser tests drive Debian's Chromium; Playwright never downloads a browser of its own. The
+# CJK font makes the screenshots show Chinese instead of boxes.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "browser tests need Chromium: sudo apt-get install chromium"; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && test -d /usr/share/fonts/opentype/noto; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	  else echo "browser tests need Chromium and a CJK font: sudo apt-get install chromium fonts-noto-cjk"; fi; }
 
 # The letters' tests read mail from a real IMAP server: Debian's dovecot, run by each test as
 # its own process on a free port (tests/mailserver.py); the system service is not used.
@@ -26,6 +27,12 @@ mail:
 	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd; \
 	  else echo "the mail tests need dovecot: sudo apt-get install dovecot-imapd"; fi; }
+
+# The intake benchmarks load the gateway with Debian's wrk.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else echo "the benchmarks need wrk: sudo apt-get install wrk"; fi; }
 
 run: install
 	$(BIN)/civicline run
@@ -44,12 +51,12 @@ format: install
 	$(BIN)/ruff format .
 
 # CPU per intake request and per case next to their aims (issue 20); about 6 minutes.
-bench: install
+bench: install wrk
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/worker.py --count 1000
 
 # CI's short version: fails when CPU per request or per case grows > 30 % over bench/baseline.json.
-bench-guard: install
+bench-guard: install wrk
 	$(BIN)/python bench/guard.py
 
 clean:
