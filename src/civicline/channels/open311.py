@@ -40,6 +40,7 @@ from typing import Any
 
 from civicline.channels.base import SendResult
 from civicline.channels.sms import normalize_phone
+from civicline.domain.bounds import moment_problem
 from civicline.domain.errors import InvalidInput
 from civicline.domain.messages import (
     Channel,
@@ -341,6 +342,9 @@ def parse_datetime(value: str, name: str, timezone: tzinfo) -> datetime:
         raise Open311Error(
             400, f"{name} is not an ISO 8601 date-time such as 2026-01-01T00:00:00Z"
         ) from None
+    problem = moment_problem(parsed)  # a window reaches 90 days past it
+    if problem is not None:
+        raise Open311Error(400, f"{name} {problem}")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone)
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from civicline.channels.base import SendResult
+from civicline.domain.bounds import MAX_ROW_ID
 from civicline.domain.messages import (
     Channel,
     DeliveryStatus,
@@ -69,7 +70,7 @@ class Conversation(BaseModel):
 
 
 class Receipts(BaseModel):
-    ids: list[int] = Field(max_length=200)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(max_length=200)
 
 
 def to_inbound(conversation_id: str, payload: ChatMessageIn, *, now: datetime) -> InboundMessage:

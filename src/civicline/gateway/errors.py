@@ -57,7 +57,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, whether declared or streamed."""
+    """Refuse request bodies over ``max_bytes`` with 413, whether declared (Content-Length) or
+    streamed (chunked): the app reading a streamed body past the limit gets an exception, and
+    whatever it answers to that (FastAPI: 400, "error parsing the body") is replaced by 413."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
@@ -74,19 +76,34 @@ class BodyLimit:
             await self._too_large(send, limit)
             return
         seen = 0
+        too_large = False
+        answered = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    too_large = True
                     raise _TooLarge
             return message
 
+        async def unless_too_large(message: Message) -> None:
+            nonlocal answered
+            if too_large:
+                return  # the app's answer to a body it could not read
+            answered = True
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
+            await self.app(scope, limited, unless_too_large)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not answered:
             await self._too_large(send, limit)
 
     async def _too_large(self, send: Send, limit: int) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from civicline.domain.ownership import BacklogEntry
+from civicline.gateway.bounds import Offset
 from civicline.gateway.deps import ServicesDep, UserDep, known_department
 from civicline.handlers import ownership
 
@@ -51,7 +52,7 @@ async def backlog(
     min_age_days: Annotated[int | None, Query(ge=0, le=ownership.MAX_BACKLOG_DAYS)] = None,
     department: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[BacklogOut]:
     """Cases open for at least ``min_age_days`` calendar days (default: the setting
     ``CIVICLINE_BACKLOG_MIN_AGE_DAYS``), oldest first."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from civicline.domain.accounts import StaffUser
+from civicline.gateway.bounds import RowId
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import callbacks
 
@@ -46,7 +47,7 @@ async def callback_tasks(
 
 @router.post("/callbacks/{outbound_id}", response_model=CallbackOut)
 async def callback_done(
-    outbound_id: int, body: CallbackDone, user: UserDep, services: ServicesDep
+    outbound_id: RowId, body: CallbackDone, user: UserDep, services: ServicesDep
 ) -> CallbackOut:
     """The caller was phoned: reached (the answer was given) or not (say why)."""
     task = await callbacks.complete(

@@ -8,15 +8,15 @@ supervisors and admins may do what operators do.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from civicline.channels.sms import normalize_phone
 from civicline.domain.accounts import StaffUser
 from civicline.domain.messages import Language
+from civicline.gateway.bounds import Moment
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import callbacks, hotline
 from civicline.handlers.hotline import (
@@ -52,20 +52,13 @@ class TranscriptIn(SuggestIn):
     operator_id: str | None = Field(
         default=None, max_length=64, description="defaults to the signed-in operator"
     )
-    started_at: datetime
-    ended_at: datetime
+    started_at: Moment
+    ended_at: Moment
     category: str | None = Field(default=None, max_length=64)
     department: str | None = Field(default=None, max_length=64)
     urgent: bool | None = None
     sms_consent: bool = False
     language: Language | None = None
-
-    @field_validator("started_at", "ended_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the time zone (e.g. 2026-11-27T10:00:00+08:00)")
-        return value
 
 
 class FiledOut(BaseModel):

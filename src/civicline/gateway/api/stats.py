@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from civicline.gateway.bounds import Day
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.gateway.downloads import csv_file
 from civicline.handlers.rates import Period, RatesReport, csv_rows, rates_report
@@ -72,8 +73,8 @@ async def rates(
     services: ServicesDep,
     group: Annotated[list[ReportGroup] | None, Query(description="repeat; default all")] = None,
     period: Period = "month",
-    since: Annotated[date | None, Query(description="first filing day; default the 1st")] = None,
-    until: Annotated[date | None, Query(description="last filing day; default today")] = None,
+    since: Annotated[Day | None, Query(description="first filing day; default the 1st")] = None,
+    until: Annotated[Day | None, Query(description="last filing day; default today")] = None,
     department: str | None = None,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:

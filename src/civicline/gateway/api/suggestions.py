@@ -4,18 +4,15 @@ incident's case) or dismiss (two events). A case's suggestions are listed under
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from civicline.domain.incidents import SuggestionStatus
+from civicline.gateway.bounds import RowId
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import incident_review
 
 router = APIRouter(prefix="/suggestions", tags=["incidents"])
-
-SuggestionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class Decision(BaseModel):
@@ -26,7 +23,7 @@ class Decision(BaseModel):
 
 
 @router.post("/{suggestion_id}/confirm", response_model=Decision)
-async def confirm(suggestion_id: SuggestionId, user: UserDep, services: ServicesDep) -> Decision:
+async def confirm(suggestion_id: RowId, user: UserDep, services: ServicesDep) -> Decision:
     """One incident: the report is merged into the incident's case, its citizen gets the
     incident's answers."""
     lead = await incident_review.confirm(
@@ -37,7 +34,7 @@ async def confirm(suggestion_id: SuggestionId, user: UserDep, services: Services
 
 
 @router.post("/{suggestion_id}/dismiss", response_model=Decision)
-async def dismiss(suggestion_id: SuggestionId, user: UserDep, services: ServicesDep) -> Decision:
+async def dismiss(suggestion_id: RowId, user: UserDep, services: ServicesDep) -> Decision:
     """Two events: the report stays its citizen's own case."""
     decided = await incident_review.dismiss(
         suggestion_id, user=user, uow=services.uow(), now=services.now()

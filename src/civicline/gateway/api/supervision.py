@@ -22,9 +22,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from civicline.domain.accounts import StaffUser
+from civicline.domain.bounds import day_problem, moment_problem
 from civicline.domain.supervision import (
     MAX_DUE_WORKING_DAYS,
     MAX_TEXT,
@@ -32,6 +33,7 @@ from civicline.domain.supervision import (
     SupervisionOrder,
 )
 from civicline.gateway.bootstrap import Services
+from civicline.gateway.bounds import Moment, Offset, RowId
 from civicline.gateway.deps import ServicesDep, UserDep, known_department
 from civicline.gateway.downloads import csv_file
 from civicline.handlers import supervision
@@ -43,7 +45,7 @@ router = APIRouter(tags=["supervision"])
 
 class DeadlineIn(BaseModel):
     due_working_days: int | None = Field(default=None, ge=1, le=MAX_DUE_WORKING_DAYS)
-    due_at: AwareDatetime | None = None
+    due_at: Moment | None = None
 
     def deadline(self) -> supervision.Deadline | None:
         if self.due_working_days is None and self.due_at is None:
@@ -125,7 +127,7 @@ def clock(services: Services) -> supervision.Clock:
 
 @router.post("/supervision/{order_id}/response", response_model=OrderOut)
 async def respond(
-    order_id: int, body: ResponseIn, user: UserDep, services: ServicesDep
+    order_id: RowId, body: ResponseIn, user: UserDep, services: ServicesDep
 ) -> OrderOut:
     """The department's written response (its own staff only)."""
     order = await supervision.respond(
@@ -136,7 +138,7 @@ async def respond(
 
 @router.post("/supervision/{order_id}/close", response_model=OrderOut)
 async def close_order(
-    order_id: int, body: CloseIn, user: UserDep, services: ServicesDep
+    order_id: RowId, body: CloseIn, user: UserDep, services: ServicesDep
 ) -> OrderOut:
     """Accept the response (closed), or send it back with a note (open again)."""
     order = await supervision.close(
@@ -158,7 +160,7 @@ async def list_orders(
     status: OrderFilter | None = None,
     department: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[OrderOut]:
     """Orders by deadline, earliest first; ``overdue``: open and past the deadline."""
     known_department(services, department)
@@ -215,13 +217,20 @@ def _moment(value: str | None, name: str, tz: object, *, end: bool) -> datetime 
     value = value.strip()
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value) + (timedelta(days=1) if end else timedelta(0))
+            day = date.fromisoformat(value)
+            problem = day_problem(day)
+            if problem is not None:
+                raise HTTPException(422, f"{name}: {problem}")
+            day += timedelta(days=1) if end else timedelta(0)
             return datetime.combine(day, time.min, tzinfo=tz)  # type: ignore[arg-type]
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise HTTPException(422, f"{name}: a date (2026-11-27) or a time with a zone") from None
     if moment.tzinfo is None:
         raise HTTPException(422, f"{name}: a time needs its zone (e.g. +08:00)")
+    problem = moment_problem(moment)
+    if problem is not None:
+        raise HTTPException(422, f"{name}: {problem}")
     return moment
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from civicline.domain.errors import DomainError
+from civicline.gateway.bounds import row_id
 from civicline.gateway.console.errors import error_page
 from civicline.gateway.console.web import (
     PREFIX,
@@ -37,10 +38,7 @@ async def canned_page(request: Request, who: ViewerDep) -> Response:
 async def save(request: Request, who: ViewerDep) -> Response:
     services = services_of(request)
     form = await checked_form(request, who)
-    try:
-        reply_id = int(form["id"]) if form.get("id") else None
-    except ValueError:
-        reply_id = None
+    reply_id = row_id(form.get("id"))
     try:
         await save_canned_reply(
             reply_id=reply_id,

@@ -20,6 +20,7 @@ from civicline.domain.errors import DomainError, InvalidInput
 from civicline.domain.governance import OUTCOME_NAMES, Outcome
 from civicline.gateway import attachments
 from civicline.gateway.bootstrap import Services
+from civicline.gateway.bounds import Index, RowId
 from civicline.gateway.console.errors import error_page, status_for
 from civicline.gateway.console.web import (
     PREFIX,
@@ -192,14 +193,11 @@ async def act(request: Request, number: NumberPath, who: ViewerDep) -> Response:
     return redirect(f"{PREFIX}/cases/{number}")
 
 
-SuggestionPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
 @router.post("/cases/{number}/suggestions/{suggestion_id}/{decision}")
 async def decide(
     request: Request,
     number: NumberPath,
-    suggestion_id: SuggestionPath,
+    suggestion_id: RowId,
     decision: Literal["confirm", "dismiss"],
     who: ViewerDep,
 ) -> Response:
@@ -265,8 +263,8 @@ async def place(request: Request, number: NumberPath, who: ViewerDep) -> Respons
 async def attachment(
     request: Request,
     number: NumberPath,
-    message_id: int,
-    index: Annotated[int, Path(ge=0)],
+    message_id: RowId,
+    index: Index,
     who: ViewerDep,
 ) -> Response:
     """A stored attachment (a Telegram photo or document), through the API's attachment

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from civicline.channels.sms import normalize_phone
+from civicline.domain.bounds import moment_problem
 from civicline.domain.errors import DomainError, InvalidInput, NotAllowed
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import error_page
@@ -89,6 +90,8 @@ def _kept(form: Mapping[str, str]) -> dict[str, str]:
 def _time(raw: str, city: tzinfo) -> datetime:
     """A time from the form: city time unless it names its zone. ValueError when unreadable."""
     value = datetime.fromisoformat(raw.strip())
+    if moment_problem(value) is not None:
+        raise ValueError("out of range")
     return value if value.tzinfo is not None else value.replace(tzinfo=city)
 
 

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from civicline.channels.sms import normalize_phone
+from civicline.domain.bounds import day_problem
 from civicline.domain.errors import DomainError, InvalidInput, NotAllowed
 from civicline.domain.letters import (
     MAX_ADDRESS,
@@ -34,6 +35,7 @@ from civicline.domain.letters import (
     PostReply,
 )
 from civicline.gateway.bootstrap import Services
+from civicline.gateway.bounds import row_id
 from civicline.gateway.console.case_routes import NumberPath
 from civicline.gateway.console.case_routes import page as case_page
 from civicline.gateway.console.errors import error_page, status_for
@@ -94,7 +96,11 @@ def _kept(form: FormData) -> dict[str, str]:
 
 
 def _date(raw: str) -> date:
-    return date.fromisoformat(raw.strip())
+    day = date.fromisoformat(raw.strip())
+    problem = day_problem(day)
+    if problem is not None:
+        raise ValueError(problem)
+    return day
 
 
 def _draft(
@@ -265,7 +271,9 @@ async def record_post(request: Request, number: NumberPath, who: ViewerDep) -> R
             raise NotAllowed("only registry clerks, supervisors and admins record posted replies")
         try:
             sent_on = _date(form.get("sent_on", ""))
-            outbound_id = int(form.get("outbound_id", ""))
+            outbound_id = row_id(form.get("outbound_id"))
+            if outbound_id is None:
+                raise ValueError("no outbound id")
         except ValueError:
             raise InvalidInput("give the date the reply was posted") from None
         if sent_on > _today(services):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from civicline.channels import sms
 from civicline.domain.messages import Channel
+from civicline.gateway.bounds import RowId
 from civicline.gateway.webhooks.twilio import TWIML, signed_params
 from civicline.handlers.delivery import record_receipt
 from civicline.handlers.intake import accept
@@ -29,7 +30,7 @@ async def inbound_sms(request: Request) -> Response:
 
 
 @router.post("/status", status_code=204)
-async def delivery_status(request: Request, outbound_id: int) -> Response:
+async def delivery_status(request: Request, outbound_id: RowId) -> Response:
     """Twilio's StatusCallback for a message we sent: moves its outbox row."""
     services, params = await signed_params(request)
     receipt = sms.to_receipt(params)

@@ -8,12 +8,11 @@ The same access rule as the case itself; what is served and how: ``gateway/attac
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from civicline.gateway.attachments import serve_attachment
+from civicline.gateway.bounds import Index, RowId
 from civicline.gateway.deps import ServicesDep, UserDep
 
 router = APIRouter(tags=["staff"])
@@ -26,8 +25,8 @@ router = APIRouter(tags=["staff"])
 )
 async def open_attachment(
     number: str,
-    message_id: int,
-    index: Annotated[int, Path(ge=0)],
+    message_id: RowId,
+    index: Index,
     user: UserDep,
     services: ServicesDep,
 ) -> StreamingResponse:

@@ -14,6 +14,7 @@ from civicline.bots.dialogue import FOLLOWUP_TEXTS
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
+from civicline.gateway.bounds import Offset
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import case_actions, followup
 from civicline.nlu.masking import mask
@@ -172,7 +173,7 @@ async def reply_queue(
     status: Annotated[list[CaseStatus] | None, Query()] = None,
     department: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[CaseSummary]:
     """The reply queue (or the triage queue), earliest deadline first."""
     if not user.sees_all_departments:
