@@ -55,8 +55,8 @@ from civicline.handlers.hotline import Hotline, Transcript, file_transcript
 from civicline.nlu.training_data import default_data_path, load_examples
 from civicline.storage import database
 from civicline.storage.intake import SqlInboxWriter
-from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 INSERT_BATCH = 256
 CONVERSATION = {"greet", "thanks", "out_of_scope", "status_query", "help", "feedback"}

@@ -56,10 +56,11 @@ from civicline.nlu import training_data
 from civicline.nlu.base import Classifier
 from civicline.nlu.local import LocalClassifier
 from civicline.storage import database
+from civicline.storage.cases import case_from_row
 from civicline.storage.intake import SqlInboxWriter
-from civicline.storage.sql import SqlUnitOfWork, _case
 from civicline.storage.tables import CaseRow, IncidentSuggestionRow
 from civicline.storage.taxonomy_file import load_taxonomy
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 12, 7, 8, 0, tzinfo=SHANGHAI).astimezone(UTC)
@@ -158,7 +159,7 @@ async def old_join(case: Case, uow: SqlUnitOfWork, taxonomy: Taxonomy, now: date
     )
     new = old_report_of(case, taxonomy)
     best: tuple[float, Case] | None = None
-    for other in [_case(r) for r in rows]:
+    for other in [case_from_row(r) for r in rows]:
         if other.number == case.number or other.status == CaseStatus.MERGED:
             continue
         score = old_same_incident(new, old_report_of(other, taxonomy))

@@ -44,10 +44,10 @@ from civicline.domain.cases import AWAITING_REPLY
 from civicline.domain.claims import QueueFilter
 from civicline.handlers.rates import current_figures
 from civicline.storage import database
-from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.stats import REPORT_GROUPS
 from civicline.storage.tables import CaseRow
 from civicline.storage.taxonomy_file import load_taxonomy
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAME = "civicline_bench"

@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 
 from civicline.domain.cases import AWAITING_REPLY
 from civicline.storage import database
-from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 FILL = """

@@ -15,7 +15,7 @@ from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.settings import Settings
 from civicline.storage import database
 from civicline.storage.redis_server import EmbeddedRedis
-from civicline.storage.sql import SqlUnitOfWork
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 
 class SqlUnitOfWorkFactory:

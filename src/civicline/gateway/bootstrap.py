@@ -55,8 +55,8 @@ from civicline.storage.open311 import SqlOpen311Store
 from civicline.storage.queue import ArqQueue, connect
 from civicline.storage.rate_limit import RateLimiter
 from civicline.storage.redis_server import EmbeddedRedis
-from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from civicline.channels.telegram import Intake, Telegram

@@ -1,15 +1,66 @@
-"""Console sign-in state: sessions and the per-username count of wrong passwords."""
+"""Staff accounts and console sign-in state: sessions and the per-username count of wrong
+passwords."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, delete, literal
+from sqlalchemy import case, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.claims import ConsoleSession, LockoutPolicy, LoginFailures
-from civicline.storage.tables import ConsoleSessionRow, LoginFailureRow, UTCDateTime
+from civicline.domain.errors import NotFound
+from civicline.storage.tables import ConsoleSessionRow, LoginFailureRow, StaffUserRow, UTCDateTime
 from civicline.storage.upsert import insert
+
+
+def _staff(row: StaffUserRow) -> StaffUser:
+    return StaffUser(
+        id=row.id,
+        username=row.username,
+        password_hash=row.password_hash,
+        role=Role(row.role),
+        department=row.department,
+        display_name=row.display_name,
+        active=row.active,
+        created_at=row.created_at,
+    )
+
+
+class SqlStaff:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, user: StaffUser) -> StaffUser:
+        row = StaffUserRow(
+            username=user.username,
+            password_hash=user.password_hash,
+            role=user.role,
+            department=user.department,
+            display_name=user.display_name,
+            active=user.active,
+            created_at=user.created_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        user.id = row.id
+        return user
+
+    async def by_username(self, username: str) -> StaffUser | None:
+        row = await self.session.scalar(
+            select(StaffUserRow).where(StaffUserRow.username == username)
+        )
+        return None if row is None else _staff(row)
+
+    async def get(self, user_id: int) -> StaffUser:
+        row = await self.session.get(StaffUserRow, user_id)
+        if row is None:
+            raise NotFound("staff user", user_id)
+        return _staff(row)
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count(StaffUserRow.id))) or 0)
 
 
 class SqlSessions:

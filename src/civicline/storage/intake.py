@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from civicline.domain.batching import Batcher
 from civicline.domain.messages import InboundMessage
 from civicline.storage.database import unreachable
-from civicline.storage.sql import inbound_from_row, inbound_values, insert_for
+from civicline.storage.inbox import inbound_from_row, inbound_values
 from civicline.storage.tables import InboundMessageRow
+from civicline.storage.upsert import insert_for
 
 Key = tuple[str, str]
 

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicline.domain.errors import NotFound
 from civicline.domain.letters import Letter, LetterKind, PostReply
 from civicline.domain.messages import InboundMessage
+from civicline.storage.inbox import inbound_from_row, inbound_values
 from civicline.storage.tables import CaseRow, InboundMessageRow, LetterRow, MailCursorRow
+from civicline.storage.upsert import insert_for
 
 
 def _letter(row: LetterRow) -> Letter:
@@ -105,9 +107,6 @@ class SqlLetters:
         return (row.uidvalidity, row.last_uid) if row is not None else None
 
     async def store_inbound(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
-        # Imported here: storage.sql builds the unit of work that holds this repository.
-        from civicline.storage.sql import inbound_from_row, inbound_values, insert_for
-
         table = InboundMessageRow.__table__
         inserted = await self.session.scalar(
             insert_for(self.session.get_bind().dialect.name, table)
@@ -137,8 +136,6 @@ class SqlLetters:
         uid: int,
         now: datetime,
     ) -> tuple[InboundMessage, bool]:
-        from civicline.storage.sql import insert_for
-
         stored = await self.store_inbound(message)
         cursor = insert_for(self.session.get_bind().dialect.name, MailCursorRow.__table__).values(
             account=account, folder=folder, uidvalidity=uidvalidity, last_uid=uid, updated_at=now

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicline.domain.cases import Case, CaseStatus, EventKind
 from civicline.domain.messages import Channel, DeliveryStatus, InboundMessage
-from civicline.storage.sql import _case as case_from_row  # the repositories' own mapping
-from civicline.storage.sql import inbound_from_row
+from civicline.storage.cases import case_from_row
+from civicline.storage.inbox import inbound_from_row
 from civicline.storage.tables import CaseEventRow, CaseRow, InboundMessageRow, OutboundMessageRow
 
 PUBLISHED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)

@@ -8,7 +8,6 @@ urgency are checked on the rows the walk meets. A text search scans the open cas
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case
 from civicline.domain.claims import QueueFilter, QueueKind
+from civicline.storage.cases import case_from_row
 from civicline.storage.tables import CaseRow
 
 
@@ -34,9 +34,8 @@ def _like(value: str) -> str:
 
 
 class SqlQueueView:
-    def __init__(self, session: AsyncSession, to_case: Callable[[CaseRow], Case]) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.to_case = to_case  # storage.sql's row mapping, passed in to avoid an import cycle
 
     def _where(self, query: QueueFilter) -> list[Any]:
         statuses = AWAITING_REPLY if query.kind == QueueKind.REPLY else AWAITING_TRIAGE
@@ -80,9 +79,9 @@ class SqlQueueView:
             # the matches) instead of a second scan.
             rows = (await self.session.execute(page.add_columns(total.over(), late.over()))).all()
             if rows or not query.offset:
-                cases = [self.to_case(row[0]) for row in rows]
+                cases = [case_from_row(row[0]) for row in rows]
                 counts = (rows[0][1], rows[0][2]) if rows else (0, 0)
                 return QueuePage(cases=cases, total=int(counts[0]), overdue=int(counts[1]))
-        cases = [self.to_case(r) for r in await self.session.scalars(page)]
+        cases = [case_from_row(r) for r in await self.session.scalars(page)]
         counted = (await self.session.execute(select(total, late).where(*where))).one()
         return QueuePage(cases=cases, total=int(counted[0]), overdue=int(counted[1] or 0))

@@ -9,14 +9,14 @@ from typing import Any, Literal
 from sqlalchemy import Integer, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.cases import OPEN, Case
+from civicline.domain.cases import OPEN
 from civicline.domain.errors import NotFound
 from civicline.domain.ownership import BacklogEntry, CaseOwner
 from civicline.domain.supervision import OrderStatus, SupervisionCounts, SupervisionOrder
+from civicline.storage.cases import case_from_row
 from civicline.storage.tables import CaseOwnerRow, CaseRow, SupervisionOrderRow
 
 OrderFilter = Literal["open", "answered", "closed", "overdue"]
-CaseLoader = Any  # storage.sql._case: a case row to a Case (passed in, as for the queue view)
 
 _O = SupervisionOrderRow
 
@@ -169,9 +169,8 @@ class SqlSupervision:
 
 
 class SqlOwnership:
-    def __init__(self, session: AsyncSession, load_case: CaseLoader) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._case = load_case
 
     async def get(self, case_id: int) -> CaseOwner | None:
         row = await self.session.get(CaseOwnerRow, case_id)
@@ -230,6 +229,5 @@ class SqlOwnership:
         stmt = stmt.order_by(CaseRow.created_at, CaseRow.id).limit(limit).offset(offset)
         entries = []
         for row, leader, count in await self.session.execute(stmt):
-            loaded: Case = self._case(row)
-            entries.append(BacklogEntry(loaded, leader, int(count or 0)))
+            entries.append(BacklogEntry(case_from_row(row), leader, int(count or 0)))
         return entries

@@ -1,4 +1,4 @@
-"""INSERT … ON CONFLICT for both of our dialects, for repositories outside ``storage.sql``."""
+"""INSERT … ON CONFLICT for both of our dialects."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
+def insert_for(dialect: str, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT on both of our dialects."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def insert(session: AsyncSession, table: Any) -> Any:
+    return insert_for(session.get_bind().dialect.name, table)

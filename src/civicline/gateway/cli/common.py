@@ -25,8 +25,8 @@ from civicline.gateway import logs
 from civicline.gateway.settings import Settings
 from civicline.storage import database
 from civicline.storage.base import UnitOfWork
-from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 
 def configured() -> Settings:

@@ -59,8 +59,8 @@ from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.queue import ArqQueue, connect, queue_deliveries
 from civicline.storage.redis_server import EmbeddedRedis
-from civicline.storage.sql import SqlUnitOfWork
 from civicline.storage.taxonomy_file import load_taxonomy
+from civicline.storage.unit_of_work import SqlUnitOfWork
 
 MAX_REJECTIONS_SHOWN = 50
 
