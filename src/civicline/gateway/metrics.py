@@ -12,15 +12,15 @@ million cases, see README), never holding a case number, a citizen or their word
   this month's rates as fractions (handlers.rates); a rate with nothing due is left out.
 
 Who may scrape: with ``CIVICLINE_METRICS_TOKEN`` set, whoever sends
-``Authorization: Bearer <token>`` (401 otherwise); without it, loopback clients only, and not
-through a proxy (a request carrying ``Forwarded`` or ``X-Forwarded-For`` gets 403), so a
-reverse proxy on the same host does not publish the figures.
+``Authorization: Bearer <token>`` (401 otherwise); without it, loopback clients only (403
+otherwise): a loopback peer sending no proxy header, or a loopback client as told by a proxy in
+``CIVICLINE_TRUSTED_PROXIES`` (``gateway/proxies.py``), so a reverse proxy nobody configured,
+even on the same host, does not publish the figures.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Iterator
 
 from fastapi import APIRouter, HTTPException, Request
@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from civicline.domain.rates import RATE_NAMES
 from civicline.gateway.deps import ServicesDep
+from civicline.gateway.proxies import Network, is_local
 from civicline.handlers.rates import CurrentFigures, current_figures
 
 router = APIRouter(include_in_schema=False)
@@ -99,26 +100,21 @@ class _Figures(Collector):
         yield from (backlog, overdue, filed, closed, city, departments)
 
 
-def _authorise(request: Request, token: SecretStr | None) -> None:
+def _authorise(request: Request, token: SecretStr | None, proxies: tuple[Network, ...]) -> None:
     if token is not None:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         expected = token.get_secret_value().encode()
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
             raise HTTPException(401, "metrics need a bearer token", {"WWW-Authenticate": "Bearer"})
         return
-    host = request.client.host if request.client else ""
-    try:
-        local = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    proxied = "forwarded" in request.headers or "x-forwarded-for" in request.headers
-    if not local or proxied:
+    if not is_local(request, proxies):
         raise HTTPException(403, "metrics are served to loopback only: set CIVICLINE_METRICS_TOKEN")
 
 
 @router.get("/metrics")
 async def metrics(request: Request, services: ServicesDep) -> Response:
-    _authorise(request, services.settings.metrics_token)
+    settings = services.settings
+    _authorise(request, settings.metrics_token, settings.proxies)
     figures = await current_figures(
         uow=services.uow(), now=services.now(), city=services.settings.timezone
     )

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicline.domain.claims import LockoutPolicy
 from civicline.domain.incidents import IncidentPolicy
+from civicline.gateway.proxies import Network, networks
 from civicline.handlers.surge import SurgePolicy
 from civicline.nlu.training_data import default_data_path, default_training_dir
 from civicline.storage.calendar_file import DEFAULT_HOLIDAYS
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
         default=None, description="redis:// or unix:// URL; default: an embedded Redis server"
     )
     host: str = "127.0.0.1"
+    trusted_proxies: str = Field(
+        default="",
+        description="reverse proxies whose X-Forwarded-For/-Proto are believed: comma-separated "
+        "addresses or networks (e.g. 127.0.0.1,10.0.0.0/8); default none",
+    )
     port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = Field(
@@ -199,6 +205,12 @@ class Settings(BaseSettings):
         """An empty variable (``CIVICLINE_RASA_URL=``) means the default, as in compose files."""
         return None if value == "" else value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        networks(value)  # a wrong entry stops the start, naming it
+        return value
+
     @field_validator("telegram_api_url", mode="before")
     @classmethod
     def _empty_is_telegram(cls, value: object) -> object:
@@ -225,6 +237,10 @@ class Settings(BaseSettings):
                 "_ and - (Telegram's rule)"
             )
         return self
+
+    @property
+    def proxies(self) -> tuple[Network, ...]:
+        return networks(self.trusted_proxies)
 
     @property
     def telegram_enabled(self) -> bool:

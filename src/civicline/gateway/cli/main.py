@@ -44,7 +44,7 @@ def _server(settings: Settings, services: Services | None) -> Server:
         port=settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes only CIVICLINE_TRUSTED_PROXIES (gateway/proxies)
     )
     return Server(config)
 
