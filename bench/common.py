@@ -368,3 +368,43 @@ def print_rows(rows: list[tuple[str, str, str]]) -> None:
     width = max(len(row[0]) for row in rows) + 2
     for name, value, unit in rows:
         print(f"{name:<{width}}{value:>18}  {unit}")
+
+
+# A fixed piece of Python work, the same in every version of Civicline: what the worker does
+# per case (JSON, regular expressions over Chinese text, dicts and sorting), without our code.
+_REFERENCE_TEXT = (
+    "人民路88号的小区门口，烧烤摊每天晚上十点以后还在营业，油烟和噪音很大，电话13800000000，"
+    "希望城管部门尽快处理。The stall has been there since 2026-11-02; 已经反映过三次了。"
+) * 3
+_REFERENCE_DOC = {
+    "case": "261206-00042",
+    "events": [{"kind": "opened", "at": f"2026-12-06T10:{m:02d}:00", "n": m} for m in range(40)],
+    "text": _REFERENCE_TEXT,
+}
+
+
+def _reference_once() -> int:
+    doc = json.loads(json.dumps(_REFERENCE_DOC, ensure_ascii=False))
+    found = re.findall(r"\d{11}|\d+号|[\u4e00-\u9fff]{2,4}(?:路|街|部门)", doc["text"])
+    counts = Counter(doc["text"])
+    ordered = sorted(doc["events"], key=lambda e: (-e["n"], e["at"]))
+    return len(found) + len(counts) + len(ordered)
+
+
+def reference_cpu_ms(cpu: str = LOAD_CPU, repeats: int = 5, rounds: int = 400) -> float:
+    """CPU per unit of the fixed reference work, on ``cpu`` (the core the worker is pinned
+    to), the best of ``repeats``: a same-run yardstick for CPU figures of our own code that,
+    unlike the NLU, does not change when Civicline does."""
+    before = os.sched_getaffinity(0)
+    if PINNED:
+        os.sched_setaffinity(0, {int(cpu)})
+    try:
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.process_time()
+            for _ in range(rounds):
+                _reference_once()
+            best = min(best, (time.process_time() - started) * 1e3 / rounds)
+        return best
+    finally:
+        os.sched_setaffinity(0, before)
