@@ -12,6 +12,7 @@ from civicline.gateway.api.cases import (
     followup,
     incidents,
     ownership,
+    publication,
     supervision,
 )
 from civicline.handlers.case_actions import Action
@@ -29,7 +30,16 @@ def test_every_other_post_on_a_case_is_left_to_its_own_route() -> None:
     regex, _, _ = compile_path(_action_route().path)
     literals = {
         route.path.rsplit("/", 1)[1]
-        for module in (core, followup, supervision, ownership, dossier, attachments, incidents)
+        for module in (
+            core,
+            followup,
+            supervision,
+            ownership,
+            dossier,
+            attachments,
+            incidents,
+            publication,
+        )
         for route in module.router.routes
         if isinstance(route, APIRoute)
         and "POST" in (route.methods or set())

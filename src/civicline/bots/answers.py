@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from civicline.bots.texts import STATUS_NAMES, VISIT_LABELS, say
+from civicline.bots.texts import PUBLISH_LABELS, STATUS_NAMES, VISIT_LABELS, say
 from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import Citizen
 from civicline.domain.errors import NotFound
 from civicline.domain.governance import VISIT_ANSWERS
 from civicline.domain.messages import Channel, Choice, InboundMessage, Language
 from civicline.domain.taxonomy import Taxonomy
+from civicline.handlers.board import answer_consent, record_consent
 from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.handlers.hotline import Corrections
 from civicline.handlers.letters import Letters
@@ -21,6 +22,8 @@ from civicline.storage.base import UnitOfWork
 
 # Channels with buttons and a chat's patience: the bot asks before it opens a case.
 GUIDED_CHANNELS = frozenset({Channel.TELEGRAM})
+# Chats ask whether a new case may appear on the public board; an SMS costs the citizen.
+CONSENT_CHANNELS = frozenset({Channel.WEBCHAT, Channel.TELEGRAM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,4 +210,44 @@ async def open_at_once(
         now=now,
     )
     message.case_id = case.id
-    return case, case_opened_text(case, message.language or Language.ZH, conversation)
+    text = case_opened_text(case, message.language or Language.ZH, conversation)
+    return case, text + await ask_consent(case, uow, conversation, now)
+
+
+async def ask_consent(
+    case: Case, uow: UnitOfWork, conversation: Conversation, now: datetime
+) -> str:
+    """On a chat, note that the board's question is asked and return it ("" elsewhere, and
+    for a report merged into another: the lead case is the one that may be published)."""
+    if case.channel not in CONSENT_CHANNELS or case.merged_into is not None:
+        return ""
+    await record_consent(case, None, uow=uow, now=now, review=conversation.routing.board_review)
+    return say("publish_question", case.language)
+
+
+def consent_choices(case: Case) -> tuple[Choice, ...]:
+    """The question's buttons, for channels that show them."""
+    if case.channel not in CONSENT_CHANNELS or case.merged_into is not None:
+        return ()
+    return tuple(
+        Choice(PUBLISH_LABELS[answer][case.language], f"publish:{case.number}:{int(answer)}")
+        for answer in (True, False)
+    )
+
+
+async def answer_publish(
+    citizen_id: int,
+    consent: bool,
+    *,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+    language: Language,
+) -> str:
+    """The citizen's yes or no to the board's question, for their latest case that asked."""
+    case = await answer_consent(
+        citizen_id, consent, uow=uow, now=now, review=conversation.routing.board_review
+    )
+    if case is None:
+        return say("publish_nothing", language)
+    return say("publish_yes" if consent else "publish_no", language, number=case.number)

@@ -4,7 +4,9 @@
 my open cases; ``帮助`` / ``HELP``; ``STOP`` / ``退订`` / ``TD`` and ``START`` / ``订阅``: stop
 and resume SMS; a lone digit 1-4 (or 满意/基本满意/不满意/未解决) after a case is closed: the
 return visit's answer; ``语言`` / ``LANG``: the
-language choice. Telegram-style slash commands work too: ``/status 261127-00042``,
+language choice; ``公开`` / ``不公开`` (``PUBLISH`` / ``PRIVATE``, ``yes`` / ``no``) after a
+case opened in a chat: the answer to "may it appear on the public board?". Telegram-style
+slash commands work too: ``/status 261127-00042``,
 ``/mycases``, ``/help``, ``/lang``, ``/start`` (a bot name after ``@`` is ignored).
 """
 
@@ -22,6 +24,9 @@ HELP = {"帮助", "help", "info", "?", "？", "菜单", "menu"}
 # Twilio's own opt-out words, and the Chinese carriers' 退订 / TD.
 STOP = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "退订", "td"}
 START = {"start", "订阅", "unstop"}
+# The answer to the board's question (阳光信访公开), asked when a chat opens a case.
+PUBLISH_YES = {"公开", "同意公开", "可以公开", "同意", "是", "publish", "yes", "y"}
+PUBLISH_NO = {"不公开", "不同意公开", "不要公开", "不同意", "否", "private", "no", "n"}
 RATING = re.compile(r"^\s*([1-4])\s*$")
 # The return visit's answers in words (a digit works too: 1-4, see domain.governance).
 VISIT_WORDS = {
@@ -78,7 +83,14 @@ class Lang:
     pass
 
 
-Command = Status | MyCases | Help | Stop | Start | Rating | Lang
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """The citizen's answer to the public board's consent question."""
+
+    consent: bool
+
+
+Command = Status | MyCases | Help | Stop | Start | Rating | Lang | Publish
 SLASH = re.compile(r"^/([a-z_]+)(?:@\w+)?(?=\s|$)", re.IGNORECASE)
 
 
@@ -100,6 +112,8 @@ def parse_command(text: str) -> Command | None:
         return Rating(int(match.group(1)))
     if word in VISIT_WORDS:
         return Rating(VISIT_WORDS[word])
+    if word in PUBLISH_YES or word in PUBLISH_NO:
+        return Publish(word in PUBLISH_YES)
     number = find_case_number(plain)
     if word in {"status", "查询"}:
         return MyCases()  # "/status" alone: the citizen's open cases

@@ -25,6 +25,7 @@ from civicline.bots.answers import (
     Answer,
     Conversation,
     answer_conversation,
+    answer_publish,
     answer_visit,
     answer_waiting_case,
     my_cases_text,
@@ -192,6 +193,16 @@ async def _answer_command(
         case commands.Start():
             await uow.citizens.set_opt_out(handle, False)
             return Answer(say("started", language))
+        case commands.Publish(consent):
+            text = await answer_publish(
+                citizen.id,
+                consent,
+                uow=uow,
+                conversation=conversation,
+                now=now,
+                language=language,
+            )
+            return Answer(text)
         case commands.Rating(answer):
             closed = await uow.cases.for_citizen(citizen.id, statuses=[CaseStatus.CLOSED], limit=5)
             case = next((c for c in closed if awaits_visit(c)), None)

@@ -20,8 +20,11 @@ from civicline.bots.answers import (
     Answer,
     Conversation,
     answer_conversation,
+    answer_publish,
     answer_visit,
+    ask_consent,
     case_opened_text,
+    consent_choices,
     open_at_once,
 )
 from civicline.bots.texts import VISIT_LABELS, say
@@ -210,11 +213,41 @@ async def _on_choice(
     if kind == "cat" and live is not None and value in conversation.taxonomy.categories:
         case = await open_pending(live, uow, conversation, now, category=value)
         message.case_id = case.id
-        return Answer(case_opened_text(case, language, conversation), opened=(case.number,))
+        text = case_opened_text(case, language, conversation)
+        text += await ask_consent(case, uow, conversation, now)
+        return Answer(text, consent_choices(case), opened=(case.number,))
+    if kind == "publish":
+        number, _, answer = value.rpartition(":")
+        return await _publish(number, answer == "1", message, citizen, uow, conversation, now)
     if kind == "visit":
         number, _, answer = value.rpartition(":")
         return await _visit(number, answer, message, citizen, uow, now, language)
     return Answer(say("choice_expired", language))
+
+
+async def _publish(
+    number: str,
+    consent: bool,
+    message: InboundMessage,
+    citizen: Citizen,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    now: datetime,
+) -> Answer:
+    """A press of the board question's button: the answer for that case, if it still asks."""
+    language = message.language or Language.ZH
+    assert citizen.id is not None
+    asked = await uow.board.asked_of(citizen.id)
+    if asked is None:
+        return Answer(say("publish_nothing", language))
+    case = await uow.cases.get(asked.case_id)
+    if case.number != number:
+        return Answer(say("choice_expired", language))
+    message.case_id = case.id
+    text = await answer_publish(
+        citizen.id, consent, uow=uow, conversation=conversation, now=now, language=language
+    )
+    return Answer(text)
 
 
 async def _visit(

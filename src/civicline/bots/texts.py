@@ -5,6 +5,26 @@ from __future__ import annotations
 from civicline.domain.messages import Language
 
 TEXTS: dict[str, dict[Language, str]] = {
+    "publish_question": {
+        Language.ZH: "\n您的诉求和办理答复可否在“阳光信访”公开"
+        "（姓名、电话、门牌号等个人信息会隐去）？请回复“公开”或“不公开”。",
+        Language.EN: "\nMay your complaint and its answer appear on the public board, with your "
+        "name, phone and address hidden? Reply “PUBLISH” or “PRIVATE”.",
+    },
+    "publish_yes": {
+        Language.ZH: "好的，案件 {number} 办结后将在“阳光信访”公开（隐去个人信息）。",
+        Language.EN: "Thank you: case {number} will appear on the public board once it is "
+        "answered, without your personal details.",
+    },
+    "publish_no": {
+        Language.ZH: "好的，案件 {number} 不会公开。",
+        Language.EN: "Understood: case {number} will not be published.",
+    },
+    "publish_nothing": {
+        Language.ZH: "没有等待您答复是否公开的案件。如需反映新问题，请直接描述。",
+        Language.EN: "No case is waiting for your answer about publication. To report a new "
+        "problem, just describe it.",
+    },
     "case_opened": {
         Language.ZH: "您的诉求已登记，案件编号 {number}，已转交{department}办理，"
         "将在{due}前答复。查询进度请发送“查询 {number}”。",
@@ -195,3 +215,9 @@ STATUS_NAMES: dict[str, dict[Language, str]] = {
 
 def say(key: str, language: Language, **values: str) -> str:
     return TEXTS[key][language].format(**values)
+
+
+PUBLISH_LABELS: dict[bool, dict[Language, str]] = {
+    True: {Language.ZH: "同意公开", Language.EN: "Publish"},
+    False: {Language.ZH: "不公开", Language.EN: "Keep private"},
+}

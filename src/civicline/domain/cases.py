@@ -68,6 +68,7 @@ class EventKind(enum.StrEnum):
     SUPERVISED = "supervised"  # a supervision order's step (督办): see domain.supervision
     OWNED = "owned"  # a leader took ownership, or its terms changed (包案)
     INCIDENT = "incident"  # a report joined or left this incident, or was suggested for it
+    PUBLICATION = "publication"  # the public board: consent, withheld, released, approved
 
 
 @dataclass(frozen=True, slots=True)

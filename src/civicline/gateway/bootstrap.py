@@ -109,6 +109,7 @@ class Services:
             self.settings.timezone,
             self.calendar,
             incidents=self.settings.incident_policy,
+            board_review=self.settings.board_review,
         )
 
     @property

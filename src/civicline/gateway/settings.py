@@ -150,6 +150,17 @@ class Settings(BaseSettings):
     open311_contact: str = "12345 市民服务热线 / 12345 Mayor Hotline"
     open311_key_service: str = "API keys are issued by the 12345 hotline centre on request."
 
+    # The public board (阳光信访) at /board.
+    board_review: bool = Field(
+        default=False, description="a supervisor approves each case before it is first published"
+    )
+    board_search_per_minute: int = Field(
+        default=30, ge=1, description="board searches per client address per minute"
+    )
+    board_cache_seconds: int = Field(
+        default=60, ge=0, le=86400, description="how long browsers and proxies keep a board page"
+    )
+
     # Letters (信): the mailbox web form, e-mail over IMAP/SMTP, paper letters.
     mailboxes_path: Path = DEFAULT_MAILBOXES  # whom letters may be written to
     letter_file_max_bytes: int = Field(default=10_000_000, ge=1, description="per attachment")

@@ -32,6 +32,9 @@ class Routing:
     city_timezone: tzinfo
     calendar: WorkCalendar = WEEKDAYS_ONLY  # the city's working days (holidays.yml)
     incidents: IncidentPolicy | None = None  # group reports of one event; None: never
+    # The city's rule for the public board: a supervisor reviews a case before it is first
+    # published (CIVICLINE_BOARD_REVIEW).
+    board_review: bool = False
 
 
 NOT_PRESSING = Flags(urgent=False, collective=False, reasons=())

@@ -30,6 +30,7 @@ from civicline.domain.messages import (
 )
 from civicline.domain.taxonomy import Category, Department, Taxonomy
 from civicline.domain.text import flaw
+from civicline.handlers.board import record_consent
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint
 from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classifier
@@ -96,6 +97,8 @@ class Transcript:
     department: str | None = None
     urgent: bool | None = None
     sms_consent: bool = False
+    # The operator asked whether the matter may be published on the board (None: not asked).
+    publish_consent: bool | None = None
     language: Language | None = None
     source: str = "operator"  # operator, import or voice
     attachments: tuple[str, ...] = ()
@@ -147,6 +150,7 @@ class Transcript:
                 "ended_at": self.ended_at.isoformat(),
                 "source": self.source,
                 "sms_consent": self.sms_consent,
+                "publish_consent": self.publish_consent,
                 "operator_choice": {
                     k: v
                     for k, v in (
@@ -178,6 +182,7 @@ class Transcript:
             department=choice.get("department"),
             urgent=choice.get("urgent"),
             sms_consent=bool(call.get("sms_consent")),
+            publish_consent=call.get("publish_consent"),
             language=Language(call["language"]) if call.get("language") else None,
             source=str(call.get("source", "operator")),
             attachments=tuple(message.attachments),
@@ -331,6 +336,15 @@ async def process_stored(message_id: int, hotline: Hotline, *, now: datetime) ->
         )
         case.reply_channel = Channel.SMS if transcript.sms_consent else Channel.HOTLINE
         await uow.cases.save(case)
+        if transcript.publish_consent is not None:
+            await record_consent(
+                case,
+                transcript.publish_consent,
+                uow=uow,
+                now=now,
+                review=hotline.routing.board_review,
+                actor=f"operator:{transcript.operator_id}",
+            )
         message.case_id = case.id
         message.status = InboundStatus.PROCESSED
         await uow.inbox.save(message, processed_at=now)

@@ -48,6 +48,7 @@ from civicline.domain.messages import (
 )
 from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.text import flaw
+from civicline.handlers.board import record_consent
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint, to_citizen
 from civicline.handlers.delivery import record_receipt
 from civicline.handlers.inbound import Handled
@@ -332,6 +333,15 @@ async def process_stored(message_id: int, letters: Letters, *, now: datetime) ->
         if letter.joint:
             case.collective = True
         await uow.cases.save(case)
+        if letter.kind == LetterKind.FORM:  # the form asks; mail and paper letters do not
+            await record_consent(
+                case,
+                letter.may_publish,
+                uow=uow,
+                now=now,
+                review=letters.routing.board_review,
+                title=letter.subject,
+            )
         letter.case_id = case.id
         letter.inbound_id = message.id
         await uow.letters.add(letter)

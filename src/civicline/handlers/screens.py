@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from civicline.domain.accounts import StaffUser
+from civicline.domain.board import BoardEntry
 from civicline.domain.cases import Case
 from civicline.domain.claims import (
     CannedReply,
@@ -115,6 +116,7 @@ class CaseScreen:
     canned: list[CannedReply]
     suggestions: list[Suggestion] = field(default_factory=list)  # one incident? the user may say
     may_unmerge: bool = False  # merged, and the user may handle both cases
+    board: BoardEntry | None = None  # consent and standing with the public board
 
     @property
     def case(self) -> Case:
@@ -136,6 +138,7 @@ async def case_screen(
         may_unmerge = case.merged_into is not None and user.may_handle(
             (await uow.cases.by_number(case.merged_into)).department
         )
+        board = await uow.board.get(case.id)
     live = claim if claim is not None and claim.live(now) else None
     visible = CaseThread(
         case=redact_case(case, user),
@@ -149,4 +152,5 @@ async def case_screen(
         canned=canned,
         suggestions=suggestions,
         may_unmerge=may_unmerge,
+        board=board,
     )

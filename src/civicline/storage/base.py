@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from civicline.domain.accounts import StaffUser
+from civicline.domain.board import BoardEntry, BoardQuery, PublicCase
 from civicline.domain.cases import Case, CaseStatus
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.claims import (
@@ -364,6 +365,28 @@ class LetterRepository(Protocol):
         ...
 
 
+class BoardRepository(Protocol):
+    """The public board: each case's consent and board state, and the public's reads (only
+    listed entries of closed cases; see ``storage.board``)."""
+
+    async def get(self, case_id: int, *, lock: bool = False) -> BoardEntry | None: ...
+    async def save(self, entry: BoardEntry) -> None: ...
+    async def asked_of(self, citizen_id: int) -> BoardEntry | None: ...
+    async def published(self, public_id: str) -> tuple[int, PublicCase] | None: ...
+    async def page(
+        self,
+        query: BoardQuery,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> list[PublicCase]: ...
+    async def top_matters(
+        self, *, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[str | None, str | None, int]]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: commit explicitly, anything else rolls back on exit."""
 
@@ -385,6 +408,7 @@ class UnitOfWork(Protocol):
     queue_view: QueueView
     stats: StatsRepository
     letters: LetterRepository
+    board: BoardRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -22,6 +22,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -512,3 +514,43 @@ class IncidentSuggestionRow(Base):
     created_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None]
+
+
+class BoardEntryRow(Base):
+    """A case's standing with the public board (domain.board): the citizen's consent, the
+    state, the masked text and its search terms. Only ``listed`` rows are ever read by the
+    board, through the partial indexes below."""
+
+    __tablename__ = "board_entries"
+    __table_args__ = (
+        Index(
+            "ix_board_entries_listed",
+            "filed_at",
+            "case_id",
+            postgresql_where=text("state = 'listed'"),
+            sqlite_where=text("state = 'listed'"),
+        ),
+    )
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    consent: Mapped[bool | None] = mapped_column(Boolean)
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    terms: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
+
+
+# The board's word search on PostgreSQL: the terms as an array, every term asked for must be
+# in it (@>); an array, not a text-search vector, so no locale decides what a word is.
+# Listed entries only. SQLite searches with LIKE instead.
+BOARD_TERMS = func.string_to_array(BoardEntryRow.terms, literal_column("' '"))
+Index(
+    "ix_board_entries_terms",
+    BOARD_TERMS,
+    postgresql_using="gin",
+    postgresql_where=text("state = 'listed'"),
+).ddl_if(dialect="postgresql")

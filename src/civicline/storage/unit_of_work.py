@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicline.storage.accounts import SqlLoginFailures, SqlSessions, SqlStaff
 from civicline.storage.base import (
+    BoardRepository,
     CannedReplyRepository,
     CaseRepository,
     CitizenRepository,
@@ -28,6 +29,7 @@ from civicline.storage.base import (
     StatsRepository,
     SupervisionRepository,
 )
+from civicline.storage.board import SqlBoard
 from civicline.storage.canned import SqlCannedReplies
 from civicline.storage.cases import SqlCases
 from civicline.storage.citizens import SqlCitizens
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
         self.queue_view: QueueView = SqlQueueView(self.session)
         self.stats: StatsRepository = SqlStats(self.session)
         self.letters: LetterRepository = SqlLetters(self.session)
+        self.board: BoardRepository = SqlBoard(self.session)
         return self
 
     async def __aexit__(

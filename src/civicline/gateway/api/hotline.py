@@ -58,6 +58,11 @@ class TranscriptIn(SuggestIn):
     department: str | None = Field(default=None, max_length=64)
     urgent: bool | None = None
     sms_consent: bool = False
+    publish_consent: bool | None = Field(
+        default=None,
+        description="the caller agreed (true) or refused (false) that the matter and its answer "
+        "appear, masked, on the public board; null: not asked (never published)",
+    )
     language: Language | None = None
 
 
@@ -114,6 +119,7 @@ async def file_call(
         department=body.department,
         urgent=body.urgent,
         sms_consent=body.sms_consent,
+        publish_consent=body.publish_consent,
         language=body.language,
     )
     filed = await hotline.file_call(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from civicline.bots.dialogue import FOLLOWUP_TEXTS
+from civicline.domain.board import BoardAction
 from civicline.domain.cases import AWAITING_TRIAGE, REPLYABLE, TRANSITIONS, CaseStatus
 from civicline.domain.claims import ClaimRule
 from civicline.domain.errors import DomainError, InvalidInput
@@ -32,7 +33,8 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
-from civicline.handlers import case_actions, followup, incident_review
+from civicline.gateway.pages.board_cache import clear_board_cache
+from civicline.handlers import board, case_actions, followup, incident_review
 from civicline.handlers.canned import canned_text
 from civicline.handlers.screens import CaseScreen, case_screen
 from civicline.storage.queue import queue_deliveries
@@ -228,6 +230,31 @@ async def unmerge(request: Request, number: NumberPath, who: ViewerDep) -> Respo
         )
     except DomainError as exc:
         return await page(request, who, number, error=str(exc), status=status_for(exc))
+    return redirect(f"{PREFIX}/cases/{number}")
+
+
+@router.post("/cases/{number}/publication")
+async def publication(request: Request, number: NumberPath, who: ViewerDep) -> Response:
+    """The public board: withhold the case (with a reason), release it, or approve it."""
+    services = services_of(request)
+    form = await checked_form(request, who)
+    try:
+        action = BoardAction(form.get("action", ""))
+    except ValueError:
+        exc = InvalidInput("unknown board action")
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
+    try:
+        await board.decide(
+            number,
+            action,
+            form.get("reason"),
+            user=who.user,
+            uow=services.uow(),
+            now=services.now(),
+        )
+    except DomainError as exc:
+        return await page(request, who, number, error=str(exc), status=status_for(exc))
+    clear_board_cache(request)
     return redirect(f"{PREFIX}/cases/{number}")
 
 

@@ -57,8 +57,10 @@ FIELDS = (
     "department",
     "urgent",
     "sms_consent",
+    "publish_consent",
 )
 URGENCY = {"": None, "1": True, "0": False}  # as the NLU reads it, urgent, not urgent
+# The same three answers for the board's question: not asked, may publish, may not.
 FUTURE_SLACK = timedelta(minutes=10)  # a clock a little ahead of the server's
 RANKED = 3  # the NLU's runners-up shown beside its choice
 
@@ -155,6 +157,7 @@ def _transcript(
         department=values["department"] or None,
         urgent=URGENCY.get(values["urgent"]),
         sms_consent=values["sms_consent"] == "on",
+        publish_consent=URGENCY.get(values["publish_consent"]),
     )
 
 

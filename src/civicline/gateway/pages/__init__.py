@@ -1,11 +1,12 @@
-"""Public pages for citizens: the web chat at ``/``, the mayor's mailbox at ``/mailbox``."""
+"""Public pages for citizens: the web chat at ``/``, the mayor's mailbox at ``/mailbox``, the
+public board at ``/board``."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from civicline.gateway.pages import mailbox, webchat
+from civicline.gateway.pages import board, board_rates, mailbox, webchat
 
 router = APIRouter()
-for module in (webchat, mailbox):
+for module in (webchat, mailbox, board_rates, board):
     router.include_router(module.router)

@@ -13,11 +13,21 @@ from civicline.gateway.api.cases import (
     followup,
     incidents,
     ownership,
+    publication,
     supervision,
 )
 
 PREFIX = "/cases"
 
 router = APIRouter()
-for module in (core, followup, incidents, supervision, ownership, dossier, attachments):
+for module in (
+    core,
+    followup,
+    incidents,
+    supervision,
+    ownership,
+    dossier,
+    attachments,
+    publication,
+):
     router.include_router(module.router, prefix=PREFIX)

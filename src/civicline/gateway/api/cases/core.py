@@ -26,7 +26,16 @@ router = APIRouter(tags=["staff"])
 CASE_NUMBER = r"^\d{6}-\d{5,}$"
 # A case's other sub-resources that take a POST: the action route leaves them alone, so it
 # matches no request another route matches, whatever the order (an unknown action: 422).
-OTHER_POSTS = ("replies", "pause", "resume", "visit", "supervision", "ownership", "unmerge")
+OTHER_POSTS = (
+    "replies",
+    "pause",
+    "resume",
+    "visit",
+    "supervision",
+    "ownership",
+    "unmerge",
+    "publication",
+)
 
 
 class ActionSegment(Convertor[str]):

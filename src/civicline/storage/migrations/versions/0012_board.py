@@ -1,0 +1,69 @@
+"""the public board: each case's consent to publication, its board state and masked text
+
+Revision ID: 0012
+Revises: 0010
+Create Date: 2026-12-06 12:00:00.000000
+
+Cases filed before this revision were never asked: they have no board entry and are never
+published.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+WHEN = sa.DateTime(timezone=True)
+LISTED = sa.text("state = 'listed'")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "board_entries",
+        sa.Column("case_id", BIG_ID, nullable=False),
+        sa.Column("public_id", sa.String(length=24), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("consent", sa.Boolean(), nullable=True),
+        sa.Column("title", sa.String(length=100), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("terms", sa.Text(), nullable=False),
+        sa.Column("filed_at", WHEN, nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("decided_by", sa.String(length=100), nullable=True),
+        sa.Column("updated_at", WHEN, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_board_entries_case_id_cases")
+        ),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_board_entries")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_board_entries_public_id")),
+    )
+    op.create_index(
+        "ix_board_entries_listed",
+        "board_entries",
+        ["filed_at", "case_id"],
+        unique=False,
+        postgresql_where=LISTED,
+        sqlite_where=LISTED,
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index(
+            "ix_board_entries_terms",
+            "board_entries",
+            [sa.text("string_to_array(terms, ' ')")],
+            unique=False,
+            postgresql_using="gin",
+            postgresql_where=LISTED,
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_board_entries_terms", table_name="board_entries")
+    op.drop_index("ix_board_entries_listed", table_name="board_entries")
+    op.drop_table("board_entries")

@@ -1,0 +1,155 @@
+"""End to end over HTTP: the public board (阳光信访). A citizen consents on the web chat, the
+case is answered and rated, and it appears on the board with the reply and the rating,
+masked; a case without consent never appears; a withheld case leaves the board, the search,
+its own URL and the feed."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Gateway, eventually
+
+NAME, PHONE, PLATE = "张伟", "13912345678", "皖P12345"
+COMPLAINT = (
+    f"我叫{NAME}，电话{PHONE}。幸福路88号小区门口的路灯坏了一个星期了，晚上一片漆黑，"
+    f"车牌{PLATE}的车还天天堵在3栋2单元门口，老人出门很危险"
+)
+REPLY = "已安排维修人员今天更换幸福路路灯，并通知业主挪车。"
+
+
+async def _say(client: httpx.AsyncClient, text: str) -> None:
+    sent = await client.post(
+        "/api/v1/webchat/messages", json={"client_message_id": uuid.uuid4().hex, "text": text}
+    )
+    assert sent.status_code == 202, sent.text
+
+
+async def _replies(client: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
+    async def outbound() -> list[dict[str, Any]]:
+        answer = await client.get("/api/v1/webchat/messages")
+        out = [m for m in answer.json()["messages"] if m["direction"] == "outbound"]
+        return out if len(out) >= count else []
+
+    return list(await eventually(outbound))
+
+
+async def _complain(gateway: Gateway, text: str, consent: str | None) -> tuple[Any, str]:
+    """A citizen's web chat complaint, and their answer to the board's question."""
+    citizen = gateway.citizen()
+    assert (await citizen.get("/")).status_code == 200
+    await _say(citizen, text)
+    [ack] = await _replies(citizen, 1)
+    number = ack["case_number"]
+    assert "阳光信访" in ack["text"] and "公开" in ack["text"]  # the question was asked
+    if consent is not None:
+        await _say(citizen, consent)
+        answered = await _replies(citizen, 2)
+        assert number in answered[-1]["text"]
+    return citizen, number
+
+
+async def _answer_and_close(gateway: Gateway, number: str) -> None:
+    clerk = await gateway.staff("li")
+    reply = await clerk.post(f"/api/v1/cases/{number}/replies", json={"text": REPLY})
+    assert reply.status_code == 202, reply.text
+    closed = await clerk.post(
+        f"/api/v1/cases/{number}/close",
+        json={"reason": f"路灯已更换，联系人{NAME}确认。", "outcome": "solved"},
+    )
+    assert closed.status_code == 200, closed.text
+
+
+async def test_consented_answered_rated_case_is_published_masked_until_withheld(
+    gateway: Gateway,
+) -> None:
+    citizen, number = await _complain(gateway, COMPLAINT, "公开")
+    _, private = await _complain(gateway, "人民路的路灯坏了好几天了，晚上很黑，请尽快修", "不公开")
+    _, unanswered = await _complain(gateway, "解放路的路灯也坏了，晚上很黑", None)
+    boss = await gateway.staff("boss")
+    state = (await boss.get(f"/api/v1/cases/{number}/publication")).json()
+    assert state["consent"] is True and state["state"] == "listed"
+    assert (await boss.get(f"/api/v1/cases/{private}/publication")).json()["consent"] is False
+
+    for case in (number, private, unanswered):
+        await _answer_and_close(gateway, case)
+    # The return visit's question comes after the close: the citizen answers "1" (满意).
+    await _replies(citizen, 4)  # receipt, consent thanks, answer, visit question
+    await _say(citizen, "1")
+    await _replies(citizen, 5)
+
+    public = gateway.citizen()
+    page = await public.get("/board")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    html = page.text
+    links = re.findall(r'href="/board/cases/([A-Za-z0-9_-]+)\?lang=zh"', html)
+    assert len(links) == 1  # only the consented case
+    for secret in (NAME, PHONE, PLATE, "88号", "3栋"):
+        assert secret not in html
+    assert "幸福路" in html and "某某" in html and "皖P*****" in html
+    assert "满意" in html
+    url = f"/board/cases/{links[0]}"
+    detail = await public.get(url)
+    assert detail.status_code == 200
+    assert REPLY in detail.text and "路灯已更换" in detail.text and "满意" in detail.text
+    for secret in (NAME, PHONE, PLATE, "88号"):
+        assert secret not in detail.text
+    assert number not in detail.text  # case numbers are not public
+
+    assert page.headers["cache-control"].startswith("public")
+    again = await public.get("/board", headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304
+
+    found = await public.get("/board", params={"q": "路灯 幸福路"})
+    assert found.status_code == 200 and url in found.text
+    nothing = await public.get("/board", params={"q": "人民路"})  # only the private case's
+    assert "/board/cases/" not in nothing.text and 'data-testid="board-empty"' in nothing.text
+    assert url not in (await public.get("/board", params={"q": NAME})).text  # masked words
+    assert url in (await public.get("/board", params={"department": "housing_construction"})).text
+    feed = await public.get("/board/feed.atom")
+    assert feed.status_code == 200 and url in feed.text and PHONE not in feed.text
+
+    guessed = await public.get("/board/cases/" + "A" * 16)
+    assert guessed.status_code == 404
+
+    withheld = await boss.post(
+        f"/api/v1/cases/{number}/publication", json={"action": "withhold", "reason": "涉及隐私"}
+    )
+    assert withheld.status_code == 200, withheld.text
+    assert withheld.json()["state"] == "withheld"
+    assert (await public.get(url)).status_code == 404
+    assert url not in (await public.get("/board")).text
+    assert url not in (await public.get("/board", params={"q": "路灯"})).text
+    assert url not in (await public.get("/board/feed.atom")).text
+    history = (await boss.get(f"/api/v1/cases/{number}")).json()["history"]
+    event = [e for e in history if e["kind"] == "publication"][-1]
+    assert event["reason"] == "涉及隐私" and event["data"]["action"] == "withhold"
+
+    released = await boss.post(f"/api/v1/cases/{number}/publication", json={"action": "release"})
+    assert released.status_code == 200
+    assert (await public.get(url)).status_code == 200
+
+
+async def test_bad_board_input_answers_4xx(gateway: Gateway) -> None:
+    public = gateway.citizen()
+    for params in (
+        {"page": "x"},
+        {"page": "0"},
+        {"since": "yesterday"},
+        {"category": "nope"},
+        {"q": "字" * 51},
+        {"since": "2026-12-02", "until": "2026-12-01"},
+    ):
+        answer = await public.get("/board", params=params)
+        assert answer.status_code == 400, params
+    assert (await public.get("/board/rates", params={"month": "2026-13"})).status_code == 400
+    staff = await gateway.staff("li")
+    answer = await staff.post(
+        "/api/v1/cases/261206-00001/publication", json={"action": "withhold", "reason": "x"}
+    )
+    assert answer.status_code == 404
+    answer = await staff.post("/api/v1/cases/261206-00001/publication", json={"action": "hide"})
+    assert answer.status_code == 422
