@@ -22,7 +22,7 @@ browser:
 	  else echo "browser tests need Chromium and a CJK font: sudo apt-get install chromium fonts-noto-cjk"; fi; }
 
 # The letters' tests read mail from a real IMAP server: Debian's dovecot, run by each test as
-# its own process on a free port (tests/mailserver.py); the system service is not used.
+# its own process on a free port (tests/support/mailserver.py); the system service is not used.
 mail:
 	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd; \

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/email_intake.py [--mails 1000] [--postgres]
 
-A dovecot of its own (tests/mailserver.py) gets ``--mails`` mails by IMAP APPEND: 70 % UTF-8
+A dovecot of its own (tests/support/mailserver.py) gets ``--mails`` mails by IMAP APPEND: 70 % UTF-8
 letters, 15 % GBK, 10 % HTML-only, 5 % auto-replies; one in twenty carries a small PNG. Then,
 each from a fresh database, with wall-clock and this process's CPU time per mail:
 
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.memory import MemoryQueue  # noqa: E402
-from tests.mailserver import Dovecot  # noqa: E402
+from tests.support.mailserver import Dovecot  # noqa: E402
 
 from civicline.channels.email.parse import parse_mail  # noqa: E402
 from civicline.gateway.bootstrap import services_for  # noqa: E402

@@ -1,88 +1,27 @@
-"""Shared fixtures: SQLite and PostgreSQL databases, embedded and real Redis, the services.
-
-The real PostgreSQL and Redis come from CIVICLINE_TEST_POSTGRES_URL and
-CIVICLINE_TEST_REDIS_URL (defaults: this machine's). When one is unreachable its tests skip,
-unless CIVICLINE_REQUIRE_SERVICES=1 (CI sets it): then they fail.
-"""
+"""Shared fixtures: SQLite and PostgreSQL databases, embedded and real Redis, the services, the
+real mail servers. What they are built from lives in tests/support/ (services.py: the real
+services' URLs and what tests do to them)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-import asyncpg
 import pytest
-import redis.asyncio as aioredis
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from civicline.gateway.bootstrap import Services
 from civicline.storage import database
 from civicline.storage.redis_server import EmbeddedRedis
-from civicline.storage.tables import Base
+from tests.support.mailserver import Dovecot, SmtpSink
 from tests.support.places import Places, SqlUnitOfWorkFactory
-
-# The real mail servers' fixtures (dovecot, smtp_sink) for the letters' tests.
-pytest_plugins = ["tests.mailserver"]
-
-POSTGRES_URL = os.environ.get(
-    "CIVICLINE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from tests.support.services import (
+    REDIS_URL,
+    flushed,
+    fresh_postgres,
+    truncate_database,
 )
-REDIS_URL = os.environ.get("CIVICLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_SERVICES = os.environ.get("CIVICLINE_REQUIRE_SERVICES") == "1"
-
-
-def _unavailable(what: str, exc: BaseException) -> None:
-    message = f"{what} is not reachable: {exc!r}"
-    if REQUIRE_SERVICES:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def terminate_backends(url: str) -> int:
-    """End every other session on ``url``'s database (pg_terminate_backend), as an operator
-    or a failover would; how many there were."""
-    conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
-    try:
-        ended = await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await conn.close()
-    return int(ended)
-
-
-@contextmanager
-def fresh_postgres() -> Iterator[str]:
-    """A new, empty database on the real PostgreSQL (its URL), dropped afterwards."""
-    admin = make_url(POSTGRES_URL)
-    name = f"civicline_test_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable("PostgreSQL", exc)
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -109,20 +48,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = request.getfixturevalue("postgres_database")
     yield url
     asyncio.run(truncate_database(url))
-
-
-async def truncate_database(url: str) -> None:
-    engine = database.create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        # Case numbers' day sequences (storage.case_numbers) live outside the tables.
-        sequences = await conn.scalars(
-            text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'case_seq_%'")
-        )
-        for name in list(sequences):
-            await conn.execute(text(f'DROP SEQUENCE "{name}"'))
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -152,28 +77,15 @@ async def redis_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         url = request.getfixturevalue("embedded_redis").url
     else:
         url = REDIS_URL
-    async with _flushed(url):
+    async with flushed(url):
         yield url
 
 
 @pytest.fixture
 async def real_redis() -> AsyncIterator[str]:
     """The real Redis alone, flushed before and after."""
-    async with _flushed(REDIS_URL):
+    async with flushed(REDIS_URL):
         yield REDIS_URL
-
-
-@asynccontextmanager
-async def _flushed(url: str) -> AsyncIterator[None]:
-    client = aioredis.Redis.from_url(url)
-    try:
-        await client.flushdb()
-    except (OSError, aioredis.ConnectionError) as exc:
-        await client.aclose()
-        _unavailable("Redis", exc)
-    yield
-    await client.flushdb()
-    await client.aclose()
 
 
 @pytest.fixture
@@ -186,3 +98,19 @@ async def services(places: Places) -> AsyncIterator[Services]:
     """The gateway's services on this test's database and a clean embedded Redis."""
     async with places.services() as built:
         yield built
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    server = Dovecot()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()

@@ -1,97 +1,13 @@
-"""A real gateway on a loopback port with its worker, driven over HTTP like a browser would."""
+"""The e2e fixture: a real gateway on a loopback port with its worker (tests/support/gateway.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-import uvicorn
 
-from civicline.domain.accounts import Role
-from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services
-from civicline.gateway.users import create_user
-from civicline.gateway.worker import build_worker, stop_worker
-
-PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Gateway:
-    url: str
-    services: Services
-
-    def citizen(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=10)
-
-    async def staff(self, username: str) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=self.url, timeout=10)
-        answer = await client.post(
-            "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
-        )
-        assert answer.status_code == 200, answer.text
-        client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-        return client
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
-@asynccontextmanager
-async def serving(services: Services, port: int | None = None) -> AsyncIterator[Gateway]:
-    """The gateway app on a loopback port with its worker, and three staff accounts."""
-    for name, role, department in [
-        ("li", Role.STAFF, "housing_construction"),
-        ("zhao", Role.STAFF, "transport"),
-        ("boss", Role.SUPERVISOR, None),
-    ]:
-        await create_user(
-            services.uow(), services.taxonomy, name, PASSWORD, role, department, now=services.now()
-        )
-    port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(services.settings, services),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
-    )
-    running = asyncio.create_task(server.serve())
-    while not server.started:
-        if running.done():
-            running.result()
-        await asyncio.sleep(0.02)
-    worker = await build_worker(services, sweep_at_start=False)
-    working = asyncio.create_task(worker.async_run())
-    try:
-        yield Gateway(f"http://127.0.0.1:{port}", services)
-    finally:
-        server.should_exit = True
-        await running
-        await stop_worker(worker, working)
+from tests.support.gateway import Gateway, serving
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import uuid
 
 import httpx
 
-from tests.e2e.conftest import Gateway, eventually
+from tests.support.gateway import Gateway
+from tests.support.polling import eventually
 
 
 async def _chat(gateway: Gateway) -> httpx.AsyncClient:

@@ -21,10 +21,10 @@ from civicline.domain.accounts import Role
 from civicline.domain.claims import CannedReply
 from civicline.domain.messages import Language
 from civicline.gateway.users import create_user
-from tests.conftest import REQUIRE_SERVICES
-from tests.e2e.conftest import PASSWORD, Gateway, serving
 from tests.e2e.test_browser_webchat import ARGS, CHROMIUM, HAVE_CHROMIUM, SCREENSHOTS
+from tests.support.gateway import PASSWORD, Gateway, serving
 from tests.support.places import Places
+from tests.support.services import REQUIRE_SERVICES
 
 STREETLIGHT = "幸福路88号小区门口的路灯坏了一个星期，晚上一片漆黑，老人出门很危险"
 SCRIPTED = "和平路小区电梯坏了三天 <script>window.pwned=1</script> 物业不管"

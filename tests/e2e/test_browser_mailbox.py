@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from tests.e2e import test_browser_webchat as webchat
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 browser = webchat.browser  # Debian's Chromium, as the web chat's browser test drives it
 SCREENSHOTS = webchat.SCREENSHOTS

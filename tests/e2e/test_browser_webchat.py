@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.conftest import REQUIRE_SERVICES
-from tests.e2e.conftest import Gateway, eventually
+from tests.support.gateway import Gateway
+from tests.support.polling import eventually
+from tests.support.services import REQUIRE_SERVICES
 
 CHROMIUM = os.environ.get(
     "CIVICLINE_TEST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium"

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Gateway
-from tests.e2e.console_helpers import console, file_complaint, post_form
+from tests.support.console import console, file_complaint, post_form
+from tests.support.gateway import Gateway
 
 STREETLIGHT = "幸福路88号小区门口的路灯坏了一个星期，晚上一片漆黑"
 LIFT = "和平路小区电梯坏了三天，物业不管"

@@ -13,8 +13,8 @@ from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
 from civicline.nlu.corrections import corrections_path
 from civicline.nlu.training_data import load_examples
-from tests.e2e.conftest import PASSWORD, Gateway
-from tests.e2e.console_helpers import console
+from tests.support.console import console
+from tests.support.gateway import PASSWORD, Gateway
 
 BUS = "公交车司机开车打电话，很危险"
 CALL = f"话务员：您好，12345热线。\n来电人：{BUS}\n车牌号记不清了\n话务员：好的，已记录。"

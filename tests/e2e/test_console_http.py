@@ -13,8 +13,8 @@ from civicline.domain.citizens import ContactHandle
 from civicline.domain.messages import Channel, Language
 from civicline.nlu.corrections import corrections_path
 from civicline.nlu.training_data import load_examples
-from tests.e2e.conftest import PASSWORD, Gateway
-from tests.e2e.console_helpers import console, csrf_of, file_complaint, post_form, sign_in
+from tests.support.console import console, csrf_of, file_complaint, post_form, sign_in
+from tests.support.gateway import PASSWORD, Gateway
 
 STREETLIGHT = "幸福路88号小区门口的路灯坏了一个星期，晚上一片漆黑，我的电话13912345678"
 

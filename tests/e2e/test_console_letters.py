@@ -11,9 +11,9 @@ import httpx
 
 from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
-from tests.e2e.conftest import PASSWORD, Gateway
-from tests.e2e.console_helpers import console, csrf_of
 from tests.e2e.test_console_hotline import form_of
+from tests.support.console import console, csrf_of
+from tests.support.gateway import PASSWORD, Gateway
 
 SUBJECT = "公交车司机开车打电话"
 BODY = "我每天坐12路公交车上班，司机经常一边开车一边打电话，很危险，请交通部门管一管。"

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 HUGE = str(2**64)  # past every 64-bit column
 V2 = "/open311/v2"

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from civicline.domain.messages import Channel, DeliveryStatus
 from civicline.storage.tables import CaseRow, InboundMessageRow, OutboundMessageRow
-from tests.e2e.conftest import eventually, serving
-from tests.mailserver import Dovecot, SmtpSink
+from tests.support.gateway import serving
+from tests.support.mailserver import Dovecot, SmtpSink
 from tests.support.places import Places
+from tests.support.polling import eventually
 
 CITIZEN = "wang.fang@example.cn"
 CITY = "mayor@city.example"

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
 from civicline.handlers.escalation import Schedule, run_schedule
-from tests.e2e.conftest import PASSWORD, Gateway
 from tests.e2e.test_webchat_flow import _bot_reply, _open_chat, _say
+from tests.support.gateway import PASSWORD, Gateway
 
 COMPLAINT = "幸福路88号小区门口的路灯坏了一个星期了，晚上一片漆黑"
 

@@ -13,9 +13,11 @@ import pytest
 
 from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
-from tests.e2e.conftest import PASSWORD, Gateway, eventually, free_port, serving
 from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
+from tests.support.gateway import PASSWORD, Gateway, serving
 from tests.support.places import Places
+from tests.support.polling import eventually
+from tests.support.ports import free_port
 
 CALLER = "13912345678"  # as operators type it: no country code
 CALLER_E164 = "+8613912345678"

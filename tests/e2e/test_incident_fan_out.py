@@ -10,13 +10,15 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.e2e.conftest import Gateway, eventually, free_port, serving
 from tests.e2e.test_sms_flow import OUR_NUMBER, Sms
 from tests.e2e.test_telegram_flow import CASE_NUMBER, SECRET, Tg, as_chat, payload
 from tests.e2e.test_webchat_flow import _bot_reply, _open_chat, _say
 from tests.fakes.telegram_api import FakeTelegram, running_fake_telegram
 from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
+from tests.support.gateway import Gateway, serving
 from tests.support.places import Places
+from tests.support.polling import eventually
+from tests.support.ports import free_port
 
 CHAT = 7_000_001
 PHONE = "+8613700001111"

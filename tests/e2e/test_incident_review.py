@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import Gateway
-from tests.e2e.console_helpers import console, file_complaint, post_form
+from tests.support.console import console, file_complaint, post_form
+from tests.support.gateway import Gateway
 
 COMPOUND = "和平小区电梯坏了，老人下不了楼，物业一直拖着不修"
 BUILDING = "和平小区3号楼电梯坏了，老人下不了楼，物业一直拖着不修"

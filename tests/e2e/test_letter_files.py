@@ -9,10 +9,10 @@ from urllib.parse import quote
 
 from civicline.domain.accounts import Role
 from civicline.gateway.users import create_user
-from tests.e2e.conftest import PASSWORD, serving
-from tests.e2e.console_helpers import console
 from tests.e2e.test_mailbox_form import PNG, fields, form, smtp
-from tests.mailserver import SmtpSink
+from tests.support.console import console
+from tests.support.gateway import PASSWORD, serving
+from tests.support.mailserver import SmtpSink
 from tests.support.places import Places
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"

@@ -26,14 +26,16 @@ from sqlalchemy import text
 from civicline.domain.messages import Channel, InboundMessage
 from civicline.gateway.logs import KeyValueFormatter
 from civicline.storage.database import UnstorableText
-from tests.e2e.conftest import Gateway, eventually, free_port, serving
 from tests.e2e.test_incident_fan_out import both_channels
 from tests.e2e.test_sms_flow import Sms
 from tests.e2e.test_telegram_flow import Tg, as_chat, payload
 from tests.fakes.rasa_server import FakeRasa, running_fake_rasa
 from tests.fakes.telegram_api import running_fake_telegram
 from tests.fakes.twilio_server import running_fake_twilio
+from tests.support.gateway import Gateway, serving
 from tests.support.places import Places
+from tests.support.polling import eventually
+from tests.support.ports import free_port
 
 NAME = "隐私甲"
 ID_NUMBER = "11010519491231002X"

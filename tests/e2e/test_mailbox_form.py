@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from civicline.gateway.bootstrap import Services
 from civicline.storage.tables import CaseRow, LetterRow
-from tests.e2e.conftest import eventually, serving
-from tests.mailserver import SmtpSink
+from tests.support.gateway import serving
+from tests.support.mailserver import SmtpSink
 from tests.support.places import Places
+from tests.support.polling import eventually
 
 BODY = "幸福路88号小区门口的路灯坏了一个星期，晚上一片漆黑，老人孩子出门很不安全，请尽快维修。"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100

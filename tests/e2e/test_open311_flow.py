@@ -17,8 +17,9 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.e2e.conftest import Gateway, eventually, serving
+from tests.support.gateway import Gateway, serving
 from tests.support.places import Places
+from tests.support.polling import eventually
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "open311"
 KEY = "open311-test-key"

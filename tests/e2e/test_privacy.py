@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import Gateway, eventually
+from tests.support.gateway import Gateway
+from tests.support.polling import eventually
 
 SECRET_TEXT = "我叫张秘密，电话13912345678，住在隐私路7号，楼下的路灯坏了一个星期"
 

@@ -29,9 +29,11 @@ from civicline.gateway.bootstrap import load_classifier
 from civicline.handlers.sweep import sweep
 from civicline.storage import database
 from civicline.storage.queue import QUEUE_NAME, ArqQueue
-from tests.conftest import terminate_backends, truncate_database
-from tests.e2e.conftest import Gateway, eventually, free_port, serving
+from tests.support.gateway import Gateway, serving
 from tests.support.places import Places, make_settings
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.services import terminate_backends, truncate_database
 
 
 async def test_message_is_kept_while_redis_is_down(gateway: Gateway) -> None:

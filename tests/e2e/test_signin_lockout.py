@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import httpx
 
-from tests.e2e.conftest import PASSWORD, Gateway, serving
-from tests.e2e.console_helpers import sign_in
+from tests.support.console import sign_in
+from tests.support.gateway import PASSWORD, Gateway, serving
 from tests.support.places import Places
 
 TOKEN = "/api/v1/auth/token"

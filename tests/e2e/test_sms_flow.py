@@ -16,9 +16,11 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from civicline.domain.messages import Channel
-from tests.e2e.conftest import Gateway, eventually, free_port, serving
 from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
+from tests.support.gateway import Gateway, serving
 from tests.support.places import Places
+from tests.support.polling import eventually
+from tests.support.ports import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twilio"
 OUR_NUMBER = "+14155550100"

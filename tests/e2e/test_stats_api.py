@@ -18,7 +18,7 @@ from civicline.gateway.app import create_app
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.users import create_user
 from civicline.storage.stats import COUNTS
-from tests.e2e.conftest import PASSWORD
+from tests.support.gateway import PASSWORD
 from tests.support.places import Places
 from tests.support.rates_cases import (
     BY_DEPARTMENT,

@@ -7,8 +7,8 @@ import csv
 import io
 from datetime import timedelta
 
-from tests.e2e.conftest import Gateway
-from tests.e2e.console_helpers import file_complaint
+from tests.support.console import file_complaint
+from tests.support.gateway import Gateway
 
 STREETLIGHT = "幸福路88号小区门口的路灯坏了一个星期，晚上一片漆黑，我的电话13912345678"
 PHONE = "13912345678"

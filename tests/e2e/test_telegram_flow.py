@@ -21,9 +21,10 @@ import httpx
 import pytest
 
 from civicline.domain.messages import Channel
-from tests.e2e.conftest import Gateway, eventually, serving
 from tests.fakes.telegram_api import BOT_USER, Call, FakeTelegram, running_fake_telegram
+from tests.support.gateway import Gateway, serving
 from tests.support.places import Places
+from tests.support.polling import eventually
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telegram"
 SECRET = "e2e-webhook-secret_42"

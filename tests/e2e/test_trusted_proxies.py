@@ -13,8 +13,8 @@ import pytest
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.cli.main import _server
 from civicline.gateway.settings import Settings
-from tests.e2e.conftest import free_port
 from tests.support.places import Places
+from tests.support.ports import free_port
 
 
 @asynccontextmanager

@@ -13,7 +13,8 @@ import pytest
 
 from civicline.domain.messages import Channel, InboundMessage
 from civicline.storage.database import UnstorableText
-from tests.e2e.conftest import PASSWORD, Gateway, eventually
+from tests.support.gateway import PASSWORD, Gateway
+from tests.support.polling import eventually
 
 NUL = "路灯坏了\x00"
 LONE = "路灯坏了\ud800"

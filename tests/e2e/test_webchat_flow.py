@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Gateway, eventually
+from tests.support.gateway import Gateway
+from tests.support.polling import eventually
 
 
 async def _open_chat(gateway: Gateway) -> httpx.AsyncClient:

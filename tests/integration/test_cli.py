@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from civicline.gateway.cli import app
-from tests.e2e.conftest import free_port
+from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from civicline.gateway.mail import mailbox_reader
 from civicline.handlers import letters
 from civicline.storage.tables import InboundMessageRow, MailCursorRow
 from tests.fakes.memory import MemoryQueue
-from tests.mailserver import Dovecot
+from tests.support.mailserver import Dovecot
 
 
 def mail(n: int) -> bytes:

@@ -23,8 +23,8 @@ from civicline.nlu.base import Classification
 from civicline.storage import database
 from civicline.storage.tables import Base, UTCDateTime
 from civicline.storage.taxonomy_file import load_taxonomy
-from tests.conftest import fresh_postgres
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.services import fresh_postgres
 
 TAXONOMY = load_taxonomy()
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from civicline.gateway.cli.nlu import nlu_app
 from civicline.nlu import rasa_folds
 from civicline.nlu.training_data import default_data_path, load_examples
-from tests.conftest import REQUIRE_SERVICES
+from tests.support.services import REQUIRE_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 INTENTS = 4

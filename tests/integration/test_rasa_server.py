@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +22,8 @@ import httpx
 import pytest
 
 from civicline.nlu.rasa import RasaClassifier, RasaUnavailable
-from tests.conftest import REQUIRE_SERVICES
+from tests.support.ports import free_port
+from tests.support.services import REQUIRE_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA = ROOT / ".rasa-venv" / "bin" / "rasa"
@@ -63,12 +63,6 @@ def _missing(message: str) -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def rasa_model() -> Path:
     """The model for the current config and data: trained once, then reused by its hash."""
@@ -93,7 +87,7 @@ def rasa_model() -> Path:
 def rasa_server(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaServer]:
     workdir = tmp_path_factory.mktemp("rasa")
     output = workdir / "server.log"
-    port, token = _free_port(), secrets.token_urlsafe(16)
+    port, token = free_port(), secrets.token_urlsafe(16)
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
     env.pop("LOG_LEVEL", None)
     with output.open("wb") as sink:

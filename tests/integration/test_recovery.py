@@ -21,9 +21,9 @@ from civicline.gateway.worker import build_worker, stop_worker
 from civicline.handlers import case_actions
 from civicline.handlers.sweep import sweep
 from civicline.storage.queue import PROCESS_INBOUND
-from tests.conftest import terminate_backends
 from tests.support.factories import inbound
 from tests.support.places import Places
+from tests.support.services import terminate_backends
 
 COMPLAINTS = [
     "幸福路88号的路灯坏了一个星期，晚上很黑",

@@ -38,13 +38,13 @@ from civicline.domain.messages import (
 from civicline.gateway.cli import app
 from civicline.handlers.ports import SendError
 from civicline.storage import database
-from tests.e2e.conftest import eventually
 from tests.fakes.memory import MemoryInbox, MemoryQueue
 from tests.fakes.telegram_api import (
     FakeTelegram,
     fake_telegram_in_thread,
     running_fake_telegram,
 )
+from tests.support.polling import eventually
 
 CHAT = 5123456789
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)

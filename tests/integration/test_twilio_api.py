@@ -20,7 +20,8 @@ from civicline.channels.twilio_api import (
     verify_signature,
 )
 from civicline.handlers.ports import SendError
-from tests.fakes.twilio_server import FakeTwilio, free_port, running_fake_twilio
+from tests.fakes.twilio_server import FakeTwilio, running_fake_twilio
+from tests.support.ports import free_port
 
 TO = "+8613800138000"
 FROM = "+14155550100"

@@ -32,17 +32,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from civicline.channels.email.imap import ImapAccount
+from tests.support.ports import free_port
+from tests.support.services import REQUIRE_SERVICES
 
-REQUIRE_SERVICES = os.environ.get("CIVICLINE_REQUIRE_SERVICES") == "1"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "mayor"
 PASSWORD = "mailbox-test-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _users() -> tuple[str, str, int, int]:
@@ -215,22 +210,6 @@ class SmtpSink:
     def stop(self) -> None:
         if self.controller is not None:
             self.controller.stop()
-
-
-@pytest.fixture
-def dovecot() -> Any:
-    server = Dovecot()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp_sink() -> Any:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 @asynccontextmanager

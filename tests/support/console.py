@@ -7,7 +7,8 @@ import uuid
 
 import httpx
 
-from tests.e2e.conftest import PASSWORD, Gateway, eventually
+from tests.support.gateway import PASSWORD, Gateway
+from tests.support.polling import eventually
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
