@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Gateway, eventually
+from tests.support.gateway import Gateway
+from tests.support.polling import eventually
 
 NAME, PHONE, PLATE = "张伟", "13912345678", "皖P12345"
 COMPLAINT = (
