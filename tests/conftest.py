@@ -4,7 +4,6 @@ services' URLs and what tests do to them)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from tests.support.services import (
     REDIS_URL,
     flushed,
     fresh_postgres,
-    truncate_database,
+    migrated_database,
 )
 
 
@@ -40,14 +39,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'civicline.db'}"
-        database.upgrade(url)
+    with migrated_database(request, tmp_path, request.param) as url:
         yield url
-        return
-    url = request.getfixturevalue("postgres_database")
-    yield url
-    asyncio.run(truncate_database(url))
 
 
 @pytest.fixture

@@ -1,9 +1,18 @@
-"""The storage port's contract, run against SQLite and the real PostgreSQL."""
+"""The storage ports' contract, run against SQLite, the real PostgreSQL and, where the port has
+one, the in-memory adapter (tests/fakes/memory.py) that handler unit tests use.
+
+Tests taking ``store`` run on all three; tests taking ``uow`` check what only SQL has (the
+batching inbox writer, raw counters, row locks). Ports the memory unit of work does not keep
+(incidents, governance, supervision, ownership, the queue view, stats, letters, the board)
+have their contract here on SQL too, at the end."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -11,12 +20,56 @@ from sqlalchemy import text
 from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.cases import AWAITING_REPLY, CaseStatus, EventKind
 from civicline.domain.citizens import ContactHandle
+from civicline.domain.claims import CannedReply, ConsoleSession, LockoutPolicy
+from civicline.domain.dialogues import DIALOGUE_TIMEOUT, Dialogue, Stage
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, Language
+from civicline.domain.taxonomy import Department
+from civicline.storage import database
+from civicline.storage.base import InboxWriter, UnitOfWork
 from civicline.storage.database import UnstorableText
 from civicline.storage.intake import SqlInboxWriter
+from tests.fakes.memory import MemoryStore
 from tests.support.factories import DEPARTMENTS, T0, case, inbound, outbound
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.services import migrated_database
+
+
+@dataclass
+class Store:
+    """One storage backend: its units of work and the webhook path's inbox writer."""
+
+    kind: str
+    uow: Callable[[], UnitOfWork]
+    writer: InboxWriter
+
+
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "memory":
+        yield "memory"
+        return
+    with migrated_database(request, tmp_path, request.param) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    if store_url == "memory":
+        memory = MemoryStore()
+        yield await _with_departments(Store("memory", memory.uow, memory.writer))
+        return
+    engine = database.create_engine(store_url)
+    sql = Store(store_url.split(":")[0], SqlUnitOfWorkFactory(engine), SqlInboxWriter(engine))
+    yield await _with_departments(sql)
+    await engine.dispose()
+
+
+async def _with_departments(store: Store) -> Store:
+    async with store.uow() as u:
+        await u.departments.sync(DEPARTMENTS)
+        await u.commit()
+    return store
 
 
 @pytest.fixture
@@ -27,7 +80,7 @@ async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     return uow_factory
 
 
-async def _citizen(uow_factory: SqlUnitOfWorkFactory, address: str = "conv-1") -> int:
+async def _citizen(uow_factory: Callable[[], UnitOfWork], address: str = "conv-1") -> int:
     async with uow_factory() as u:
         citizen = await u.citizens.get_or_create(
             ContactHandle(Channel.WEBCHAT, address), at=T0, language=Language.ZH
@@ -37,8 +90,8 @@ async def _citizen(uow_factory: SqlUnitOfWorkFactory, address: str = "conv-1") -
     return citizen.id
 
 
-async def test_inbox_stores_a_provider_message_once(uow: SqlUnitOfWorkFactory) -> None:
-    writer = SqlInboxWriter(uow.engine)
+async def test_inbox_stores_a_provider_message_once(store: Store) -> None:
+    writer = store.writer
     first, created = await writer.add(inbound("m1"))
     again, created_again = await writer.add(inbound("m1", text="另一条"))
     other, created_other = await writer.add(inbound("m2"))
@@ -47,8 +100,8 @@ async def test_inbox_stores_a_provider_message_once(uow: SqlUnitOfWorkFactory) -
     assert other.id != first.id
 
 
-async def test_inbox_batches_concurrent_writes_and_duplicates(uow: SqlUnitOfWorkFactory) -> None:
-    writer = SqlInboxWriter(uow.engine)
+async def test_inbox_batches_concurrent_writes_and_duplicates(store: Store) -> None:
+    writer = store.writer
     await writer.add(inbound("old"))
     keys = [f"k{i % 40}" for i in range(100)] + ["old"]
     results = await asyncio.gather(
@@ -61,7 +114,7 @@ async def test_inbox_batches_concurrent_writes_and_duplicates(uow: SqlUnitOfWork
         by_key.setdefault(key, set()).add(message.id)
     assert all(len(ids) == 1 for ids in by_key.values())
     assert len({next(iter(ids)) for ids in by_key.values()}) == 41
-    async with uow() as u:
+    async with store.uow() as u:
         stored = [await u.inbox.get(next(iter(by_key[f"k{i}"])) or 0) for i in range(40)]
     assert [m.text for m in stored] == [f"#{i}" for i in range(40)]  # the first one wins
 
@@ -83,15 +136,15 @@ async def test_one_unstorable_message_fails_alone(uow: SqlUnitOfWorkFactory, poi
     assert sorted(m.provider_message_id for m in stored) == sorted(set(keys) - {"bad"})
 
 
-async def test_inbox_tracks_unprocessed_messages(uow: SqlUnitOfWorkFactory) -> None:
-    writer = SqlInboxWriter(uow.engine)
+async def test_inbox_tracks_unprocessed_messages(store: Store) -> None:
+    writer = store.writer
     a, _ = await writer.add(inbound("a"))
     b, _ = await writer.add(inbound("b"))
-    async with uow() as u:
+    async with store.uow() as u:
         b.status = InboundStatus.PROCESSED
         await u.inbox.save(b, processed_at=T0)
         await u.commit()
-    async with uow() as u:
+    async with store.uow() as u:
         later = T0 + timedelta(seconds=1)
         assert await u.inbox.unprocessed_ids(received_before=later, limit=10) == [a.id]
         assert await u.inbox.unprocessed_ids(received_before=T0, limit=10) == []
@@ -99,19 +152,19 @@ async def test_inbox_tracks_unprocessed_messages(uow: SqlUnitOfWorkFactory) -> N
     assert stored.received_at == T0 and stored.received_at.tzinfo is not None
 
 
-async def test_nothing_is_kept_without_commit(uow: SqlUnitOfWorkFactory) -> None:
-    async with uow() as u:
+async def test_nothing_is_kept_without_commit(store: Store) -> None:
+    async with store.uow() as u:
         await u.outbox.add(outbound())
-    async with uow() as u:
+    async with store.uow() as u:
         assert await u.outbox.unfinished_ids(updated_before=T0 + timedelta(days=1), limit=10) == []
 
 
-async def test_one_citizen_per_handle(uow: SqlUnitOfWorkFactory) -> None:
-    first = await _citizen(uow, "conv-1")
-    again = await _citizen(uow, "conv-1")
-    other = await _citizen(uow, "conv-2")
+async def test_one_citizen_per_handle(store: Store) -> None:
+    first = await _citizen(store.uow, "conv-1")
+    again = await _citizen(store.uow, "conv-1")
+    other = await _citizen(store.uow, "conv-2")
     assert first == again != other
-    async with uow() as u:
+    async with store.uow() as u:
         citizen = await u.citizens.get(first)
         assert citizen.handle_on(Channel.WEBCHAT) == ContactHandle(Channel.WEBCHAT, "conv-1")
         assert await u.citizens.by_handle(ContactHandle(Channel.SMS, "+8613800000000")) is None
@@ -120,12 +173,12 @@ async def test_one_citizen_per_handle(uow: SqlUnitOfWorkFactory) -> None:
 
 
 async def test_case_numbers_are_sequential_per_day_and_unique_under_concurrency(
-    uow: SqlUnitOfWorkFactory,
+    store: Store,
 ) -> None:
     day = date(2026, 11, 27)
 
     async def take() -> str:
-        async with uow() as u:
+        async with store.uow() as u:
             number = await u.cases.next_number(day)
             await u.commit()
             return number
@@ -135,7 +188,7 @@ async def test_case_numbers_are_sequential_per_day_and_unique_under_concurrency(
     many = await asyncio.gather(*(take() for _ in range(20)))
     assert len(set(many)) == 20
     assert sorted(many)[-1] == "261127-00023"
-    async with uow() as u:
+    async with store.uow() as u:
         assert await u.cases.next_number(date(2026, 11, 28)) == "261128-00001"
 
 
@@ -178,22 +231,22 @@ async def test_an_open_transaction_holding_a_case_number_blocks_no_other(
     assert first < second < third == "261127-00003"
 
 
-async def test_case_and_its_history_round_trip(uow: SqlUnitOfWorkFactory) -> None:
-    citizen = await _citizen(uow)
+async def test_case_and_its_history_round_trip(store: Store) -> None:
+    citizen = await _citizen(store.uow)
     new = case("261127-00001", citizen)
     new.assign("housing_construction", actor="system", at=T0, reason="routed")
-    async with uow() as u:
+    async with store.uow() as u:
         await u.cases.add(new)
         await u.commit()
     assert new.pending_events == []
-    async with uow() as u:
+    async with store.uow() as u:
         loaded = await u.cases.by_number("261127-00001", with_history=True)
         loaded.forward(
             "transport", actor="staff:li", at=T0 + timedelta(hours=1), reason="是道路问题"
         )
         await u.cases.save(loaded)
         await u.commit()
-    async with uow() as u:
+    async with store.uow() as u:
         final = await u.cases.by_number("261127-00001", with_history=True)
         assert (await u.cases.get(final.id or 0)).number == final.number
         with pytest.raises(NotFound):
@@ -210,9 +263,9 @@ async def test_case_and_its_history_round_trip(uow: SqlUnitOfWorkFactory) -> Non
     assert last.at == T0 + timedelta(hours=1)
 
 
-async def test_reply_queue_orders_by_deadline_and_filters(uow: SqlUnitOfWorkFactory) -> None:
-    citizen = await _citizen(uow)
-    async with uow() as u:
+async def test_reply_queue_orders_by_deadline_and_filters(store: Store) -> None:
+    citizen = await _citizen(store.uow)
+    async with store.uow() as u:
         for i, (days, dept) in enumerate(
             [(5, "housing_construction"), (2, "housing_construction"), (1, "transport"), (3, None)]
         ):
@@ -221,7 +274,7 @@ async def test_reply_queue_orders_by_deadline_and_filters(uow: SqlUnitOfWorkFact
                 c.assign(dept, actor="system", at=T0)
             await u.cases.add(c)
         await u.commit()
-    async with uow() as u:
+    async with store.uow() as u:
         housing = await u.cases.queue(
             statuses=AWAITING_REPLY, department="housing_construction", limit=10
         )
@@ -236,12 +289,12 @@ async def test_reply_queue_orders_by_deadline_and_filters(uow: SqlUnitOfWorkFact
     assert sorted(numbers.values()) == ["261127-00001", "261127-00002", "261127-00003"]
 
 
-async def test_outbox_tracks_delivery(uow: SqlUnitOfWorkFactory) -> None:
-    async with uow() as u:
+async def test_outbox_tracks_delivery(store: Store) -> None:
+    async with store.uow() as u:
         message = await u.outbox.add(outbound())
         await u.commit()
     assert message.id is not None
-    async with uow() as u:
+    async with store.uow() as u:
         stored = await u.outbox.get(message.id, lock=True)
         stored.status = DeliveryStatus.SENDING
         stored.attempts = 1
@@ -249,7 +302,7 @@ async def test_outbox_tracks_delivery(uow: SqlUnitOfWorkFactory) -> None:
         stored.updated_at = T0 + timedelta(minutes=1)
         await u.outbox.save(stored)
         await u.commit()
-    async with uow() as u:
+    async with store.uow() as u:
         again = await u.outbox.get(message.id)
         assert (again.status, again.attempts, again.last_error) == (
             DeliveryStatus.SENDING,
@@ -265,16 +318,224 @@ async def test_outbox_tracks_delivery(uow: SqlUnitOfWorkFactory) -> None:
         assert await u.outbox.conversation(Channel.WEBCHAT, "conv-2", limit=5) == []
 
 
-async def test_staff_accounts(uow: SqlUnitOfWorkFactory) -> None:
-    async with uow() as u:
+async def test_staff_accounts(store: Store) -> None:
+    async with store.uow() as u:
         assert await u.staff.count() == 0
         user = await u.staff.add(
             StaffUser("li", "hash", Role.STAFF, created_at=T0, department="transport")
         )
         await u.commit()
-    async with uow() as u:
+    async with store.uow() as u:
         found = await u.staff.by_username("li")
         assert found is not None and found.id == user.id and found.role == Role.STAFF
         assert await u.staff.by_username("wang") is None
         assert await u.staff.count() == 1
         assert [d.code for d in await u.departments.all()] == sorted(d.code for d in DEPARTMENTS)
+
+
+async def test_citizens_link_handles_language_and_opt_out(store: Store) -> None:
+    first, other = await _citizen(store.uow, "conv-1"), await _citizen(store.uow, "conv-2")
+    sms = ContactHandle(Channel.SMS, "+8613800000001")
+    async with store.uow() as u:
+        assert await u.citizens.link(first, sms)
+        assert await u.citizens.link(first, sms)  # again: still theirs
+        assert not await u.citizens.link(other, sms)  # someone else's
+        await u.citizens.set_language(first, Language.EN)
+        await u.citizens.set_opt_out(sms, True)
+        with pytest.raises(NotFound):
+            await u.citizens.set_opt_out(ContactHandle(Channel.SMS, "+86139"), True)
+        await u.commit()
+    async with store.uow() as u:
+        citizen = await u.citizens.by_handle(sms)
+        assert citizen is not None and citizen.id == first and citizen.language == Language.EN
+        assert citizen.handle_on(Channel.SMS) == sms
+        assert await u.citizens.is_opted_out(sms)
+        assert not await u.citizens.is_opted_out(ContactHandle(Channel.WEBCHAT, "conv-1"))
+        await u.citizens.set_opt_out(sms, False)
+        await u.commit()
+    async with store.uow() as u:
+        assert not await u.citizens.is_opted_out(sms)
+
+
+async def test_inbox_links_messages_to_cases_and_keeps_conversations(store: Store) -> None:
+    citizen = await _citizen(store.uow)
+    stored = [(await store.writer.add(inbound(f"m{i}")))[0] for i in range(3)]
+    other, _ = await store.writer.add(inbound("x", address="conv-2"))
+    async with store.uow() as u:
+        new = await u.cases.add(case("261127-00001", citizen))
+        assert new.id is not None
+        await u.inbox.link_case([m.id or 0 for m in stored[:2]], new.id)
+        await u.inbox.link_case([], new.id)
+        await u.commit()
+    async with store.uow() as u:
+        assert [m.id for m in await u.inbox.for_case(new.id)] == [m.id for m in stored[:2]]
+        recent = await u.inbox.conversation(Channel.WEBCHAT, "conv-1", limit=2)
+        assert [m.id for m in recent] == [stored[1].id, stored[2].id]  # oldest first
+        assert [m.id for m in await u.inbox.conversation(Channel.WEBCHAT, "conv-2", limit=5)] == [
+            other.id
+        ]
+        with pytest.raises(NotFound):
+            await u.inbox.get(999_999)
+
+
+async def test_cases_of_a_citizen_and_reports_merged_into_a_case(store: Store) -> None:
+    citizen, other = await _citizen(store.uow, "conv-1"), await _citizen(store.uow, "conv-2")
+    async with store.uow() as u:
+        lead = await u.cases.add(case("261127-00001", citizen))
+        second = await u.cases.add(case("261127-00002", citizen))
+        third = await u.cases.add(case("261127-00003", other))
+        third.merge_into("261127-00001", actor="system", at=T0, reason="same outage")
+        await u.cases.save(third)
+        second.reject(actor="staff:li", at=T0, reason="not ours")
+        await u.cases.save(second)
+        await u.commit()
+    async with store.uow() as u:
+        open_ones = await u.cases.for_citizen(citizen, statuses=[CaseStatus.RECEIVED], limit=5)
+        assert [c.number for c in open_ones] == [lead.number]
+        every = await u.cases.for_citizen(
+            citizen, statuses=[CaseStatus.RECEIVED, CaseStatus.REJECTED], limit=5
+        )
+        assert [c.number for c in every] == [second.number, lead.number]  # newest first
+        merged = await u.cases.reports_merged_into(lead.number)
+        assert [c.number for c in merged] == [third.number]
+        assert await u.cases.numbers_by_id([]) == {}
+
+
+async def test_departments_are_added_and_renamed(store: Store) -> None:
+    renamed = Department("transport", "市交通局", "Transport")
+    async with store.uow() as u:
+        await u.departments.sync([renamed, Department("water", "市水务局", "Water")])
+        await u.commit()
+    async with store.uow() as u:
+        departments = {d.code: d for d in await u.departments.all()}
+    assert departments["transport"] == renamed and "water" in departments
+    assert "housing_construction" in departments  # none removed
+
+
+async def test_dialogues_are_kept_per_handle_until_cleared_or_stale(store: Store) -> None:
+    handle, other = ContactHandle(Channel.WEBCHAT, "conv-1"), ContactHandle(Channel.SMS, "+86")
+    first, _ = await store.writer.add(inbound("m1"))
+    second, _ = await store.writer.add(inbound("m2"))
+    assert first.id and second.id
+    async with store.uow() as u:
+        await u.dialogues.save(Dialogue(handle, Stage.PLACE, first.id, T0, {"intent": "roads"}))
+        await u.dialogues.save(Dialogue(other, Stage.CATEGORY, second.id, T0 + DIALOGUE_TIMEOUT))
+        await u.commit()
+    async with store.uow() as u:
+        found = await u.dialogues.get(handle, lock=True)
+        assert (
+            found is not None and found.stage == Stage.PLACE and found.data == {"intent": "roads"}
+        )
+        found.stage = Stage.CATEGORY
+        await u.dialogues.save(found)
+        assert await u.dialogues.expired(now=T0 + DIALOGUE_TIMEOUT, limit=5) == [handle]
+        await u.dialogues.clear(handle)
+        await u.commit()
+    async with store.uow() as u:
+        assert await u.dialogues.get(handle) is None
+        kept = await u.dialogues.get(other)
+        assert kept is not None and kept.message_id == second.id
+
+
+async def test_claims_are_taken_renewed_refused_and_released(store: Store) -> None:
+    citizen = await _citizen(store.uow)
+    hour = timedelta(hours=1)
+    async with store.uow() as u:
+        li = await u.staff.add(StaffUser("li", "h", Role.STAFF, created_at=T0))
+        zhao = await u.staff.add(StaffUser("zhao", "h", Role.STAFF, created_at=T0))
+        target = await u.cases.add(case("261127-00001", citizen))
+        await u.commit()
+    assert li.id and zhao.id and target.id
+    async with store.uow() as u:
+        assert await u.claims.take(target.id, li.id, now=T0, until=T0 + hour)
+        assert not await u.claims.take(target.id, zhao.id, now=T0, until=T0 + hour)
+        assert await u.claims.take(target.id, li.id, now=T0 + hour / 2, until=T0 + 2 * hour)
+        await u.commit()
+    async with store.uow() as u:
+        claim = await u.claims.of_case(target.id)
+        assert claim is not None and (claim.holder, claim.claimed_at) == ("li", T0)
+        assert claim.expires_at == T0 + 2 * hour
+        assert list(await u.claims.of_cases([target.id, 999_999])) == [target.id]
+        await u.claims.release(target.id, zhao.id)  # not theirs: nothing happens
+        assert await u.claims.of_case(target.id) is not None
+        # An expired claim goes to whoever takes the case next.
+        assert await u.claims.take(target.id, zhao.id, now=T0 + 3 * hour, until=T0 + 4 * hour)
+        await u.claims.release(target.id)
+        await u.commit()
+    async with store.uow() as u:
+        assert await u.claims.of_case(target.id) is None
+
+
+async def test_console_sessions(store: Store) -> None:
+    async with store.uow() as u:
+        li = await u.staff.add(StaffUser("li", "h", Role.STAFF, created_at=T0))
+        assert li.id is not None
+        old = ConsoleSession("old", li.id, "c0", T0 - timedelta(days=2), T0 - timedelta(days=1))
+        await u.sessions.add(old)
+        await u.commit()
+    async with store.uow() as u:
+        await u.sessions.add(ConsoleSession("new", li.id, "c1", T0, T0 + timedelta(hours=8)))
+        await u.commit()
+    async with store.uow() as u:
+        assert await u.sessions.get("old") is None  # a sign-in forgets expired sessions
+        found = await u.sessions.get("new")
+        assert found is not None and found.user_id == li.id and found.csrf_token == "c1"
+        await u.sessions.remove("new")
+        await u.commit()
+    async with store.uow() as u:
+        assert await u.sessions.get("new") is None
+
+
+async def test_login_failures_count_lock_and_clear(store: Store) -> None:
+    policy = LockoutPolicy(max_failures=3, window=timedelta(minutes=15))
+    async with store.uow() as u:
+        assert await u.login_failures.get("li") is None
+        counts = [
+            await u.login_failures.record_failure(
+                "li", now=T0 + timedelta(minutes=i), policy=policy
+            )
+            for i in range(3)
+        ]
+        await u.commit()
+    assert [c.failures for c in counts] == [1, 2, 3]
+    assert not counts[1].locked(T0) and counts[2].locked(T0 + timedelta(minutes=3))
+    async with store.uow() as u:
+        stored = await u.login_failures.get("li")
+        assert stored is not None and stored.failures == 3 and stored.window_started_at == T0
+        later = T0 + timedelta(hours=1)  # a new window starts at one
+        assert (await u.login_failures.record_failure("li", now=later, policy=policy)).failures == 1
+        await u.login_failures.clear("li")
+        await u.commit()
+    async with store.uow() as u:
+        assert await u.login_failures.get("li") is None
+
+
+async def test_canned_replies(store: Store) -> None:
+    def reply(title: str, category: str | None) -> CannedReply:
+        return CannedReply(title, f"{title}。", Language.ZH, T0, "admin", category)
+
+    async with store.uow() as u:
+        anyone = await u.canned_replies.save(reply("感谢", None))
+        roads = await u.canned_replies.save(reply("道路", "roads"))
+        await u.canned_replies.save(reply("噪音", "noise"))
+        await u.commit()
+    assert anyone.id and roads.id
+    async with store.uow() as u:
+        # The database comes with replies of its own (a migration's); ours are in order among them.
+        every = [r.title for r in await u.canned_replies.all() if r.updated_by == "admin"]
+        assert every == ["感谢", "噪音", "道路"]
+        roads_first = [r.title for r in await u.canned_replies.for_category("roads")]
+        assert roads_first[0] == "道路" and "感谢" in roads_first and "噪音" not in roads_first
+        assert "道路" not in [r.title for r in await u.canned_replies.for_category(None)]
+        roads.text = "已转交。"
+        await u.canned_replies.save(roads)
+        await u.canned_replies.remove(anyone.id)
+        missing = reply("无", None)
+        missing.id = 999_999
+        with pytest.raises(NotFound):
+            await u.canned_replies.save(missing)
+        await u.commit()
+    async with store.uow() as u:
+        assert (await u.canned_replies.get(roads.id)).text == "已转交。"
+        with pytest.raises(NotFound):
+            await u.canned_replies.get(anyone.id)

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -102,3 +103,17 @@ async def flushed(url: str) -> AsyncIterator[None]:
     yield
     await client.flushdb()
     await client.aclose()
+
+
+@contextmanager
+def migrated_database(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[str]:
+    """A migrated database with no rows (its URL): a new SQLite file under ``tmp_path``, or
+    the run's PostgreSQL database (the ``postgres_database`` fixture), emptied afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'civicline.db'}"
+        database.upgrade(url)
+        yield url
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield url
+    asyncio.run(truncate_database(url))
