@@ -2,9 +2,11 @@
 one, the in-memory adapter (tests/fakes/memory.py) that handler unit tests use.
 
 Tests taking ``store`` run on all three; tests taking ``uow`` check what only SQL has (the
-batching inbox writer, raw counters, row locks). Ports the memory unit of work does not keep
-(incidents, governance, supervision, ownership, the queue view, stats, letters, the board)
-have their contract here on SQL too, at the end."""
+batching inbox writer, raw counters, row locks) and the ports the memory unit of work does not
+keep: supervision, ownership, the board, governance and stats here; incidents
+(test_incidents.py), letters and the mail cursor (test_mailbox_reader.py), the queue view
+(test_console_storage.py) and the job queue on embedded and real Redis (test_queue.py) beside
+the features that use them, on both databases too."""
 
 from __future__ import annotations
 
@@ -18,12 +20,16 @@ import pytest
 from sqlalchemy import text
 
 from civicline.domain.accounts import Role, StaffUser
-from civicline.domain.cases import AWAITING_REPLY, CaseStatus, EventKind
+from civicline.domain.board import BoardEntry, BoardState
+from civicline.domain.cases import AWAITING_REPLY, Case, CaseStatus, EventKind
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.claims import CannedReply, ConsoleSession, LockoutPolicy
 from civicline.domain.dialogues import DIALOGUE_TIMEOUT, Dialogue, Stage
 from civicline.domain.errors import NotFound
+from civicline.domain.governance import Notification
 from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, Language
+from civicline.domain.ownership import CaseOwner
+from civicline.domain.supervision import SupervisionOrder
 from civicline.domain.taxonomy import Department
 from civicline.storage import database
 from civicline.storage.base import InboxWriter, UnitOfWork
@@ -70,14 +76,6 @@ async def _with_departments(store: Store) -> Store:
         await u.departments.sync(DEPARTMENTS)
         await u.commit()
     return store
-
-
-@pytest.fixture
-async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
-    async with uow_factory() as u:
-        await u.departments.sync(DEPARTMENTS)
-        await u.commit()
-    return uow_factory
 
 
 async def _citizen(uow_factory: Callable[[], UnitOfWork], address: str = "conv-1") -> int:
@@ -539,3 +537,152 @@ async def test_canned_replies(store: Store) -> None:
         assert (await u.canned_replies.get(roads.id)).text == "已转交。"
         with pytest.raises(NotFound):
             await u.canned_replies.get(anyone.id)
+
+
+# --- ports kept on SQL only ----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
+    async with uow_factory() as u:
+        await u.departments.sync(DEPARTMENTS)
+        await u.commit()
+    return uow_factory
+
+
+async def _cases(uow: SqlUnitOfWorkFactory, *cases: Case) -> list[Case]:
+    async with uow() as u:
+        added = [await u.cases.add(c) for c in cases]
+        await u.commit()
+    return added
+
+
+async def test_supervision_orders_are_read_with_their_case_and_reminded_once(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    citizen = await _citizen(uow)
+    [target] = await _cases(uow, case("261127-00001", citizen, department="transport"))
+    assert target.id is not None
+    due = T0 + timedelta(days=1)
+    async with uow() as u:
+        order = await u.supervision.add(
+            SupervisionOrder.issue(
+                target.id, instruction="三日内答复", due_at=due, by="boss", at=T0
+            )
+        )
+        await u.commit()
+    assert order.id is not None
+    later = due + timedelta(hours=1)
+    async with uow() as u:
+        stored = await u.supervision.get(order.id, lock=True)
+        assert (stored.case_number, stored.department) == ("261127-00001", "transport")
+        assert [o.id for o in await u.supervision.for_case(target.id)] == [order.id]
+        overdue = await u.supervision.listing(status="overdue", department=None, now=later, limit=5)
+        assert [o.id for o in overdue] == [order.id]
+        assert (
+            await u.supervision.listing(status="closed", department=None, now=later, limit=5) == []
+        )
+        hour = timedelta(hours=1)
+        assert await u.supervision.claim_reminder(order.id, now=later, every=hour)
+        assert not await u.supervision.claim_reminder(order.id, now=later, every=hour)
+        await u.commit()
+    async with uow() as u:
+        assert (await u.supervision.get(order.id)).reminders == 1
+        [counts] = await u.supervision.report(since=None, until=None, now=later)
+        assert counts.department == "transport"
+
+
+async def test_ownership_and_the_backlog(uow: SqlUnitOfWorkFactory) -> None:
+    citizen = await _citizen(uow)
+    old, new = await _cases(
+        uow,
+        case("261127-00001", citizen, department="transport"),
+        case("261127-00002", citizen, department="housing_construction"),
+    )
+    assert old.id is not None and new.id is not None
+    owner = CaseOwner(old.id, "王局长", "李主任", ["张三"], "先修再访", "boss", T0, T0)
+    async with uow() as u:
+        assert await u.ownership.get(old.id) is None
+        await u.ownership.save(owner)
+        await u.commit()
+    async with uow() as u:
+        assert await u.ownership.get(old.id) == owner
+        owner.plan = "改期"
+        await u.ownership.save(owner)
+        await u.commit()
+    async with uow() as u:
+        assert (await u.ownership.get(old.id)) == owner
+        backlog = await u.ownership.backlog(opened_before=T0, department=None, limit=5)
+        assert [(e.case.number, e.leader) for e in backlog] == [
+            ("261127-00001", "王局长"),
+            ("261127-00002", None),
+        ]
+        mine = await u.ownership.backlog(opened_before=T0, department="transport", limit=5)
+        assert [e.case.number for e in mine] == ["261127-00001"]
+
+
+async def test_board_entries_and_the_consent_asked_of_a_citizen(uow: SqlUnitOfWorkFactory) -> None:
+    citizen = await _citizen(uow)
+    first, second = await _cases(uow, case("261127-00001", citizen), case("261127-00002", citizen))
+    assert first.id is not None and second.id is not None
+    async with uow() as u:
+        for c, public_id in ((first, "p1"), (second, "p2")):
+            assert c.id is not None
+            entry = BoardEntry(c.id, public_id, BoardState.ASKED, None, filed_at=T0, updated_at=T0)
+            await u.board.save(entry)
+        await u.commit()
+    async with uow() as u:
+        asked = await u.board.asked_of(citizen)
+        assert asked is not None and asked.public_id == "p2"  # the latest case
+        asked.state, asked.consent = BoardState.DECLINED, False
+        await u.board.save(asked)
+        await u.commit()
+    async with uow() as u:
+        stored = await u.board.get(second.id)
+        assert stored is not None and (stored.state, stored.consent) == (BoardState.DECLINED, False)
+        again = await u.board.asked_of(citizen)
+        assert again is not None and again.public_id == "p1"
+        assert await u.board.published("p1") is None  # not listed, not closed
+
+
+async def test_notifications_and_escalation_rungs(uow: SqlUnitOfWorkFactory) -> None:
+    citizen = await _citizen(uow)
+    [target] = await _cases(uow, case("261127-00001", citizen))
+    assert target.id is not None
+    async with uow() as u:
+        note = await u.governance.notify(
+            Notification(T0, "near_due", "clerk", "261127-00001", target.id, "transport")
+        )
+        await u.governance.notify(Notification(T0, "escalated", "department_head", "x"))
+        assert await u.governance.claim_rung(target.id, 1, at=T0)
+        assert not await u.governance.claim_rung(target.id, 1, at=T0)
+        await u.commit()
+    assert note.id is not None
+    async with uow() as u:
+        unread = await u.governance.notifications(
+            audiences=["clerk"], department="transport", limit=5, unread_only=True
+        )
+        assert [n.id for n in unread] == [note.id]
+        await u.governance.mark_read([note.id], at=T0)
+        await u.commit()
+    async with uow() as u:
+        assert not await u.governance.notifications(
+            audiences=["clerk"], department=None, limit=5, unread_only=True
+        )
+        every = await u.governance.notifications(
+            audiences=["clerk", "department_head"], department=None, limit=5, unread_only=False
+        )
+        assert len(every) == 2 and every[1].read_at == T0
+
+
+async def test_closed_cases_are_counted_per_channel(uow: SqlUnitOfWorkFactory) -> None:
+    citizen = await _citizen(uow)
+    closed, still_open = case("261127-00001", citizen), case("261127-00002", citizen)
+    closed.status, closed.closed_at = CaseStatus.CLOSED, T0 + timedelta(hours=1)
+    await _cases(uow, closed, still_open)
+    async with uow() as u:
+        counts = await u.stats.closed(since=T0, until=T0 + timedelta(days=1))
+        assert counts == {"webchat": 1}
+        assert (
+            await u.stats.closed(since=T0 + timedelta(days=1), until=T0 + timedelta(days=2)) == {}
+        )
