@@ -97,10 +97,7 @@ async def test_without_idle_the_reader_polls() -> None:
             seen.append(parsed.message_id)
             return uid
 
-        async def queued(_: int) -> None:
-            return None
-
-        reader = MailboxReader(server.account(), position=where, accept=accept, queued=queued)
+        reader = MailboxReader(server.account(), position=where, accept=accept)
         stop = asyncio.Event()
         running = asyncio.create_task(reader.run(stop))
         await asyncio.sleep(1.0)

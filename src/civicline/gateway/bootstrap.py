@@ -131,6 +131,7 @@ class Services:
             self.classifier,
             self.files,
             self.addressees,
+            self.inbox,
         )
 
     @property

@@ -22,7 +22,6 @@ from civicline.gateway.settings import Settings
 from civicline.handlers import letters
 from civicline.handlers.letters import Letters, MailThread
 from civicline.storage.base import JobQueue, UnitOfWorkFactory
-from civicline.storage.queue import PROCESS_INBOUND
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +77,7 @@ def mailbox_reader(
         return await letters.accept_mail(
             mail,
             filing,
+            queue=queue,
             account=account.key,
             folder=account.folder,
             uidvalidity=uidvalidity,
@@ -85,10 +85,7 @@ def mailbox_reader(
             now=clock(),
         )
 
-    async def queued(inbox_id: int) -> object:
-        return await queue.enqueue(PROCESS_INBOUND, inbox_id)
-
-    return MailboxReader(account, position=position, accept=accept, queued=queued)
+    return MailboxReader(account, position=position, accept=accept)
 
 
 class ReaderTask:

@@ -33,6 +33,7 @@ from civicline.domain.text import flaw
 from civicline.handlers.board import record_consent
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint
 from civicline.handlers.inbound import Handled
+from civicline.handlers.intake import accept
 from civicline.nlu.base import Classifier
 from civicline.storage.base import InboxWriter, JobQueue, UnitOfWorkFactory
 from civicline.storage.queue import queue_deliveries
@@ -276,10 +277,10 @@ async def file_transcript(
         attachments=list(transcript.attachments),
         meta=transcript.meta(),
     )
-    stored, _ = await inbox.add(message)
-    assert stored.id is not None
-    # A stored row may still be unprocessed (a filing cut short): finish it now.
-    return await process_stored(stored.id, hotline, now=now)
+    # The operator waits for the number: filed here, not queued. A row stored before may
+    # still be unprocessed (a filing cut short): that is finished now too.
+    accepted = await accept(message, inbox=inbox, queue=None)
+    return await process_stored(accepted.id, hotline, now=now)
 
 
 async def file_call(

@@ -1,10 +1,14 @@
-"""One way in: every channel that leaves the work to a worker hands the message it parsed and
-verified to ``accept`` (web chat, SMS, Telegram, Open311).
+"""One way in: every channel hands the message it parsed and verified to ``accept``: web chat,
+SMS, Telegram, Open311, e-mail (``handlers.letters.accept_mail``), hotline transcripts
+(``handlers.hotline.file_transcript``), form and paper letters (``letters.file_letter``).
 
 The message is stored once per channel and provider message id, so a redelivered webhook
 makes no second row, then its processing is queued (``handlers.inbound`` takes it from there).
 When Redis is away, stored is enough: the sweeper queues it once Redis is back. Nothing is
-classified here, so a webhook answers as soon as the row is committed.
+classified here, so a webhook answers as soon as the row is committed. Where someone waits
+for the case number (an operator filing a call, a citizen sending the mailbox form, a clerk
+registering a letter) nothing is queued: the caller processes the stored row at once, and if
+that is cut short the sweeper queues it.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ class Accepted:
         return self.message.id
 
 
-async def accept(message: InboundMessage, *, inbox: InboxWriter, queue: JobQueue) -> Accepted:
-    """Store ``message`` unless its provider id was seen, and queue a new one's processing."""
+async def accept(
+    message: InboundMessage, *, inbox: InboxWriter, queue: JobQueue | None
+) -> Accepted:
+    """Store ``message`` unless its provider id was seen, and queue a new one's processing
+    (``queue`` None: the caller processes it at once)."""
     stored, created = await inbox.add(message)
     accepted = Accepted(stored, created)
-    if created:
+    if created and queue is not None:
         await queue_inbound(queue, accepted.id)
     return accepted

@@ -52,8 +52,9 @@ from civicline.handlers.board import record_consent
 from civicline.handlers.cases import Confirmed, Routing, open_case, read_complaint, to_citizen
 from civicline.handlers.delivery import record_receipt
 from civicline.handlers.inbound import Handled
+from civicline.handlers.intake import accept
 from civicline.nlu.base import Classifier
-from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
+from civicline.storage.base import InboxWriter, JobQueue, UnitOfWork, UnitOfWorkFactory
 from civicline.storage.files import FileStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Letters:
     nlu: Classifier
     files: FileStore
     addressees: Mapping[str, Addressee]
+    inbox: InboxWriter  # where form and paper letters are stored (``handlers.intake.accept``)
 
     @property
     def default_addressee(self) -> str:
@@ -200,13 +202,12 @@ async def file_letter(draft: Draft, letters: Letters, *, now: datetime) -> Filed
             }
         },
     )
-    async with letters.uow_factory() as uow:
-        stored, new = await uow.letters.store_inbound(message)
-        await uow.commit()
-    assert stored.id is not None
-    done = await process_stored(stored.id, letters, now=now)
+    # The writer or the clerk waits for the number: filed here, not queued.
+    accepted = await accept(message, inbox=letters.inbox, queue=None)
+    done = await process_stored(accepted.id, letters, now=now)
     if done.case_number is None:
         raise InvalidInput("the letter could not be filed")
+    new = accepted.created
     return Filed(done.case_number, new, code if new else None, done.outbound_ids)
 
 
@@ -214,6 +215,7 @@ async def accept_mail(
     mail: Mail,
     letters: Letters,
     *,
+    queue: JobQueue,
     account: str,
     folder: str,
     uidvalidity: int,
@@ -221,8 +223,8 @@ async def accept_mail(
     now: datetime,
 ) -> int | None:
     """Store one mail read from the mailbox and move the folder's cursor past it, in one
-    transaction. Returns the new inbox id to process, or None when the Message-ID was stored
-    before (the mail was read twice, or sent to us twice)."""
+    transaction, and queue its processing. Returns the new inbox id, or None when the
+    Message-ID was stored before (the mail was read twice, or sent to us twice)."""
     refs, described = await _store_uploads(mail.files, letters.files)
     # Refusing a mail would stop the mailbox's cursor: what no database can store becomes U+FFFD.
     message = storable_message(
@@ -260,16 +262,40 @@ async def accept_mail(
             },
         )
     )
-    async with letters.uow_factory() as uow:
-        stored, new = await uow.letters.store_mail(
-            message, account=account, folder=folder, uidvalidity=uidvalidity, uid=uid, now=now
-        )
-        await uow.commit()
+    cursor = _MailInbox(letters, account, folder, uidvalidity, uid, now)
+    accepted = await accept(message, inbox=cursor, queue=queue)
+    new = accepted.created
     log.info(
         "mail stored",
-        extra={"inbound_id": stored.id, "kind": str(mail.kind), "new": new, "uid": uid},
+        extra={"inbound_id": accepted.id, "kind": str(mail.kind), "new": new, "uid": uid},
     )
-    return stored.id if new else None
+    return accepted.id if new else None
+
+
+@dataclass(frozen=True, slots=True)
+class _MailInbox:
+    """The inbox writer for one mail: stores it and moves its folder's cursor past it in one
+    transaction, so a crash between the two neither skips a mail nor files one twice."""
+
+    letters: Letters
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+    now: datetime
+
+    async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+        async with self.letters.uow_factory() as uow:
+            stored = await uow.letters.store_mail(
+                message,
+                account=self.account,
+                folder=self.folder,
+                uidvalidity=self.uidvalidity,
+                uid=self.uid,
+                now=self.now,
+            )
+            await uow.commit()
+        return stored
 
 
 async def process_letter(message: InboundMessage, now: datetime, *, letters: Letters) -> Handled:

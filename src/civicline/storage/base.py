@@ -345,11 +345,6 @@ class LetterRepository(Protocol):
         """(UIDVALIDITY, last UID read) of a mailbox folder, or None before the first read."""
         ...
 
-    async def store_inbound(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
-        """Store once per (channel, provider id) in the caller's transaction; the row and
-        whether it is new."""
-        ...
-
     async def store_mail(
         self,
         message: InboundMessage,

@@ -106,7 +106,8 @@ class SqlLetters:
         row = await self.session.get(MailCursorRow, (account, folder))
         return (row.uidvalidity, row.last_uid) if row is not None else None
 
-    async def store_inbound(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+    async def _store_inbound(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+        # The inbox writer's insert, in this unit of work's transaction (with the cursor).
         table = InboundMessageRow.__table__
         inserted = await self.session.scalar(
             insert_for(self.session.get_bind().dialect.name, table)
@@ -136,7 +137,7 @@ class SqlLetters:
         uid: int,
         now: datetime,
     ) -> tuple[InboundMessage, bool]:
-        stored = await self.store_inbound(message)
+        stored = await self._store_inbound(message)
         cursor = insert_for(self.session.get_bind().dialect.name, MailCursorRow.__table__).values(
             account=account, folder=folder, uidvalidity=uidvalidity, last_uid=uid, updated_at=now
         )

@@ -1,9 +1,10 @@
 """Reading the mailbox over IMAP with aioimaplib: IDLE where the server has it, polling otherwise.
 
 Each mail is fetched with ``BODY.PEEK[]`` (it stays unread and in place on the server: the
-mailbox remains the city's record), parsed, and handed to ``accept``, which stores it and
-moves the folder's cursor (UIDVALIDITY, last UID) in one transaction. So a reader stopped at
-any point starts again after the last mail stored: nothing is read twice, nothing skipped.
+mailbox remains the city's record), parsed, and handed to ``accept`` (in the gateway,
+``handlers.letters.accept_mail``), which stores it and moves the folder's cursor (UIDVALIDITY,
+last UID) in one transaction, then queues it. So a reader stopped at any point starts again
+after the last mail stored: nothing is read twice, nothing skipped.
 A mail over ``max_mail_bytes`` is fetched as its headers only and filed with a note that staff
 must read it in the mailbox. Connection errors reconnect with a growing pause (up to a minute).
 """
@@ -31,7 +32,6 @@ _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 # Where stored mail goes: (mail, UIDVALIDITY, UID) -> the new inbox id, or None when known.
 Accept = Callable[[Mail, int, int], Awaitable[int | None]]
 Position = Callable[[], Awaitable[tuple[int, int] | None]]
-Queued = Callable[[int], Awaitable[object]]
 
 
 class MailboxError(Exception):
@@ -66,12 +66,10 @@ class MailboxReader:
         *,
         position: Position,
         accept: Accept,
-        queued: Queued,
     ) -> None:
         self.account = account
         self.position = position
         self.accept = accept
-        self.queued = queued
 
     async def _connect(self) -> aioimaplib.IMAP4:
         account = self.account
@@ -131,7 +129,6 @@ class MailboxReader:
             inbox_id = await self.accept(mail, uidvalidity, uid)
             if inbox_id is not None:
                 stored += 1
-                await self.queued(inbox_id)
         return stored
 
     async def _fetch(self, imap: aioimaplib.IMAP4, uid: int) -> Mail:
