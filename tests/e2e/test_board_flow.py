@@ -11,7 +11,14 @@ from typing import Any
 
 import httpx
 
-from tests.support.gateway import Gateway
+from civicline.domain.accounts import Role
+from civicline.gateway.users import create_user
+from tests.e2e.test_hotline_api import CALLER
+from tests.e2e.test_hotline_api import call as hotline_call
+from tests.e2e.test_mailbox_form import fields, form, smtp
+from tests.support.gateway import PASSWORD, Gateway, serving
+from tests.support.mailserver import SmtpSink
+from tests.support.places import Places
 from tests.support.polling import eventually
 
 NAME, PHONE, PLATE = "张伟", "13912345678", "皖P12345"
@@ -154,3 +161,88 @@ async def test_bad_board_input_answers_4xx(gateway: Gateway) -> None:
     assert answer.status_code == 404
     answer = await staff.post("/api/v1/cases/261206-00001/publication", json={"action": "hide"})
     assert answer.status_code == 422
+
+
+async def test_mailbox_and_hotline_consent_a_supervisors_review_rates_and_search_limit(
+    places: Places, smtp_sink: SmtpSink
+) -> None:
+    """The mailbox form's box and the hotline's question record consent; with the city's
+    review on, a consented case waits for a supervisor before it is published; the rates
+    page and its CSV count the month's cases; searches are limited per address."""
+    settings = smtp(smtp_sink, board_review=True, board_search_per_minute=4)
+    async with places.services(**settings) as services, serving(services) as gateway:
+        await create_user(
+            services.uow(), services.taxonomy, "wang", PASSWORD, Role.OPERATOR, None,
+            now=services.now(),
+        )  # fmt: skip
+        public = gateway.citizen()
+        sent = await public.post("/mailbox", data=fields(await form(public)))
+        assert sent.status_code == 200, sent.text
+        letter = re.search(r'id="letter-number">([^<]+)<', sent.text)
+        assert letter is not None
+        refused = await public.post(
+            "/mailbox",
+            data=fields(
+                await form(public),
+                may_publish="",
+                subject="路灯不亮",
+                body="解放街东头的路灯三天没亮了，晚上走路看不见，请派人修一下。",
+            ),
+        )
+        private = re.search(r'id="letter-number">([^<]+)<', refused.text)
+        assert private is not None
+        operator = await gateway.staff("wang")
+        filed = await operator.post(
+            "/api/v1/hotline/transcripts",
+            json=hotline_call(
+                publish_consent=True,
+                transcript="建设路和光明路口的路灯一直闪，晚上很晃眼，请检修。我叫刘洋。",
+            ),
+        )
+        assert filed.status_code == 201, filed.text
+        called = filed.json()["case_number"]
+
+        boss = await gateway.staff("boss")
+        for number, consent in ((letter[1], True), (private[1], False), (called, True)):
+            state = (await boss.get(f"/api/v1/cases/{number}/publication")).json()
+            assert state["consent"] is consent, (number, state)
+            assert state["state"] == ("review" if consent else "declined")
+            await _answer_and_close(gateway, number)
+        assert "/board/cases/" not in (await public.get("/board")).text  # none reviewed yet
+
+        clerk = await gateway.staff("li")
+        refused_approval = await clerk.post(
+            f"/api/v1/cases/{called}/publication", json={"action": "approve"}
+        )
+        assert refused_approval.status_code == 403
+        no_consent = await boss.post(
+            f"/api/v1/cases/{private[1]}/publication", json={"action": "approve"}
+        )
+        assert no_consent.status_code == 422
+        approved = await boss.post(
+            f"/api/v1/cases/{called}/publication", json={"action": "approve"}
+        )
+        assert approved.status_code == 200, approved.text
+        url = approved.json()["public_url"]
+        listed = await public.get("/board")
+        assert url in listed.text and listed.text.count('data-testid="board-item"') == 1
+        shown = (await public.get(url)).text
+        assert CALLER not in shown and "刘洋" not in shown and "建设路和光明路口" in shown
+
+        month = services.now().astimezone(services.settings.timezone).strftime("%Y-%m")
+        rates_page = await public.get("/board/rates", params={"month": month})
+        assert rates_page.status_code == 200 and "按期办结率" in rates_page.text
+        csv_file = await public.get("/board/rates.csv", params={"month": month})
+        assert csv_file.status_code == 200 and csv_file.headers["content-type"].startswith(
+            "text/csv"
+        )
+        lines = csv_file.text.strip().splitlines()
+        assert lines[0].startswith("month,unit,unit_name,cases,timely_acceptance_rate")
+        unit = next(line.split(",") for line in lines[1:] if "housing_construction" in line)
+        assert unit[3] == "3" and unit[5] == "1.0000"  # three cases, all completed on time
+
+        answers = [
+            (await public.get("/board", params={"q": f"路灯{i}"})).status_code for i in range(6)
+        ]
+        assert answers[:4] == [200] * 4 and answers[4:] == [429, 429]
+        assert (await public.get("/board")).status_code == 200  # the plain board is not limited

@@ -27,6 +27,7 @@ def test_a_search_matches_when_all_its_bigrams_are_in_the_text() -> None:
 
 def test_the_title_is_the_first_sentence_cut_short() -> None:
     assert title_of("路灯坏了。晚上很黑") == "路灯坏了"
+    assert title_of("我叫某某，电话***。幸福路*号门口的路灯坏了，很黑") == "幸福路*号门口的路灯坏了"
     assert len(title_of("很" * 80)) == 30
 
 

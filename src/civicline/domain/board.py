@@ -69,12 +69,17 @@ def state_after_consent(consent: bool | None, *, review: bool) -> BoardState:
     return BoardState.REVIEW if review else BoardState.LISTED
 
 
-_CLAUSE_END = re.compile(r"[。！？!?；;\n]")
+_CLAUSE_END = re.compile(r"[，,。！？!?；;：:\n]")
+# What public masking leaves for a name or a phone: a clause holding it says who, not what.
+_MASKED = ("某某", "***")
 
 
 def title_of(masked: str) -> str:
-    """The first sentence of the masked text, cut to ``TITLE_LENGTH`` characters."""
-    first = _CLAUSE_END.split(masked.strip(), maxsplit=1)[0].strip() or masked.strip()
+    """The first clause of the masked text that is about the matter (not "我叫某某" or
+    "电话***"), cut to ``TITLE_LENGTH`` characters."""
+    clauses = [c.strip() for c in _CLAUSE_END.split(masked) if c.strip()]
+    about = [c for c in clauses if len(c) >= 4 and not any(m in c for m in _MASKED)]
+    first = (about or clauses or [masked.strip()])[0]
     return first if len(first) <= TITLE_LENGTH else first[: TITLE_LENGTH - 1] + "…"
 
 
