@@ -81,7 +81,7 @@ async def _publish(published: int) -> float:
         closed = await conn.fetchval("SELECT count(*) FROM cases WHERE status = 'closed'")
         step = max(1, closed // published)
         rows = await conn.fetch(
-            "SELECT id, summary, created_at FROM (SELECT id, summary, created_at, "
+            "SELECT * FROM (SELECT id, summary, created_at, category, department, closed_at, "
             "row_number() OVER (ORDER BY id) AS n FROM cases WHERE status = 'closed') c "
             f"WHERE n % {step} = 0 LIMIT {published}"
         )
@@ -95,16 +95,18 @@ async def _publish(published: int) -> float:
             title, masked, terms = made[summary]
             records.append(
                 (row["id"], new_public_id(), "listed", True, title, masked, terms,
-                 row["created_at"], row["created_at"])
+                 row["created_at"], "closed", row["category"], row["department"],
+                 districts[row["id"] % len(districts)], row["closed_at"], row["created_at"])
             )  # fmt: skip
         await conn.copy_records_to_table(
             "board_entries",
             records=records,
             columns=["case_id", "public_id", "state", "consent", "title", "text", "terms",
-                     "filed_at", "updated_at"],
+                     "filed_at", "status", "category", "department", "district",
+                     "answered_at", "updated_at"],
         )  # fmt: skip
         await conn.execute(
-            "UPDATE cases SET district = ($1::text[])[1 + id % $2], "
+            "UPDATE cases SET district = ($1::text[])[1 + id % $2], "  # as the entries say
             "resolution = '已派人现场处理，问题已解决，感谢您的监督。' "
             "WHERE id IN (SELECT case_id FROM board_entries)",
             districts,

@@ -139,6 +139,12 @@ async def test_consented_answered_rated_case_is_published_masked_until_withheld(
     released = await boss.post(f"/api/v1/cases/{number}/publication", json={"action": "release"})
     assert released.status_code == 200
     assert (await public.get(url)).status_code == 200
+    # Reopened, it is no longer an answered matter: off the board until it is closed again
+    # (pages not cached yet: the page cache keeps what it holds for its period).
+    reopened = await boss.post(f"/api/v1/cases/{number}/reopen", json={"reason": "再次反映"})
+    assert reopened.status_code == 200, reopened.text
+    assert (await public.get(url, params={"lang": "en"})).status_code == 404
+    assert url not in (await public.get("/board", params={"q": "路灯", "lang": "en"})).text
 
 
 async def test_bad_board_input_answers_4xx(gateway: Gateway) -> None:

@@ -51,6 +51,12 @@ class BoardEntry:
     text: str = ""  # masked
     terms: str = ""  # the masked text's bigrams, the search index's input
     filed_at: datetime | None = None
+    # Copies of the case's, kept when the case is saved: what the board searches by.
+    status: str = ""
+    category: str | None = None
+    department: str | None = None
+    district: str | None = None
+    answered_at: datetime | None = None
     reason: str | None = None  # why it was withheld
     decided_by: str | None = None  # who withheld, released or approved it last
     updated_at: datetime | None = None

@@ -76,6 +76,9 @@ async def record_consent(
             terms=index_text(masked),
             filed_at=case.created_at,
         )
+    entry.status = str(case.status)
+    entry.category, entry.department = case.category, case.department
+    entry.district, entry.answered_at = case.district, case.closed_at
     entry.consent = consent
     if entry.state != BoardState.WITHHELD:
         entry.state = state_after_consent(consent, review=review)

@@ -12,6 +12,7 @@ from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.errors import NotFound
 from civicline.domain.governance import Outcome, Satisfaction, VisitStatus
 from civicline.domain.messages import Channel, Language
+from civicline.storage.board import copied, follow_case
 from civicline.storage.case_numbers import next_numbers
 from civicline.storage.tables import CaseEventRow, CaseRow
 
@@ -179,10 +180,13 @@ class SqlCases:
         row = self._rows.get(case.id or 0) or await self.session.get(CaseRow, case.id)
         if row is None:
             raise NotFound("case", case.number)
+        before = copied(row)
         for name in CASE_FIELDS:
             setattr(row, name, getattr(case, name))
         row.updated_at = case.updated_at or row.updated_at
         self._write_events(case)
+        if copied(row) != before:  # the public board searches its own copies
+            await follow_case(self.session, row)
 
     def _write_events(self, case: Case) -> None:
         assert case.id is not None

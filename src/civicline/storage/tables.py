@@ -516,20 +516,31 @@ class IncidentSuggestionRow(Base):
     decided_at: Mapped[datetime | None]
 
 
+PUBLISHED = "state = 'listed' AND status = 'closed'"
+
+
+def _published_index(name: str, *columns: str) -> Index:
+    return Index(
+        name,
+        *columns,
+        postgresql_where=text(PUBLISHED),
+        sqlite_where=text(PUBLISHED),
+    )
+
+
 class BoardEntryRow(Base):
     """A case's standing with the public board (domain.board): the citizen's consent, the
-    state, the masked text and its search terms. Only ``listed`` rows are ever read by the
-    board, through the partial indexes below."""
+    state, the masked text and its search terms, and copies of the case's status, category,
+    unit, district and close time, kept by ``storage.cases`` when it saves the case
+    (``storage.board.follow_case``), so every board search reads this table alone through
+    the partial indexes below: published entries only, newest filed first."""
 
     __tablename__ = "board_entries"
     __table_args__ = (
-        Index(
-            "ix_board_entries_listed",
-            "filed_at",
-            "case_id",
-            postgresql_where=text("state = 'listed'"),
-            sqlite_where=text("state = 'listed'"),
-        ),
+        _published_index("ix_board_entries_published", "filed_at", "case_id"),
+        _published_index("ix_board_entries_department", "department", "filed_at"),
+        _published_index("ix_board_entries_category", "category", "filed_at"),
+        _published_index("ix_board_entries_district", "district", "filed_at"),
     )
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     public_id: Mapped[str] = mapped_column(String(24), unique=True)
@@ -539,6 +550,11 @@ class BoardEntryRow(Base):
     text: Mapped[str] = mapped_column(Text)
     terms: Mapped[str] = mapped_column(Text)
     filed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    district: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime]
@@ -546,11 +562,11 @@ class BoardEntryRow(Base):
 
 # The board's word search on PostgreSQL: the terms as an array, every term asked for must be
 # in it (@>); an array, not a text-search vector, so no locale decides what a word is.
-# Listed entries only. SQLite searches with LIKE instead.
+# Published entries only. SQLite searches with LIKE instead.
 BOARD_TERMS = func.string_to_array(BoardEntryRow.terms, literal_column("' '"))
 Index(
     "ix_board_entries_terms",
     BOARD_TERMS,
     postgresql_using="gin",
-    postgresql_where=text("state = 'listed'"),
+    postgresql_where=text(PUBLISHED),
 ).ddl_if(dialect="postgresql")

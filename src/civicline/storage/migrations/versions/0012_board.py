@@ -1,4 +1,5 @@
-"""the public board: each case's consent to publication, its board state and masked text
+"""the public board: each case's consent to publication, its board state and masked text,
+and copies of what the board searches by (status, category, unit, district, close time)
 
 Revision ID: 0012
 Revises: 0010
@@ -20,7 +21,13 @@ depends_on: str | Sequence[str] | None = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 WHEN = sa.DateTime(timezone=True)
-LISTED = sa.text("state = 'listed'")
+PUBLISHED = "state = 'listed' AND status = 'closed'"
+INDEXES = {
+    "ix_board_entries_published": ["filed_at", "case_id"],
+    "ix_board_entries_department": ["department", "filed_at"],
+    "ix_board_entries_category": ["category", "filed_at"],
+    "ix_board_entries_district": ["district", "filed_at"],
+}
 
 
 def upgrade() -> None:
@@ -34,6 +41,11 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("terms", sa.Text(), nullable=False),
         sa.Column("filed_at", WHEN, nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=True),
+        sa.Column("department", sa.String(length=64), nullable=True),
+        sa.Column("district", sa.String(length=64), nullable=True),
+        sa.Column("answered_at", WHEN, nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("decided_by", sa.String(length=100), nullable=True),
         sa.Column("updated_at", WHEN, nullable=False),
@@ -43,14 +55,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_board_entries")),
         sa.UniqueConstraint("public_id", name=op.f("uq_board_entries_public_id")),
     )
-    op.create_index(
-        "ix_board_entries_listed",
-        "board_entries",
-        ["filed_at", "case_id"],
-        unique=False,
-        postgresql_where=LISTED,
-        sqlite_where=LISTED,
-    )
+    for name, columns in INDEXES.items():
+        op.create_index(
+            name,
+            "board_entries",
+            columns,
+            unique=False,
+            postgresql_where=sa.text(PUBLISHED),
+            sqlite_where=sa.text(PUBLISHED),
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.create_index(
             "ix_board_entries_terms",
@@ -58,12 +71,13 @@ def upgrade() -> None:
             [sa.text("string_to_array(terms, ' ')")],
             unique=False,
             postgresql_using="gin",
-            postgresql_where=LISTED,
+            postgresql_where=sa.text(PUBLISHED),
         )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_board_entries_terms", table_name="board_entries")
-    op.drop_index("ix_board_entries_listed", table_name="board_entries")
+    for name in INDEXES:
+        op.drop_index(name, table_name="board_entries")
     op.drop_table("board_entries")
