@@ -51,7 +51,7 @@ nlu:
 
 PHONE = "13812345678"
 ID_NUMBER = "11010519491231002X"
-LONG_TEXT = "小区道路坑洼" * 334  # 2004 characters
+LONG_TEXT = "小区道路坑洼" * 3334  # 20,004 characters
 
 # Line numbers matter: the summary names them.
 TICKETS = f"""\
@@ -80,7 +80,7 @@ EXPECTED_REJECTIONS = [
     Rejection(7, UNKNOWN_LABEL, "'道路'"),
     Rejection(9, CONFLICT_SHIPPED, "says transport"),
     Rejection(10, MALFORMED_ROW, "1 field, the header has 2"),
-    Rejection(13, TEXT_TOO_LONG, "2004 > 2000 characters"),
+    Rejection(13, TEXT_TOO_LONG, "20004 > 20000 characters"),
     Rejection(15, CONFLICT_ROW, "line 4 says environment"),
 ]
 
@@ -235,6 +235,25 @@ def test_nothing_is_written_when_no_row_is_valid(
     assert (summary.read, summary.imported) == (2, 0)
     assert [(r.line, r.reason) for r in summary.rejected] == [(2, UNKNOWN_LABEL), (3, EMPTY_TEXT)]
     assert not imported.exists()
+
+
+def test_a_letter_length_ticket_is_imported_whole(
+    taxonomy: Taxonomy, shipped: Path, tmp_path: Path
+) -> None:
+    """Real tickets run past 2,000 characters (letters to 5,000): kept whole; the engines
+    read their start only (local: base.MAX_CHARS, Rasa: base.RASA_MAX_CHARS)."""
+    letter = (
+        "尊敬的市长：我们小区门口的道路坑洼不平，下雨天积水没过脚踝，老人孩子出行很危险。" * 125
+    )
+    assert len(letter) == 5_000
+    path = tmp_path / "letters.csv"
+    path.write_text(f"text,label\n{letter},城乡建设\n", encoding="utf-8")
+    imported = tmp_path / "imported.yml"
+
+    summary = run_import(path, taxonomy, shipped, imported)
+
+    assert (summary.read, summary.imported, summary.rejected) == (1, 1, [])
+    assert load_examples(imported) == [Example(letter, "urban_rural_construction")]
 
 
 def test_gbk_encoded_export(taxonomy: Taxonomy, shipped: Path, tmp_path: Path) -> None:

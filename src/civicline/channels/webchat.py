@@ -19,7 +19,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
 from civicline.channels.base import SendResult
 from civicline.domain.bounds import MAX_ROW_ID
@@ -70,7 +70,7 @@ class Conversation(BaseModel):
 
 
 class Receipts(BaseModel):
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(max_length=200)
+    ids: list[Annotated[int, Strict(), Field(ge=1, le=MAX_ROW_ID)]] = Field(max_length=200)
 
 
 def to_inbound(conversation_id: str, payload: ChatMessageIn, *, now: datetime) -> InboundMessage:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from civicline.gateway import api, console, metrics, pages, webhooks
 from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.deps import ServicesDep
-from civicline.gateway.errors import BodyLimit, install_error_handlers
+from civicline.gateway.errors import EVERY_REQUEST, BodyLimit, install_error_handlers
 from civicline.gateway.guard import refuse_unstorable
 from civicline.gateway.proxies import TrustedProxies
 from civicline.gateway.settings import Settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(refuse_unstorable)],  # no NUL or lone surrogate, anywhere
+        responses=EVERY_REQUEST,
     )
     install_error_handlers(app)
     # The letter forms (the mailbox, the registry's page) take files: their own limit, the

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from annotated_types import Interval
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Strict
 
 from civicline.domain.bounds import MAX_OFFSET, MAX_ROW_ID, day_problem, moment_problem
 
@@ -50,6 +50,8 @@ def _moment_in_range(value: datetime) -> datetime:
 
 RowId = Annotated[int, Interval(ge=1, le=MAX_ROW_ID)]
 """A stored row's id (an outbox message, an order, a suggestion): 1 to 2**63 - 1."""
+StoredId = Annotated[int, Strict(), Interval(ge=1, le=MAX_ROW_ID)]
+"""A row id in a JSON body: an integer, not ``false`` or ``1.0`` read as one."""
 Offset = Annotated[int, Interval(ge=0, le=MAX_OFFSET)]
 """How many rows a listing skips."""
 Index = Annotated[int, Interval(ge=0, le=MAX_OFFSET)]

@@ -1,13 +1,23 @@
 """Clear 4xx answers for bad input and refused actions, 503 when the database connection is
-lost; a body size limit."""
+lost; a body size limit; the error bodies as the OpenAPI document declares them.
+
+Every JSON error is ``{"detail": ...}``: a sentence (a refused action, a rule no schema can
+say: "a report spans at most 732 days"), or FastAPI's list of field problems. ``problems``
+declares that shape for the statuses a route can answer, so a client (and schemathesis) finds
+every status and body in the document."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicline.domain.errors import (
@@ -31,6 +41,45 @@ STATUS_FOR: list[tuple[type[DomainError], int]] = [
 ]
 
 
+class Issue(BaseModel):
+    """One field's problem, as FastAPI reports validation errors."""
+
+    model_config = ConfigDict(extra="allow")  # FastAPI adds input and ctx
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Every JSON error body."""
+
+    detail: str | list[Issue] = Field(description="what is wrong: a sentence, or per field")
+
+
+MEANING = {
+    400: "the request cannot be read",
+    401: "sign in first (a bearer token), or the credentials are wrong",
+    403: "not allowed to this user or client",
+    404: "no such thing, or not visible to this user",
+    409: "the case's state or someone else's claim refuses it",
+    413: "the request body is too large",
+    422: "the input breaks a rule",
+    429: "too many requests: wait (Retry-After when known)",
+    503: "the database is unreachable just now: try again",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of routes that may answer these statuses with a Problem."""
+    return {code: {"model": Problem, "description": MEANING[code]} for code in codes}
+
+
+# What any request can meet: the body limit, the edge's refusal of unstorable text (in the
+# path too), a lost database.
+EVERY_REQUEST = problems(400, 413, 422, 503)
+
+
 def status_for(exc: DomainError) -> int:
     """The status a refusal gets, in the API and on the console's pages alike."""
     return next((code for kind, code in STATUS_FOR if isinstance(exc, kind)), 400)
@@ -52,8 +101,30 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "1"},
         )
 
+    async def http_error(request: Request, exc: Exception) -> Any:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path only; the
+            # path's other routes (GET and POST apart) are allowed too.
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(request))}
+        return await http_exception_handler(request, exc)
+
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods some route takes at this path (asked of the routes, nested routers too)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 class BodyLimit:

@@ -30,8 +30,11 @@ from civicline.nlu.training_data import (
     strip_entities,
 )
 
-MAX_TEXT_LENGTH = 2000
-"""Longer texts are rejected: a ticket that long is a case file, not a complaint to learn from."""
+MAX_TEXT_LENGTH = 20_000
+"""Longer texts are rejected: more than the longest hotline transcript the gateway takes
+(``handlers.hotline.MAX_TRANSCRIPT``). Real tickets and letters run to 5,000 characters and
+more; they are kept whole, and the engines read their start only (``base.MAX_CHARS``, Rasa
+``base.RASA_MAX_CHARS``), where the title and first paragraphs say what a ticket is about."""
 
 IMPORTED_FILE_NAME = "imported.yml"
 CORRECTIONS_FILE_NAME = "corrections.yml"

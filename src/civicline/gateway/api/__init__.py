@@ -20,13 +20,16 @@ from civicline.gateway.api import (
     supervision,
     webchat,
 )
+from civicline.gateway.errors import problems
 
 PREFIX = "/api/v1"
 
 router = APIRouter(prefix=PREFIX)
+# The citizens' web chat and signing in: no token asked.
+router.include_router(webchat.router, responses=problems(404, 429))
+router.include_router(auth.router, responses=problems(401))
+# The staff API: a bearer token, access rules per case and department, case states.
 for module in (
-    webchat,
-    auth,
     backlog,
     callbacks,
     cases,
@@ -37,4 +40,4 @@ for module in (
     suggestions,
     supervision,
 ):
-    router.include_router(module.router)
+    router.include_router(module.router, responses=problems(401, 403, 404, 409))

@@ -83,7 +83,9 @@ class SuggestionOut(BaseModel):
     department_name: str | None
     confidence: float
     engine: str
-    ranking: list[tuple[str, float]]
+    # Pairs as two-item lists, the same JSON as tuples: schemathesis (the fuzz run, .ci/fuzz)
+    # reads a tuple's prefixItems as the invalid "items": [...] and refuses the operation.
+    ranking: list[list[str | float]] = Field(description="[category, score], best first")
     urgent: bool
     collective: bool
     reasons: list[str]
@@ -151,7 +153,7 @@ async def suggest(body: SuggestIn, user: UserDep, services: ServicesDep) -> Sugg
         department_name=found.department.name_zh if found.department else None,
         confidence=round(found.confidence, 4),
         engine=found.engine,
-        ranking=[(name, round(score, 4)) for name, score in found.ranking],
+        ranking=[[name, round(score, 4)] for name, score in found.ranking],
         urgent=found.urgent,
         collective=found.collective,
         reasons=list(found.reasons),

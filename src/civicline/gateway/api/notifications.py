@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from civicline.gateway.bounds import StoredId
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import followup
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["follow-up"])
 
 
 class ReadIn(BaseModel):
-    ids: list[int] = Field(max_length=500)
+    ids: list[StoredId] = Field(max_length=500)
 
 
 class NoticeOut(BaseModel):

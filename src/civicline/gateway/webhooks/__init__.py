@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from civicline.gateway.errors import problems
 from civicline.gateway.webhooks import open311, sms, telegram, voice
 
 router = APIRouter()
 for module in (sms, voice, telegram):
-    router.include_router(module.router)
+    # Off (404), unsigned or wrongly signed (401, 403), Telegram's outage answer (503).
+    router.include_router(module.router, responses=problems(401, 403, 404))
 
 install_open311 = open311.install

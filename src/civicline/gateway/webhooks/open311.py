@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from pydantic import BaseModel
 
 from civicline.channels import open311
 from civicline.channels.open311 import Format, Open311Error
@@ -28,7 +30,31 @@ from civicline.handlers.open311 import (
 
 log = logging.getLogger(__name__)
 PREFIX = "/open311/v2"
-router = APIRouter(prefix=PREFIX, tags=["open311"])
+XML = {"text/xml": {"schema": {"type": "string"}}}
+
+
+class Open311Problem(BaseModel):
+    """One entry of the spec's error list (``<errors><error>`` in XML)."""
+
+    code: int
+    description: str
+
+
+def _errors(meaning: str) -> dict[str, Any]:
+    return {"model": list[Open311Problem], "description": meaning, "content": XML}
+
+
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["open311"],
+    # Answers and errors in the path's format (.json or .xml); errors as the spec's list.
+    responses={
+        200: {"content": XML},
+        400: _errors("a missing or wrong argument"),
+        403: _errors("no or a wrong api_key"),
+        404: _errors("no such service, request or format, or another jurisdiction"),
+    },
+)
 FORM = "application/x-www-form-urlencoded"
 
 

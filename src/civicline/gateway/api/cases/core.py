@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["staff"])
 
 CASE_NUMBER = r"^\d{6}-\d{5,}$"
-# A case's other sub-resources that take a POST: the action route leaves them alone, so it
-# matches no request another route matches, whatever the order (an unknown action: 422).
+# A case's other sub-resources: the action route leaves them alone, so it matches no request
+# another route matches, whatever the order (an unknown action: 422; a POST to a sub-resource
+# that takes only GET: 405).
 OTHER_POSTS = (
     "replies",
     "pause",
@@ -36,10 +37,11 @@ OTHER_POSTS = (
     "unmerge",
     "publication",
 )
+OTHER_GETS = ("suggestions", "dossier")
 
 
 class ActionSegment(Convertor[str]):
-    regex = f"(?!(?:{'|'.join(OTHER_POSTS)})$)[^/]+"
+    regex = f"(?!(?:{'|'.join(OTHER_POSTS + OTHER_GETS)})$)[^/]+"
 
     def convert(self, value: str) -> str:
         return value

@@ -430,8 +430,13 @@ DOCUMENT_HEADERS = {
 
 @router.get(
     "/{number}/dossier",
-    response_class=HTMLResponse,
-    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
+    # Errors are JSON like everywhere (a response_class would declare them text/html).
+    responses={
+        200: {
+            "description": "HTML, Markdown (format=md) or JSON (format=json)",
+            "content": {"text/html": {"schema": {"type": "string"}}, "text/markdown": {}},
+        }
+    },
 )
 async def case_dossier(
     number: str,
