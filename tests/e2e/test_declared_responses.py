@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import jsonschema
 
-from tests.e2e.conftest import Gateway, eventually
+from tests.support.gateway import Gateway
+from tests.support.polling import eventually
 
 
 def _operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
