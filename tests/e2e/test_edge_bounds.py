@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from civicline.gateway.bounds import form_int, row_id
 from tests.support.gateway import Gateway
 
 HUGE = str(2**64)  # past every 64-bit column
@@ -97,3 +98,19 @@ async def test_a_streamed_oversize_body_gets_413(gateway: Gateway) -> None:
 async def _small() -> AsyncIterator[bytes]:
     yield b'{"client_message_id": "chunked-1", '
     yield '"text": "路灯坏了，晚上很黑"}'.encode()
+
+
+async def test_the_public_board_bounds_its_page_and_dates(gateway: Gateway) -> None:
+    public = gateway.citizen()
+    # "²".isdigit() is true, and int("²") an error: 500 before.
+    for query in ("page=²", "page=0", "until=9999-12-31", "since=0001-01-01"):
+        answer = await public.get(f"/board?{query}")
+        assert answer.status_code == 400, (query, answer.status_code)
+    assert (await public.get("/board?page=2&since=2026-01-01")).status_code == 200
+
+
+def test_form_numbers_are_ascii_digits_in_range() -> None:
+    assert row_id("42") == 42 and row_id(" 7 ") == 7
+    for text in ("²", "٣", "0", "-1", "", None, str(2**63), "9" * 5000):
+        assert row_id(text) is None, text
+    assert form_int("3", 1, 3) == 3 and form_int("4", 1, 3) is None

@@ -64,7 +64,15 @@ Moment = Annotated[datetime, AfterValidator(_moment_in_range)]
 
 def row_id(text: str | None) -> int | None:
     """A row id typed into a form, or None when it is not one."""
-    if text is None or not text.strip().isdigit():
+    return form_int(text, 1, MAX_ROW_ID)
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")  # str.isdigit() also takes "²", which int() refuses
+
+
+def form_int(text: str | None, least: int, most: int) -> int | None:
+    """A whole number typed into a form, within [least, most], or None."""
+    if text is None or not _DIGITS.fullmatch(text.strip()):
         return None
     value = int(text)
-    return value if 1 <= value <= MAX_ROW_ID else None
+    return value if least <= value <= most else None

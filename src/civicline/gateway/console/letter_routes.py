@@ -35,7 +35,7 @@ from civicline.domain.letters import (
     PostReply,
 )
 from civicline.gateway.bootstrap import Services
-from civicline.gateway.bounds import row_id
+from civicline.gateway.bounds import form_int, row_id
 from civicline.gateway.console.case_routes import NumberPath
 from civicline.gateway.console.case_routes import page as case_page
 from civicline.gateway.console.errors import error_page, status_for
@@ -142,8 +142,8 @@ def _draft(
         errors["received_date"] = t("letter_received_future")
     if postmark and received and postmark > received:
         errors["postmark_date"] = t("letter_postmark_after")
-    signatories = int(values["signatories"]) if values["signatories"].isdigit() else 0
-    if not 1 <= signatories <= MAX_SIGNATORIES:
+    signatories = form_int(values["signatories"], 1, MAX_SIGNATORIES) or 0
+    if not signatories:
         errors["signatories"] = t("letter_bad_signatories")
     taxonomy = services.taxonomy
     if values["category"] and values["category"] not in taxonomy.categories:

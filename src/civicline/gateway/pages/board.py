@@ -27,9 +27,11 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from civicline.domain.board import PAGE_SIZE, BoardQuery, PublicCase
+from civicline.domain.bounds import day_problem
 from civicline.domain.errors import InvalidInput, NotFound
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway.bootstrap import Services
+from civicline.gateway.bounds import form_int
 from civicline.gateway.pages.board_cache import CachedPage, page_cache, send
 from civicline.handlers import board
 from civicline.nlu.entities import default_gazetteer
@@ -124,9 +126,13 @@ def _date(value: str, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Refused(400, f"{name}: a date as YYYY-MM-DD") from None
+    problem = day_problem(day)  # the search's date arithmetic stays in range
+    if problem is not None:
+        raise Refused(400, f"{name}: {problem}")
+    return day
 
 
 def parse_query(request: Request) -> BoardQuery:
@@ -139,8 +145,8 @@ def parse_query(request: Request) -> BoardQuery:
         raise Refused(400, "department: unknown")
     if len(params["district"]) > 64:
         raise Refused(400, "district: at most 64 characters")
-    page = params["page"] or "1"
-    if not page.isdigit() or len(page) > 4:
+    page = form_int(params["page"] or "1", 1, 9999)
+    if page is None:
         raise Refused(400, "page: a whole number")
     query = BoardQuery(
         words=params["q"],
@@ -149,7 +155,7 @@ def parse_query(request: Request) -> BoardQuery:
         district=params["district"] or None,
         since=_date(params["since"], "since"),
         until=_date(params["until"], "until"),
-        page=int(page),
+        page=page,
     )
     try:
         return board.checked_query(query)
