@@ -17,6 +17,7 @@ from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.deps import ServicesDep
 from civicline.gateway.errors import EVERY_REQUEST, BodyLimit, install_error_handlers
 from civicline.gateway.guard import refuse_unstorable
+from civicline.gateway.pages.board_cache import ServeCachedBoard
 from civicline.gateway.proxies import TrustedProxies
 from civicline.gateway.settings import Settings
 
@@ -55,8 +56,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         uploads=dict.fromkeys(letter_forms, letter_bytes),
     )
-    # Outermost: who the client is (CIVICLINE_TRUSTED_PROXIES) before anything asks.
+    # Who the client is (CIVICLINE_TRUSTED_PROXIES) before anything asks.
     app.add_middleware(TrustedProxies, trusted=settings.proxies)
+    # Outermost: the public board's cached pages, answered before any routing.
+    app.add_middleware(ServeCachedBoard)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Requests try routers in this order: the webhooks and the API (the hot paths) first.
     app.include_router(webhooks.router)  # Twilio and Telegram under /webhooks

@@ -32,7 +32,7 @@ from civicline.domain.errors import InvalidInput, NotFound
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.bounds import form_int
-from civicline.gateway.pages.board_cache import CachedPage, page_cache, send
+from civicline.gateway.pages.board_cache import CachedPage, cache_key, page_cache, send
 from civicline.handlers import board
 from civicline.nlu.entities import default_gazetteer
 from civicline.storage.queue import redis_unreachable
@@ -185,8 +185,8 @@ async def _allowed(request: Request) -> bool:
         return True
 
 
-def cache_key(request: Request) -> str:
-    return f"{request.url.path}?{sorted(request.query_params.multi_items())}"
+def request_key(request: Request) -> str:
+    return cache_key(request.url.path, request.query_params)
 
 
 def max_age(request: Request) -> int:
@@ -208,7 +208,7 @@ async def board_list(request: Request) -> Response:
     if query.is_search and not await _allowed(request):
         return error_page(request, 429, "too many searches: try again in a minute")
     cache = page_cache(request)
-    key = cache_key(request)
+    key = request_key(request)
     cached = cache.get(key)
     if cached is None:
         services = services_of(request)
@@ -232,7 +232,7 @@ async def board_case(request: Request, public_id: str) -> Response:
     if not 8 <= len(public_id) <= 24 or not public_id.replace("-", "").replace("_", "").isalnum():
         return error_page(request, 404, "no such matter on the board")
     cache = page_cache(request)
-    key = cache_key(request)
+    key = request_key(request)
     cached = cache.get(key)
     if cached is None:
         services = services_of(request)
@@ -282,7 +282,7 @@ def _atom(request: Request, cases: list[PublicCase]) -> bytes:
 async def board_feed(request: Request) -> Response:
     """The newest published matters as an Atom feed."""
     cache = page_cache(request)
-    key = "feed"
+    key = request_key(request)
     cached: CachedPage | None = cache.get(key)
     if cached is None:
         services = services_of(request)

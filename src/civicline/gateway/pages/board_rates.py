@@ -27,7 +27,7 @@ from civicline.gateway.pages.board import (
     render,
     services_of,
 )
-from civicline.gateway.pages.board_cache import page_cache, send
+from civicline.gateway.pages.board_cache import cache_key, page_cache, send
 from civicline.handlers import board
 
 router = APIRouter(include_in_schema=False)
@@ -87,7 +87,7 @@ async def rates_page(request: Request) -> Response:
     except InvalidInput as exc:
         return error_page(request, 400, str(exc))
     cache = page_cache(request)
-    key = f"{request.url.path}?{sorted(request.query_params.multi_items())}"
+    key = cache_key(request.url.path, request.query_params)
     cached = cache.get(key)
     if cached is None:
         figures = await _figures(request)
