@@ -16,6 +16,7 @@ from civicline.gateway.users import create_user
 from tests.e2e.test_hotline_api import CALLER
 from tests.e2e.test_hotline_api import call as hotline_call
 from tests.e2e.test_mailbox_form import fields, form, smtp
+from tests.support.console import console, post_form
 from tests.support.gateway import PASSWORD, Gateway, serving
 from tests.support.mailserver import SmtpSink
 from tests.support.places import Places
@@ -252,3 +253,32 @@ async def test_mailbox_and_hotline_consent_a_supervisors_review_rates_and_search
         ]
         assert answers[:4] == [200] * 4 and answers[4:] == [429, 429]
         assert (await public.get("/board")).status_code == 200  # the plain board is not limited
+
+
+async def test_the_console_withholds_and_releases_a_case(gateway: Gateway) -> None:
+    """The console's case page shows the consent and withholds with a reason (none: refused,
+    the page says why), then releases; the history shows both."""
+    _, number = await _complain(gateway, COMPLAINT, "公开")
+    await _answer_and_close(gateway, number)
+    clerk = await console(gateway, "li")
+    page = f"/console/cases/{number}"
+    shown = (await clerk.get(page)).text
+    assert 'data-testid="board-box"' in shown and "市民同意公开" in shown
+    link = re.search(r'href="(/board/cases/[^"]+)" data-testid="board-link"', shown)
+    assert link is not None
+    public = gateway.citizen()
+    assert (await public.get(link[1])).status_code == 200
+
+    target = f"/console/cases/{number}/publication"
+    refused = await post_form(clerk, page, target, action="withhold", reason="")
+    assert refused.status_code == 422 and "needs a reason" in refused.text
+    withheld = await post_form(clerk, page, target, action="withhold", reason="涉法涉诉")
+    assert withheld.status_code == 303
+    assert (await public.get(link[1])).status_code == 404
+    shown = (await clerk.get(page)).text
+    assert "已暂不公开" in shown and "涉法涉诉" in shown and 'data-kind="publication"' in shown
+    released = await post_form(clerk, page, target, action="release")
+    assert released.status_code == 303
+    assert (await public.get(link[1], params={"lang": "en"})).status_code == 200
+    unknown = await post_form(clerk, page, target, action="hide")
+    assert unknown.status_code == 422
