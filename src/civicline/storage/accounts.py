@@ -10,22 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.claims import ConsoleSession, LockoutPolicy, LoginFailures
-from civicline.domain.errors import NotFound
+from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import ConsoleSessionRow, LoginFailureRow, StaffUserRow, UTCDateTime
 from civicline.storage.upsert import insert
 
 
 def _staff(row: StaffUserRow) -> StaffUser:
-    return StaffUser(
-        id=row.id,
-        username=row.username,
-        password_hash=row.password_hash,
-        role=Role(row.role),
-        department=row.department,
-        display_name=row.display_name,
-        active=row.active,
-        created_at=row.created_at,
-    )
+    return from_row(StaffUser, row, role=Role(row.role))
 
 
 class SqlStaff:
@@ -33,15 +24,7 @@ class SqlStaff:
         self.session = session
 
     async def add(self, user: StaffUser) -> StaffUser:
-        row = StaffUserRow(
-            username=user.username,
-            password_hash=user.password_hash,
-            role=user.role,
-            department=user.department,
-            display_name=user.display_name,
-            active=user.active,
-            created_at=user.created_at,
-        )
+        row = StaffUserRow(**columns_of(user, StaffUserRow.__table__, skip=("id",)))
         self.session.add(row)
         await self.session.flush()
         user.id = row.id
@@ -54,9 +37,7 @@ class SqlStaff:
         return None if row is None else _staff(row)
 
     async def get(self, user_id: int) -> StaffUser:
-        row = await self.session.get(StaffUserRow, user_id)
-        if row is None:
-            raise NotFound("staff user", user_id)
+        row = await row_of(self.session, StaffUserRow, user_id, "staff user")
         return _staff(row)
 
     async def count(self) -> int:
@@ -76,13 +57,7 @@ class SqlSessions:
             )
         )
         self.session.add(
-            ConsoleSessionRow(
-                id=console_session.id,
-                user_id=console_session.user_id,
-                csrf_token=console_session.csrf_token,
-                created_at=console_session.created_at,
-                expires_at=console_session.expires_at,
-            )
+            ConsoleSessionRow(**columns_of(console_session, ConsoleSessionRow.__table__))
         )
         await self.session.flush()
 
@@ -90,13 +65,7 @@ class SqlSessions:
         row = await self.session.get(ConsoleSessionRow, session_id)
         if row is None:
             return None
-        return ConsoleSession(
-            id=row.id,
-            user_id=row.user_id,
-            csrf_token=row.csrf_token,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-        )
+        return from_row(ConsoleSession, row)
 
     async def remove(self, session_id: str) -> None:
         await self.session.execute(
@@ -112,12 +81,7 @@ class SqlLoginFailures:
         row = await self.session.get(LoginFailureRow, username)
         if row is None:
             return None
-        return LoginFailures(
-            username=row.username,
-            failures=row.failures,
-            window_started_at=row.window_started_at,
-            locked_until=row.locked_until,
-        )
+        return from_row(LoginFailures, row)
 
     async def record_failure(
         self, username: str, *, now: datetime, policy: LockoutPolicy

@@ -36,28 +36,12 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from civicline.domain.board import BoardEntry, BoardQuery, BoardState, PublicCase
 from civicline.domain.cases import CaseStatus
+from civicline.storage.rows import from_row
 from civicline.storage.tables import BOARD_TERMS, BoardEntryRow, CaseRow
 
 
 def _entry(row: BoardEntryRow) -> BoardEntry:
-    return BoardEntry(
-        case_id=row.case_id,
-        public_id=row.public_id,
-        state=BoardState(row.state),
-        consent=row.consent,
-        title=row.title,
-        text=row.text,
-        terms=row.terms,
-        filed_at=row.filed_at,
-        status=row.status,
-        category=row.category,
-        department=row.department,
-        district=row.district,
-        answered_at=row.answered_at,
-        reason=row.reason,
-        decided_by=row.decided_by,
-        updated_at=row.updated_at,
-    )
+    return from_row(BoardEntry, row, state=BoardState(row.state))
 
 
 # How many of the newest published entries a common word is looked for in first.

@@ -8,19 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicline.domain.claims import CannedReply
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Language
+from civicline.storage.rows import from_row, row_of
 from civicline.storage.tables import CannedReplyRow
 
 
 def _canned(row: CannedReplyRow) -> CannedReply:
-    return CannedReply(
-        id=row.id,
-        category=row.category,
-        language=Language(row.language),
-        title=row.title,
-        text=row.text,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-    )
+    return from_row(CannedReply, row, language=Language(row.language))
 
 
 class SqlCannedReplies:
@@ -51,9 +44,7 @@ class SqlCannedReplies:
         return [_canned(r) for r in rows]
 
     async def get(self, reply_id: int) -> CannedReply:
-        row = await self.session.get(CannedReplyRow, reply_id)
-        if row is None:
-            raise NotFound("canned reply", reply_id)
+        row = await row_of(self.session, CannedReplyRow, reply_id, "canned reply")
         return _canned(row)
 
     async def save(self, reply: CannedReply) -> CannedReply:

@@ -14,64 +14,33 @@ from civicline.domain.governance import Outcome, Satisfaction, VisitStatus
 from civicline.domain.messages import Channel, Language
 from civicline.storage.board import copied, follow_case
 from civicline.storage.case_numbers import next_numbers
+from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import CaseEventRow, CaseRow
 
 
 def case_from_row(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
-    return Case(
-        id=row.id,
-        number=row.number,
-        citizen_id=row.citizen_id,
+    return from_row(
+        Case,
+        row,
         channel=Channel(row.channel),
-        reply_to=row.reply_to,
-        summary=row.summary,
         language=Language(row.language),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        accept_due_at=row.accept_due_at,
-        complete_due_at=row.complete_due_at,
-        category=row.category,
-        department=row.department,
         status=CaseStatus(row.status),
-        urgent=row.urgent,
-        collective=row.collective,
-        place=row.place,
-        subcategory=row.subcategory,
         reply_channel=Channel(row.reply_channel) if row.reply_channel else None,
-        reply_due_at=row.reply_due_at,
-        accepted_at=row.accepted_at,
-        first_reply_at=row.first_reply_at,
-        closed_at=row.closed_at,
-        paused_since=row.paused_since,
         outcome=Outcome(row.outcome) if row.outcome else None,
-        legal_matter=row.legal_matter,
         satisfaction=Satisfaction(row.satisfaction) if row.satisfaction else None,
-        solved=row.solved,
         visit_status=VisitStatus(row.visit_status) if row.visit_status else None,
-        second_review=row.second_review,
-        escalation_level=row.escalation_level,
-        district=row.district,
-        reporters=row.reporters,
-        incident_signature=row.incident_signature,
         location=(
             (row.latitude, row.longitude)
             if row.latitude is not None and row.longitude is not None
             else None
         ),
-        classified_by=row.classified_by,
-        confidence=row.confidence,
-        merged_into=row.merged_into,
-        resolution=row.resolution,
-        rating=row.rating,
         events=[
-            CaseEvent(
-                id=e.id,
+            from_row(
+                CaseEvent,
+                e,
                 kind=EventKind(e.kind),
-                at=e.at,
-                actor=e.actor,
                 from_status=CaseStatus(e.from_status) if e.from_status else None,
                 to_status=CaseStatus(e.to_status) if e.to_status else None,
-                reason=e.reason,
                 data=dict(e.data or {}),
             )
             for e in events
@@ -149,9 +118,7 @@ class SqlCases:
         return case
 
     async def get(self, case_id: int) -> Case:
-        row = await self.session.get(CaseRow, case_id)
-        if row is None:
-            raise NotFound("case", case_id)
+        row = await row_of(self.session, CaseRow, case_id, "case")
         self._rows[row.id] = row
         return case_from_row(row)
 
@@ -191,18 +158,8 @@ class SqlCases:
     def _write_events(self, case: Case) -> None:
         assert case.id is not None
         for event in case.pending_events:
-            self.session.add(
-                CaseEventRow(
-                    case_id=case.id,
-                    kind=event.kind,
-                    at=event.at,
-                    actor=event.actor,
-                    from_status=event.from_status,
-                    to_status=event.to_status,
-                    reason=event.reason,
-                    data=event.data,
-                )
-            )
+            columns = columns_of(event, CaseEventRow.__table__, skip=("id",))
+            self.session.add(CaseEventRow(case_id=case.id, **columns))
         case.pending_events.clear()
 
     async def queue(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, Language
+from civicline.storage.rows import row_of
 from civicline.storage.tables import CitizenRow, ContactHandleRow
 from civicline.storage.upsert import insert
 
@@ -19,9 +20,7 @@ class SqlCitizens:
         self.session = session
 
     async def get(self, citizen_id: int) -> Citizen:
-        row = await self.session.get(CitizenRow, citizen_id)
-        if row is None:
-            raise NotFound("citizen", citizen_id)
+        row = await row_of(self.session, CitizenRow, citizen_id, "citizen")
         return await self._load(row)
 
     async def by_handle(self, handle: ContactHandle) -> Citizen | None:
@@ -59,9 +58,7 @@ class SqlCitizens:
         return Citizen(id=row.id, created_at=at, language=language, handles=[handle])
 
     async def set_language(self, citizen_id: int, language: Language) -> None:
-        row = await self.session.get(CitizenRow, citizen_id)
-        if row is None:
-            raise NotFound("citizen", citizen_id)
+        row = await row_of(self.session, CitizenRow, citizen_id, "citizen")
         row.language = language
 
     async def link(self, citizen_id: int, handle: ContactHandle) -> bool:

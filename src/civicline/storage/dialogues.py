@@ -10,17 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.dialogues import DIALOGUE_TIMEOUT, Dialogue, Stage
 from civicline.domain.messages import Channel
+from civicline.storage.rows import from_row
 from civicline.storage.tables import DialogueRow
 
 
 def _dialogue(row: DialogueRow) -> Dialogue:
-    return Dialogue(
-        handle=ContactHandle(Channel(row.channel), row.address),
-        stage=Stage(row.stage),
-        message_id=row.message_id,
-        updated_at=row.updated_at,
-        data=dict(row.data or {}),
-    )
+    handle = ContactHandle(Channel(row.channel), row.address)
+    return from_row(Dialogue, row, handle=handle, stage=Stage(row.stage), data=dict(row.data or {}))
 
 
 class SqlDialogues:

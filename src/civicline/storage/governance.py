@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE
 from civicline.domain.governance import Notification, VisitStatus
+from civicline.storage.rows import columns_of, from_row
 from civicline.storage.tables import CaseRow, EscalationRow, NotificationRow, SurgeAlertRow
 
 HORIZON = timedelta(days=30)  # how far back a missed deadline is still escalated
@@ -95,12 +96,7 @@ class SqlGovernance:
 
     async def notify(self, notification: Notification) -> Notification:
         row = NotificationRow(
-            created_at=notification.created_at,
-            case_id=notification.case_id,
-            kind=notification.kind,
-            audience=notification.audience,
-            department=notification.department,
-            text=notification.text,
+            **columns_of(notification, NotificationRow.__table__, skip=("id", "read_at"))
         )
         self.session.add(row)
         await self.session.flush()
@@ -180,13 +176,4 @@ class SqlGovernance:
 
 
 def _notification(row: NotificationRow) -> Notification:
-    return Notification(
-        id=row.id,
-        created_at=row.created_at,
-        case_id=row.case_id,
-        kind=row.kind,
-        audience=row.audience,
-        department=row.department,
-        text=row.text,
-        read_at=row.read_at,
-    )
+    return from_row(Notification, row)

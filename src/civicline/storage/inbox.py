@@ -9,22 +9,19 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, InboundMessage, InboundStatus, Language
+from civicline.storage.rows import conversation, from_row, row_of
 from civicline.storage.tables import InboundMessageRow
 
 
 def inbound_from_row(row: Any) -> InboundMessage:
-    return InboundMessage(
-        id=row.id,
+    """An inbox row (an ORM row or one a statement returned) as the message."""
+    return from_row(
+        InboundMessage,
+        row,
+        InboundMessageRow.__table__,
         channel=Channel(row.channel),
-        provider_message_id=row.provider_message_id,
-        sender_address=row.sender_address,
-        text=row.text,
-        received_at=row.received_at,
         language=Language(row.language) if row.language else None,
-        citizen_id=row.citizen_id,
-        case_id=row.case_id,
         status=InboundStatus(row.status),
         attachments=list(row.attachments or []),
         location=(
@@ -32,8 +29,6 @@ def inbound_from_row(row: Any) -> InboundMessage:
             if row.latitude is not None and row.longitude is not None
             else None
         ),
-        choice=row.choice,
-        shared_phone=row.shared_phone,
         edited=bool(row.edited),
         meta=dict(row.meta or {}),
     )
@@ -66,15 +61,13 @@ class SqlInbox:
         self.session = session
 
     async def get(self, message_id: int, *, lock: bool = False) -> InboundMessage:
-        row = await self.session.get(InboundMessageRow, message_id, with_for_update=lock)
-        if row is None:
-            raise NotFound("inbound message", message_id)
+        row = await row_of(
+            self.session, InboundMessageRow, message_id, "inbound message", lock=lock
+        )
         return inbound_from_row(row)
 
     async def save(self, message: InboundMessage, *, processed_at: datetime | None) -> None:
-        row = await self.session.get(InboundMessageRow, message.id)
-        if row is None:
-            raise NotFound("inbound message", message.id)
+        row = await row_of(self.session, InboundMessageRow, message.id, "inbound message")
         row.citizen_id = message.citizen_id
         row.case_id = message.case_id
         row.status = message.status
@@ -113,13 +106,6 @@ class SqlInbox:
     async def conversation(
         self, channel: Channel, address: str, *, limit: int
     ) -> list[InboundMessage]:
-        rows = await self.session.scalars(
-            select(InboundMessageRow)
-            .where(
-                InboundMessageRow.channel == channel,
-                InboundMessageRow.sender_address == address,
-            )
-            .order_by(InboundMessageRow.id.desc())
-            .limit(limit)
-        )
-        return [inbound_from_row(r) for r in reversed(list(rows))]
+        table, sender = InboundMessageRow, InboundMessageRow.sender_address
+        rows = await conversation(self.session, table, sender, channel, address, limit=limit)
+        return [inbound_from_row(r) for r in rows]

@@ -8,58 +8,33 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.errors import NotFound
 from civicline.domain.letters import Letter, LetterKind, PostReply
 from civicline.domain.messages import InboundMessage
 from civicline.storage.inbox import inbound_from_row, inbound_values
+from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import CaseRow, InboundMessageRow, LetterRow, MailCursorRow
 from civicline.storage.upsert import insert_for
 
 
 def _letter(row: LetterRow) -> Letter:
-    return Letter(
-        id=row.id,
+    return from_row(
+        Letter,
+        row,
         kind=LetterKind(row.kind),
-        addressee=row.addressee,
-        subject=row.subject,
-        received_at=row.received_at,
-        sender_name=row.sender_name,
-        contact=row.contact,
-        address=row.address,
-        postmark_date=row.postmark_date,
-        signatories=row.signatories,
-        may_publish=row.may_publish,
-        query_code_hash=row.query_code_hash,
-        case_id=row.case_id,
-        inbound_id=row.inbound_id,
         post_reply=(
             PostReply(row.post_sent_on, row.post_tracking_number or "")
             if row.post_sent_on is not None
             else None
         ),
-        registered_by=row.registered_by,
         meta=dict(row.meta or {}),
     )
 
 
 def _values(letter: Letter) -> dict[str, Any]:
     return {
-        "kind": letter.kind,
-        "addressee": letter.addressee,
-        "subject": letter.subject,
-        "received_at": letter.received_at,
-        "sender_name": letter.sender_name,
-        "contact": letter.contact,
-        "address": letter.address,
-        "postmark_date": letter.postmark_date,
-        "signatories": letter.signatories,
-        "may_publish": letter.may_publish,
-        "query_code_hash": letter.query_code_hash,
-        "case_id": letter.case_id,
-        "registered_by": letter.registered_by,
+        **columns_of(letter, LetterRow.__table__, skip=("id", "inbound_id")),
         "post_sent_on": letter.post_reply.sent_on if letter.post_reply else None,
         "post_tracking_number": letter.post_reply.tracking_number if letter.post_reply else None,
-        "meta": letter.meta,
     }
 
 
@@ -76,15 +51,11 @@ class SqlLetters:
         return letter
 
     async def get(self, letter_id: int, *, lock: bool = False) -> Letter:
-        row = await self.session.get(LetterRow, letter_id, with_for_update=lock)
-        if row is None:
-            raise NotFound("letter", letter_id)
+        row = await row_of(self.session, LetterRow, letter_id, "letter", lock=lock)
         return _letter(row)
 
     async def save(self, letter: Letter) -> None:
-        row = await self.session.get(LetterRow, letter.id)
-        if row is None:
-            raise NotFound("letter", letter.id)
+        row = await row_of(self.session, LetterRow, letter.id, "letter")
         for name, value in _values(letter).items():
             setattr(row, name, value)
 

@@ -7,29 +7,23 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, Choice, DeliveryStatus, OutboundMessage
+from civicline.storage.rows import columns_of, conversation, from_row, row_of
 from civicline.storage.tables import OutboundMessageRow
 
 
 def outbound_from_row(row: OutboundMessageRow) -> OutboundMessage:
-    return OutboundMessage(
-        id=row.id,
+    return from_row(
+        OutboundMessage,
+        row,
         channel=Channel(row.channel),
-        recipient_address=row.recipient_address,
-        text=row.text,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        case_id=row.case_id,
-        citizen_id=row.citizen_id,
-        in_reply_to=row.in_reply_to,
-        author=row.author,
         status=DeliveryStatus(row.status),
-        attempts=row.attempts,
-        provider_message_id=row.provider_message_id,
-        last_error=row.last_error,
         choices=[Choice(label, data) for label, data in row.choices or []],
     )
+
+
+# Not taken from a new message: its id and what only sending sets, or is set here.
+_SET_ON_ADD = ("id", "provider_message_id", "last_error", "choices", "updated_at")
 
 
 class SqlOutbox:
@@ -38,17 +32,8 @@ class SqlOutbox:
 
     async def add(self, message: OutboundMessage) -> OutboundMessage:
         row = OutboundMessageRow(
-            channel=message.channel,
-            recipient_address=message.recipient_address,
-            citizen_id=message.citizen_id,
-            case_id=message.case_id,
-            in_reply_to=message.in_reply_to,
-            author=message.author,
-            text=message.text,
+            **columns_of(message, OutboundMessageRow.__table__, skip=_SET_ON_ADD),
             choices=[[c.label, c.data] for c in message.choices],
-            status=message.status,
-            attempts=message.attempts,
-            created_at=message.created_at,
             updated_at=message.updated_at or message.created_at,
         )
         self.session.add(row)
@@ -57,15 +42,13 @@ class SqlOutbox:
         return message
 
     async def get(self, message_id: int, *, lock: bool = False) -> OutboundMessage:
-        row = await self.session.get(OutboundMessageRow, message_id, with_for_update=lock)
-        if row is None:
-            raise NotFound("outbound message", message_id)
+        row = await row_of(
+            self.session, OutboundMessageRow, message_id, "outbound message", lock=lock
+        )
         return outbound_from_row(row)
 
     async def save(self, message: OutboundMessage) -> None:
-        row = await self.session.get(OutboundMessageRow, message.id)
-        if row is None:
-            raise NotFound("outbound message", message.id)
+        row = await row_of(self.session, OutboundMessageRow, message.id, "outbound message")
         row.status = message.status
         row.attempts = message.attempts
         row.provider_message_id = message.provider_message_id
@@ -83,16 +66,9 @@ class SqlOutbox:
     async def conversation(
         self, channel: Channel, address: str, *, limit: int
     ) -> list[OutboundMessage]:
-        rows = await self.session.scalars(
-            select(OutboundMessageRow)
-            .where(
-                OutboundMessageRow.channel == channel,
-                OutboundMessageRow.recipient_address == address,
-            )
-            .order_by(OutboundMessageRow.id.desc())
-            .limit(limit)
-        )
-        return [outbound_from_row(r) for r in reversed(list(rows))]
+        table, recipient = OutboundMessageRow, OutboundMessageRow.recipient_address
+        rows = await conversation(self.session, table, recipient, channel, address, limit=limit)
+        return [outbound_from_row(r) for r in rows]
 
     async def callbacks(self, *, limit: int, offset: int = 0) -> list[OutboundMessage]:
         rows = await self.session.scalars(

@@ -14,32 +14,21 @@ from civicline.domain.errors import NotFound
 from civicline.domain.ownership import BacklogEntry, CaseOwner
 from civicline.domain.supervision import OrderStatus, SupervisionCounts, SupervisionOrder
 from civicline.storage.cases import case_from_row
+from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import CaseOwnerRow, CaseRow, SupervisionOrderRow
 
 OrderFilter = Literal["open", "answered", "closed", "overdue"]
 
 _O = SupervisionOrderRow
+# Not taken from a new order: its id and what the response and the reminders set.
+_SET_LATER = ("id", "response", "responded_by", "responded_at", "reminders", "reminded_at")
 
 
 def _order(
     row: SupervisionOrderRow, number: str | None, department: str | None
 ) -> SupervisionOrder:
-    return SupervisionOrder(
-        id=row.id,
-        case_id=row.case_id,
-        issued_by=row.issued_by,
-        issued_at=row.issued_at,
-        due_at=row.due_at,
-        instruction=row.instruction,
-        status=OrderStatus(row.status),
-        response=row.response,
-        responded_by=row.responded_by,
-        responded_at=row.responded_at,
-        reminders=row.reminders,
-        reminded_at=row.reminded_at,
-        case_number=number,
-        department=department,
-    )
+    status = OrderStatus(row.status)
+    return from_row(SupervisionOrder, row, status=status, case_number=number, department=department)
 
 
 def _with_case() -> Any:
@@ -55,15 +44,7 @@ class SqlSupervision:
         self.session = session
 
     async def add(self, order: SupervisionOrder) -> SupervisionOrder:
-        row = _O(
-            case_id=order.case_id,
-            issued_by=order.issued_by,
-            issued_at=order.issued_at,
-            due_at=order.due_at,
-            instruction=order.instruction,
-            status=order.status,
-            reminders=0,
-        )
+        row = _O(**columns_of(order, _O.__table__, skip=_SET_LATER), reminders=0)
         self.session.add(row)
         await self.session.flush()
         order.id = row.id
@@ -77,9 +58,7 @@ class SqlSupervision:
         return _order(*found)
 
     async def save(self, order: SupervisionOrder) -> None:
-        row = await self.session.get(_O, order.id)
-        if row is None:
-            raise NotFound("supervision order", order.id)
+        row = await row_of(self.session, _O, order.id, "supervision order")
         row.status = order.status
         row.due_at = order.due_at
         row.response = order.response
@@ -176,16 +155,7 @@ class SqlOwnership:
         row = await self.session.get(CaseOwnerRow, case_id)
         if row is None:
             return None
-        return CaseOwner(
-            case_id=row.case_id,
-            leader=row.leader,
-            supervising_leader=row.supervising_leader,
-            working_group=list(row.working_group or []),
-            plan=row.plan,
-            assigned_by=row.assigned_by,
-            assigned_at=row.assigned_at,
-            updated_at=row.updated_at,
-        )
+        return from_row(CaseOwner, row, working_group=list(row.working_group or []))
 
     async def save(self, owner: CaseOwner) -> None:
         """Insert or update (one owner per case: the case id is the key). Callers hold the
