@@ -1,6 +1,7 @@
-"""The public board in a real headless Chromium (Debian's), on a phone-sized screen with
-JavaScript off: the list, a search, a case's page, the English switch and the unit rates.
-Screenshots go to var/screenshots/ (board*.png)."""
+"""The public board in a real headless Chromium (Debian's), on a phone-sized screen: with
+JavaScript off the list, a search, a case's page, the English switch and the unit rates; with
+it on, a live Q&A session's answers arriving without a reload. Screenshots go to
+var/screenshots/ (board*.png)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from playwright.async_api import Browser, expect
 
 from tests.e2e import test_browser_webchat as webchat
 from tests.e2e.test_board_flow import COMPLAINT, NAME, PHONE, REPLY, _answer_and_close, _complain
+from tests.e2e.test_board_sessions import ANSWER, QUESTION, session_body
 from tests.support.gateway import Gateway
 
 browser = webchat.browser  # Debian's Chromium, as the web chat's browser test drives it
@@ -48,4 +50,33 @@ async def test_the_public_reads_the_board_on_a_phone(gateway: Gateway, browser: 
     await page.get_by_test_id("lang-zh").click()
     await expect(page.get_by_role("heading", level=2).first).to_contain_text("各单位办理情况")
     await page.screenshot(path=str(SCREENSHOTS / "board-rates.png"), full_page=True)
+    await context.close()
+
+
+async def test_a_live_session_page_shows_answers_without_a_reload(
+    gateway: Gateway, browser: Browser
+) -> None:
+    boss = await gateway.staff("boss")
+    session = (await boss.post("/api/v1/board/sessions", json=session_body())).json()
+    public_id = session["public_id"]
+    await boss.post(f"/api/v1/board/sessions/{public_id}/status", json={"status": "live"})
+    answers = f"/api/v1/board/sessions/{public_id}/answers"
+    first = await boss.post(answers, json={"question": "路灯多久修好？", "answer": "三天内。"})
+    assert first.status_code == 201
+
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await page.goto(gateway.url + session["url"])
+    shown = page.get_by_test_id("qa-answer")
+    await expect(shown).to_have_count(1)
+    page.on("framenavigated", lambda frame: reloads.append(frame.url))
+    reloads: list[str] = []
+    await page.wait_for_timeout(500)  # the page's EventSource connects
+    second = await boss.post(answers, json={"question": QUESTION, "answer": ANSWER})
+    assert second.status_code == 201
+    await expect(shown).to_have_count(2)
+    await expect(shown.nth(1)).to_contain_text(ANSWER)
+    assert "13812345678" not in await page.content()
+    assert reloads == []
+    await page.screenshot(path=str(SCREENSHOTS / "board-session.png"), full_page=True)
     await context.close()

@@ -42,6 +42,7 @@ from civicline.storage.base import (
     LoginFailureRepository,
     OutboxRepository,
     OwnershipRepository,
+    QaRepository,
     QueueView,
     SessionRepository,
     StaffRepository,
@@ -622,6 +623,7 @@ class MemoryUnitOfWork:
         self.stats: StatsRepository = cast(Any, _NotInMemory("stats"))
         self.letters: LetterRepository = cast(Any, _NotInMemory("letters"))
         self.board: BoardRepository = cast(Any, _NotInMemory("board"))
+        self.qa: QaRepository = cast(Any, _NotInMemory("qa"))
         return self
 
     async def __aexit__(

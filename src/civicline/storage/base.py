@@ -25,6 +25,7 @@ from civicline.domain.incidents import Candidate, Suggestion
 from civicline.domain.letters import Letter
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
 from civicline.domain.ownership import BacklogEntry, CaseOwner
+from civicline.domain.qa import QaAnswer, QaSession, SessionStatus
 from civicline.domain.supervision import SupervisionCounts, SupervisionOrder
 from civicline.domain.taxonomy import Department
 from civicline.storage.reply_queue import QueuePage
@@ -382,6 +383,19 @@ class BoardRepository(Protocol):
     ) -> list[tuple[str | None, str | None, int]]: ...
 
 
+class QaRepository(Protocol):
+    """Leaders' public Q&A sessions and their answers (``storage.qa``)."""
+
+    async def add(self, qa: QaSession) -> QaSession: ...
+    async def by_public_id(self, public_id: str, *, lock: bool = False) -> QaSession | None: ...
+    async def set_status(self, session_id: int, status: SessionStatus) -> None: ...
+    async def recent(self, limit: int) -> list[QaSession]: ...
+    async def add_answer(self, answer: QaAnswer) -> QaAnswer: ...
+    async def answers(
+        self, session_id: int, *, after: int = 0, limit: int = 500
+    ) -> list[QaAnswer]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: commit explicitly, anything else rolls back on exit."""
 
@@ -404,6 +418,7 @@ class UnitOfWork(Protocol):
     stats: StatsRepository
     letters: LetterRepository
     board: BoardRepository
+    qa: QaRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -570,3 +570,33 @@ Index(
     postgresql_using="gin",
     postgresql_where=text(PUBLISHED),
 ).ddl_if(dialect="postgresql")
+
+
+class QaSessionRow(Base):
+    """A leader's public Q&A session (domain.qa)."""
+
+    __tablename__ = "qa_sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    leader: Mapped[str] = mapped_column(String(100))
+    departments: Mapped[list[str]] = mapped_column(default=list)
+    starts_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    video_url: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class QaAnswerRow(Base):
+    """An answer published during a session, in order (the live page reads after an id)."""
+
+    __tablename__ = "qa_answers"
+    __table_args__ = (Index("ix_qa_answers_session", "session_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("qa_sessions.id"))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    case_number: Mapped[str | None] = mapped_column(String(32))
+    answered_by: Mapped[str] = mapped_column(String(100))
+    published_at: Mapped[datetime]

@@ -23,6 +23,7 @@ from civicline.storage.base import (
     LoginFailureRepository,
     OutboxRepository,
     OwnershipRepository,
+    QaRepository,
     QueueView,
     SessionRepository,
     StaffRepository,
@@ -41,6 +42,7 @@ from civicline.storage.inbox import SqlInbox
 from civicline.storage.incidents import SqlIncidents
 from civicline.storage.letters import SqlLetters
 from civicline.storage.outbox import SqlOutbox
+from civicline.storage.qa import SqlQa
 from civicline.storage.reply_queue import SqlQueueView
 from civicline.storage.stats import SqlStats
 from civicline.storage.supervision import SqlOwnership, SqlSupervision
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
         self.stats: StatsRepository = SqlStats(self.session)
         self.letters: LetterRepository = SqlLetters(self.session)
         self.board: BoardRepository = SqlBoard(self.session)
+        self.qa: QaRepository = SqlQa(self.session)
         return self
 
     async def __aexit__(

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from civicline.gateway.api import (
     auth,
     backlog,
+    board_sessions,
     callbacks,
     cases,
     departments,
@@ -31,6 +32,7 @@ router.include_router(auth.router, responses=problems(401))
 # The staff API: a bearer token, access rules per case and department, case states.
 for module in (
     backlog,
+    board_sessions,
     callbacks,
     cases,
     departments,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from civicline.gateway.pages import board, board_rates, mailbox, webchat
+from civicline.gateway.pages import board, board_rates, board_sessions, mailbox, webchat
 
 router = APIRouter()
-for module in (webchat, mailbox, board_rates, board):
+for module in (webchat, mailbox, board_rates, board_sessions, board):
     router.include_router(module.router)

@@ -1,5 +1,6 @@
 """the public board: each case's consent to publication, its board state and masked text,
-and copies of what the board searches by (status, category, unit, district, close time)
+and copies of what the board searches by (status, category, unit, district, close time);
+leaders' public Q&A sessions and their answers
 
 Revision ID: 0012
 Revises: 0010
@@ -74,8 +75,42 @@ def upgrade() -> None:
             postgresql_where=sa.text(PUBLISHED),
         )
 
+    op.create_table(
+        "qa_sessions",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("public_id", sa.String(length=24), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("leader", sa.String(length=100), nullable=False),
+        sa.Column("departments", sa.JSON(), nullable=False),
+        sa.Column("starts_at", WHEN, nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("video_url", sa.String(length=500), nullable=True),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_sessions")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_qa_sessions_public_id")),
+    )
+    op.create_table(
+        "qa_answers",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("session_id", BIG_ID, nullable=False),
+        sa.Column("question", sa.Text(), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("case_number", sa.String(length=32), nullable=True),
+        sa.Column("answered_by", sa.String(length=100), nullable=False),
+        sa.Column("published_at", WHEN, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["session_id"], ["qa_sessions.id"], name=op.f("fk_qa_answers_session_id_qa_sessions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_answers")),
+    )
+    op.create_index("ix_qa_answers_session", "qa_answers", ["session_id", "id"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index("ix_qa_answers_session", table_name="qa_answers")
+    op.drop_table("qa_answers")
+    op.drop_table("qa_sessions")
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_board_entries_terms", table_name="board_entries")
     for name in INDEXES:

@@ -1,0 +1,99 @@
+"""Leaders' Q&A sessions and their answers on SQL (see domain.qa)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicline.domain.qa import QaAnswer, QaSession, SessionStatus
+from civicline.storage.tables import QaAnswerRow, QaSessionRow
+
+
+def _session(row: QaSessionRow) -> QaSession:
+    return QaSession(
+        id=row.id,
+        public_id=row.public_id,
+        topic=row.topic,
+        leader=row.leader,
+        departments=list(row.departments or []),
+        starts_at=row.starts_at,
+        status=SessionStatus(row.status),
+        video_url=row.video_url,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def _answer(row: QaAnswerRow) -> QaAnswer:
+    return QaAnswer(
+        id=row.id,
+        session_id=row.session_id,
+        question=row.question,
+        answer=row.answer,
+        case_number=row.case_number,
+        answered_by=row.answered_by,
+        published_at=row.published_at,
+    )
+
+
+class SqlQa:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, qa: QaSession) -> QaSession:
+        row = QaSessionRow(
+            public_id=qa.public_id,
+            topic=qa.topic,
+            leader=qa.leader,
+            departments=qa.departments,
+            starts_at=qa.starts_at,
+            status=str(qa.status),
+            video_url=qa.video_url,
+            created_by=qa.created_by,
+            created_at=qa.created_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        qa.id = row.id
+        return qa
+
+    async def by_public_id(self, public_id: str, *, lock: bool = False) -> QaSession | None:
+        stmt = select(QaSessionRow).where(QaSessionRow.public_id == public_id)
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        row = await self.session.scalar(stmt)
+        return _session(row) if row is not None else None
+
+    async def set_status(self, session_id: int, status: SessionStatus) -> None:
+        row = await self.session.get(QaSessionRow, session_id)
+        if row is not None:
+            row.status = str(status)
+            await self.session.flush()
+
+    async def recent(self, limit: int) -> list[QaSession]:
+        rows = await self.session.scalars(
+            select(QaSessionRow).order_by(QaSessionRow.starts_at.desc()).limit(limit)
+        )
+        return [_session(r) for r in rows]
+
+    async def add_answer(self, answer: QaAnswer) -> QaAnswer:
+        row = QaAnswerRow(
+            session_id=answer.session_id,
+            question=answer.question,
+            answer=answer.answer,
+            case_number=answer.case_number,
+            answered_by=answer.answered_by,
+            published_at=answer.published_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _answer(row)
+
+    async def answers(self, session_id: int, *, after: int = 0, limit: int = 500) -> list[QaAnswer]:
+        rows = await self.session.scalars(
+            select(QaAnswerRow)
+            .where(QaAnswerRow.session_id == session_id, QaAnswerRow.id > after)
+            .order_by(QaAnswerRow.id)
+            .limit(limit)
+        )
+        return [_answer(r) for r in rows]
