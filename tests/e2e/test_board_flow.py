@@ -160,7 +160,10 @@ async def test_bad_board_input_answers_4xx(gateway: Gateway) -> None:
     ):
         answer = await public.get("/board", params=params)
         assert answer.status_code == 400, params
-    assert (await public.get("/board/rates", params={"month": "2026-13"})).status_code == 400
+    for month in ("2026-13", "0001-01", "9999-12", "２０２６-11"):
+        answer = await public.get("/board/rates", params={"month": month})
+        assert answer.status_code == 400, month
+        assert (await public.get("/board/rates.csv", params={"month": month})).status_code == 400
     staff = await gateway.staff("li")
     answer = await staff.post(
         "/api/v1/cases/261206-00001/publication", json={"action": "withhold", "reason": "x"}

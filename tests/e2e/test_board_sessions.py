@@ -88,6 +88,7 @@ async def test_bad_session_input_answers_4xx(gateway: Gateway) -> None:
     boss = await gateway.staff("boss")
     for body in (
         session_body(starts_at="2026-12-10T15:00:00"),  # no time zone
+        session_body(starts_at="0001-01-01T00:00:00+14:00"),  # before any time stored
         session_body(departments=["nope"]),
         session_body(video_url="javascript:alert(1)"),
         session_body(topic=""),

@@ -270,3 +270,21 @@ async def test_an_edit_joins_the_open_case_or_replaces_the_waiting_complaint(cha
     assert case.summary == "幸福路18号的垃圾好几天没人清运"
     _, [added] = await chat.send("幸福路20号的垃圾也没人清运", edited=True)
     assert opened.case_number in added.text
+
+
+async def test_the_board_question_comes_with_buttons_and_a_press_answers_it(chat: Chat) -> None:
+    await chat.send("幸福路的路灯坏了好几天，晚上很黑")
+    opened, [done] = await chat.send(choice="cat:urban_rural_construction")
+    number = opened.case_number or ""
+    assert "阳光信访" in done.text
+    assert [c.data for c in done.choices] == [f"publish:{number}:1", f"publish:{number}:0"]
+    _, [stale] = await chat.send(choice="publish:261127-99999:1")
+    assert "261127-99999" not in stale.text
+    _, [thanks] = await chat.send(choice=f"publish:{number}:1")
+    assert number in thanks.text and "公开" in thanks.text
+    async with chat.uow() as u:
+        case = await u.cases.by_number(number)
+        entry = await u.board.get(case.id or 0)
+    assert entry is not None and entry.consent is True
+    _, [nothing] = await chat.send(choice=f"publish:{number}:0")  # answered already
+    assert "没有等待" in nothing.text

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from civicline.domain.accounts import StaffUser
 from civicline.domain.board import new_public_id
+from civicline.domain.bounds import moment_problem
 from civicline.domain.errors import InvalidInput, NotAllowed, NotFound
 from civicline.domain.qa import (
     MAX_LEADER,
@@ -55,6 +56,8 @@ async def schedule(
 ) -> QaSession:
     if not user.oversees:
         raise NotAllowed("only supervisors and admins schedule Q&A sessions")
+    if problem := moment_problem(starts_at):
+        raise InvalidInput(f"starts_at {problem}")
     unknown = [d for d in departments if d not in taxonomy.departments]
     if unknown:
         raise InvalidInput(f"unknown department {unknown[0]}")

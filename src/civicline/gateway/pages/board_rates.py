@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from civicline.domain.bounds import day_problem
 from civicline.domain.errors import InvalidInput
 from civicline.domain.rates import rate_cell, rates_of
 from civicline.gateway.pages.board import (
@@ -58,11 +59,14 @@ def _month(request: Request) -> date:
         return services.now().astimezone(services.settings.timezone).date().replace(day=1)
     try:
         year, month = raw.split("-")
-        if len(year) != 4 or len(month) != 2:
+        if len(year) != 4 or len(month) != 2 or not (year + month).isascii():
             raise ValueError(raw)
-        return date(int(year), int(month), 1)
+        first = date(int(year), int(month), 1)
     except ValueError:
         raise InvalidInput("month: YYYY-MM, e.g. 2026-11") from None
+    if problem := day_problem(first):
+        raise InvalidInput(f"month {problem}")
+    return first
 
 
 def _recent(today: date) -> list[str]:
