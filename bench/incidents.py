@@ -43,6 +43,7 @@ import asyncpg
 from common import postgres_cpu
 from incident_reports import background, labelled
 from sqlalchemy import select
+from tests.support.factories import Rules
 
 from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
 from civicline.domain.citizens import ContactHandle
@@ -262,7 +263,7 @@ class Filing:
             routing = Routing(0.4, SHANGHAI, incidents=POLICY if method == "new" else None)
             TIMER.spent = 0.0
             case = await open_case(
-                message, reading, uow=uow, taxonomy=self.taxonomy, routing=routing, now=at
+                message, reading, uow=uow, filing=Rules(self.taxonomy, routing), now=at
             )
             spent = TIMER.spent
             if method == "old":

@@ -150,7 +150,7 @@ async def test_concurrent_replies_need_the_claim(uow: SqlUnitOfWorkFactory) -> N
 
     async def reply(user: StaffUser) -> str:
         try:
-            await case_actions.post_reply(
+            await case_actions.reply_to_all(
                 case.number, "已处理", user=user, uow=uow(), now=NOW, claim=ClaimRule.REQUIRE
             )
         except Claimed:

@@ -21,6 +21,7 @@ from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.tables import EscalationRow, NotificationRow
 from civicline.storage.taxonomy_file import load_taxonomy
+from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,7 +61,7 @@ async def _open(uow: SqlUnitOfWorkFactory, n: int = 1) -> list[Case]:
             reading = Reading(Classification("environment", 0.9, (), "fake"))
             routing = Routing(0.4, SHANGHAI, CHINA)
             case = await open_case(
-                message, reading, uow=u, taxonomy=TAXONOMY, routing=routing, now=FILED
+                message, reading, uow=u, filing=Rules(TAXONOMY, routing), now=FILED
             )
             await u.commit()
         cases.append(case)

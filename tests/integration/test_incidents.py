@@ -25,6 +25,7 @@ from civicline.nlu.base import Classification
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.tables import IncidentKeyRow
 from civicline.storage.taxonomy_file import load_taxonomy
+from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -66,9 +67,7 @@ class City:
             )
             message.citizen_id = person.id
             reading = Reading(Classification(category, 0.9, (), "fake"))
-            case = await open_case(
-                message, reading, uow=u, taxonomy=TAXONOMY, routing=ROUTING, now=at
-            )
+            case = await open_case(message, reading, uow=u, filing=Rules(TAXONOMY, ROUTING), now=at)
             assert case.id is not None and message.id is not None
             await u.inbox.link_case([message.id], case.id)
             await u.outbox.add(to_citizen(case, f"已受理 {case.number}", now=at))
@@ -88,9 +87,7 @@ class City:
                     Channel.WEBCHAT, f"many-{i}", "chat-many", text, when, Language.ZH
                 )
                 message.citizen_id = person.id
-                await open_case(
-                    message, reading, uow=u, taxonomy=TAXONOMY, routing=ROUTING, now=when
-                )
+                await open_case(message, reading, uow=u, filing=Rules(TAXONOMY, ROUTING), now=when)
             await u.commit()
 
     async def answer(

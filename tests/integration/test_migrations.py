@@ -23,6 +23,7 @@ from civicline.nlu.base import Classification
 from civicline.storage import database
 from civicline.storage.tables import Base, UTCDateTime
 from civicline.storage.taxonomy_file import load_taxonomy
+from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
 from tests.support.services import fresh_postgres
 
@@ -139,8 +140,7 @@ async def test_upgrade_keeps_cases_and_the_worker_indexes_the_open_ones(before_0
                 message,
                 Reading(Classification("urban_rural_construction", 0.9, (), "fake")),
                 uow=u,
-                taxonomy=TAXONOMY,
-                routing=Routing(0.4, ZoneInfo("Asia/Shanghai"), incidents=policy),
+                filing=Rules(TAXONOMY, Routing(0.4, ZoneInfo("Asia/Shanghai"), incidents=policy)),
                 now=now,
             )
             await u.commit()

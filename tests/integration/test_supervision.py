@@ -19,13 +19,14 @@ from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.messages import Channel, InboundMessage, Language
 from civicline.domain.supervision import IllegalOrderStep, OrderStatus
 from civicline.handlers import dossier, ownership, supervision
-from civicline.handlers.case_actions import post_reply
+from civicline.handlers.case_actions import reply_to_all
 from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.nlu.base import Classification
 from civicline.storage.calendar_file import load_calendar
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.tables import NotificationRow
 from civicline.storage.taxonomy_file import load_taxonomy
+from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -79,8 +80,7 @@ async def file_case(
             message,
             reading,
             uow=u,
-            taxonomy=TAXONOMY,
-            routing=Routing(0.4, SHANGHAI, CHINA),
+            filing=Rules(TAXONOMY, Routing(0.4, SHANGHAI, CHINA)),
             now=filed,
         )
         assert case.id is not None and message.id is not None
@@ -525,7 +525,7 @@ async def test_the_dossier_holds_everything_and_masks_by_role(uow: SqlUnitOfWork
     await supervision.respond(
         order_id, "已核实", user=ENV_CLERK, uow=uow(), clock=clock("2026-12-01T10:00")
     )
-    await post_reply(
+    await reply_to_all(
         case.number,
         f"已派人处理，如有问题请拨{PHONE}",
         user=ENV_CLERK,

@@ -14,6 +14,7 @@ from civicline.handlers.surge import SurgePolicy, warn_of_surges
 from civicline.nlu.base import Classification
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
+from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -41,7 +42,7 @@ async def _report(uow: SqlUnitOfWorkFactory, i: int, text: str, at: datetime) ->
         message.citizen_id = citizen.id
         reading = Reading(Classification("urban_rural_construction", 0.9, (), "fake"))
         await open_case(
-            message, reading, uow=u, taxonomy=TAXONOMY, routing=Routing(0.4, SHANGHAI), now=at
+            message, reading, uow=u, filing=Rules(TAXONOMY, Routing(0.4, SHANGHAI)), now=at
         )
         await u.commit()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from civicline.domain.cases import Case
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
-from civicline.domain.taxonomy import Department
+from civicline.domain.taxonomy import Department, Taxonomy
+from civicline.handlers.cases import Routing
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 DEPARTMENTS = [
@@ -54,3 +56,11 @@ def outbound(case_id: int | None = None, address: str = "conv-1") -> OutboundMes
         created_at=T0,
         case_id=case_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Where a test files its cases (``handlers.cases.Filing``) without a channel's settings."""
+
+    taxonomy: Taxonomy
+    routing: Routing

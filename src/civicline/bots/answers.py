@@ -201,14 +201,7 @@ async def open_at_once(
 ) -> tuple[Case, str]:
     """Open the message's case now, on the NLU's reading; the case and what to tell the
     citizen."""
-    case = await open_case(
-        message,
-        reading,
-        uow=uow,
-        taxonomy=conversation.taxonomy,
-        routing=conversation.routing,
-        now=now,
-    )
+    case = await open_case(message, reading, uow=uow, filing=conversation, now=now)
     message.case_id = case.id
     text = case_opened_text(case, message.language or Language.ZH, conversation)
     return case, text + await ask_consent(case, uow, conversation, now)

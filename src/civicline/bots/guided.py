@@ -346,13 +346,7 @@ async def open_pending(
         location=(float(location[0]), float(location[1])) if location else None,
     )
     case = await open_case(
-        complaint,
-        reading,
-        uow=uow,
-        taxonomy=conversation.taxonomy,
-        routing=conversation.routing,
-        now=now,
-        confirmed=confirmed,
+        complaint, reading, uow=uow, filing=conversation, now=now, confirmed=confirmed
     )
     assert case.id is not None and complaint.id is not None
     await uow.inbox.link_case([complaint.id, *pending.data.get("attachments", [])], case.id)

@@ -169,20 +169,6 @@ class Reply:
         return [self.outbound.id, *self.copies]
 
 
-async def post_reply(
-    number: str,
-    text: str,
-    *,
-    user: StaffUser,
-    uow: UnitOfWork,
-    now: datetime,
-    claim: ClaimRule = ClaimRule.RESPECT,
-) -> OutboundMessage:
-    """Queue a staff answer to the citizen, on the channel the case came from."""
-    reply = await reply_to_all(number, text, user=user, uow=uow, now=now, claim=claim)
-    return reply.outbound
-
-
 async def reply_to_all(
     number: str,
     text: str,

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Protocol
 
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
@@ -88,13 +89,22 @@ async def read_complaint(text: str, *, nlu: Classifier) -> Reading:
     )
 
 
+class Filing(Protocol):
+    """Where a case is filed: the categories and the routing rules. Each channel's settings
+    are one (``Hotline``, ``Open311``, ``Letters``, the bots' ``Conversation``)."""
+
+    @property
+    def taxonomy(self) -> Taxonomy: ...
+    @property
+    def routing(self) -> Routing: ...
+
+
 async def open_case(
     message: InboundMessage,
     reading: Reading,
     *,
     uow: UnitOfWork,
-    taxonomy: Taxonomy,
-    routing: Routing,
+    filing: Filing,
     now: datetime,
     confirmed: Confirmed | None = None,
     letter: bool = False,
@@ -102,7 +112,8 @@ async def open_case(
     """Open a case for ``message``: routed when the NLU is sure (or the citizen confirmed a
     category), in triage otherwise; urgent ones get the shortest deadlines and an alert in
     their history. A letter's deadlines run from its receipt (``message.received_at``) by
-    the letters' rule (``domain.sla.letter_deadlines``)."""
+    the letters' rule (``domain.sla.letter_deadlines``). ``filing``: the channel's settings."""
+    taxonomy, routing = filing.taxonomy, filing.routing
     assert message.citizen_id is not None
     classification, flags = reading.classification, reading.flags
     confirmed = confirmed or Confirmed()

@@ -327,13 +327,7 @@ async def process_stored(message_id: int, hotline: Hotline, *, now: datetime) ->
         await uow.citizens.link(citizen.id, ContactHandle(Channel.HOTLINE, transcript.caller))
         message.citizen_id = citizen.id
         case = await open_case(
-            message,
-            reading,
-            uow=uow,
-            taxonomy=hotline.taxonomy,
-            routing=hotline.routing,
-            now=now,
-            confirmed=confirmed,
+            message, reading, uow=uow, filing=hotline, now=now, confirmed=confirmed
         )
         case.reply_channel = Channel.SMS if transcript.sms_consent else Channel.HOTLINE
         await uow.cases.save(case)

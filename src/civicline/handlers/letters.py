@@ -345,14 +345,7 @@ async def process_stored(message_id: int, letters: Letters, *, now: datetime) ->
             by="clerk" if letter.kind == LetterKind.PAPER else "citizen",
         )
         case = await open_case(
-            message,
-            reading,
-            uow=uow,
-            taxonomy=letters.taxonomy,
-            routing=letters.routing,
-            now=now,
-            confirmed=confirmed,
-            letter=True,
+            message, reading, uow=uow, filing=letters, now=now, confirmed=confirmed, letter=True
         )
         case.reply_channel = reply.channel
         case.reply_to = reply.address

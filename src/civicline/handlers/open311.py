@@ -91,13 +91,7 @@ async def process_stored(message_id: int, open311: Open311, *, now: datetime) ->
         )
         message.citizen_id = citizen.id
         case = await open_case(
-            message,
-            reading,
-            uow=uow,
-            taxonomy=open311.taxonomy,
-            routing=open311.routing,
-            now=now,
-            confirmed=confirmed,
+            message, reading, uow=uow, filing=open311, now=now, confirmed=confirmed
         )
         message.case_id = case.id
         message.status = InboundStatus.PROCESSED
