@@ -95,7 +95,10 @@ async def assign(
         case.updated_at = now
         await uow.cases.save(case)
         await uow.commit()
-    log.info("case ownership", extra={"case": number, "created": created})
+    # Not "created": that is a LogRecord attribute, and logging refuses to overwrite it.
+    log.info(
+        "case ownership", extra={"case": number, "change": "assigned" if created else "updated"}
+    )
     return Assigned(owner, created, changed)
 
 
