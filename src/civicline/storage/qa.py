@@ -6,34 +6,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.qa import QaAnswer, QaSession, SessionStatus
+from civicline.storage.rows import columns_of, from_row
 from civicline.storage.tables import QaAnswerRow, QaSessionRow
 
 
 def _session(row: QaSessionRow) -> QaSession:
-    return QaSession(
-        id=row.id,
-        public_id=row.public_id,
-        topic=row.topic,
-        leader=row.leader,
-        departments=list(row.departments or []),
-        starts_at=row.starts_at,
-        status=SessionStatus(row.status),
-        video_url=row.video_url,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
+    departments = list(row.departments or [])
+    return from_row(QaSession, row, departments=departments, status=SessionStatus(row.status))
 
 
 def _answer(row: QaAnswerRow) -> QaAnswer:
-    return QaAnswer(
-        id=row.id,
-        session_id=row.session_id,
-        question=row.question,
-        answer=row.answer,
-        case_number=row.case_number,
-        answered_by=row.answered_by,
-        published_at=row.published_at,
-    )
+    return from_row(QaAnswer, row)
 
 
 class SqlQa:
@@ -41,17 +24,7 @@ class SqlQa:
         self.session = session
 
     async def add(self, qa: QaSession) -> QaSession:
-        row = QaSessionRow(
-            public_id=qa.public_id,
-            topic=qa.topic,
-            leader=qa.leader,
-            departments=qa.departments,
-            starts_at=qa.starts_at,
-            status=str(qa.status),
-            video_url=qa.video_url,
-            created_by=qa.created_by,
-            created_at=qa.created_at,
-        )
+        row = QaSessionRow(**columns_of(qa, QaSessionRow.__table__, skip=("id",)))
         self.session.add(row)
         await self.session.flush()
         qa.id = row.id
@@ -77,14 +50,7 @@ class SqlQa:
         return [_session(r) for r in rows]
 
     async def add_answer(self, answer: QaAnswer) -> QaAnswer:
-        row = QaAnswerRow(
-            session_id=answer.session_id,
-            question=answer.question,
-            answer=answer.answer,
-            case_number=answer.case_number,
-            answered_by=answer.answered_by,
-            published_at=answer.published_at,
-        )
+        row = QaAnswerRow(**columns_of(answer, QaAnswerRow.__table__, skip=("id",)))
         self.session.add(row)
         await self.session.flush()
         return _answer(row)
