@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+from tests.e2e.test_board_flow import COMPLAINT, NAME, PHONE, _complain
 from tests.support.gateway import Gateway
 
 QUESTION = "我叫王强，电话13812345678，幸福路的路灯什么时候能修好？"
@@ -105,3 +106,44 @@ async def test_bad_session_input_answers_4xx(gateway: Gateway) -> None:
     created = (await boss.post("/api/v1/board/sessions", json=session_body())).json()
     bad = await public.get(created["url"] + "/events", params={"after": "x"})
     assert bad.status_code == 400
+
+
+async def test_questions_asked_beforehand_are_cases_marked_for_the_session(
+    gateway: Gateway,
+) -> None:
+    """A citizen's case (web chat, consented) is marked as a question; the page lists it
+    until an answer names it; one left unanswered is followed up as a case."""
+    _, asked = await _complain(gateway, COMPLAINT, "公开")
+    _, other = await _complain(gateway, "解放街的路灯也不亮了，晚上看不清路", "公开")
+    _, private = await _complain(gateway, "和平街的路灯坏了很久了", "不公开")
+    boss = await gateway.staff("boss")
+    clerk = await gateway.staff("li")
+    outsider = await gateway.staff("zhao")
+    public_id = (await boss.post("/api/v1/board/sessions", json=session_body())).json()["public_id"]
+    questions = f"/api/v1/board/sessions/{public_id}/questions"
+    first = await clerk.post(questions, json={"case_number": asked})
+    assert first.status_code == 201, first.text
+    assert (await clerk.post(questions, json={"case_number": asked})).status_code == 200
+    assert (await clerk.post(questions, json={"case_number": other})).status_code == 201
+    assert (await clerk.post(questions, json={"case_number": private})).status_code == 422
+    assert (await outsider.post(questions, json={"case_number": asked})).status_code == 403
+    history = (await clerk.get(f"/api/v1/cases/{asked}")).json()["history"]
+    assert any(e["data"].get("qa_session") == public_id for e in history)
+
+    public = gateway.citizen()
+    url = f"/board/sessions/{public_id}"
+    page = (await public.get(url)).text
+    assert page.count('data-testid="qa-question"') == 2 and "待答复" in page
+    assert NAME not in page and PHONE not in page and asked not in page
+
+    await boss.post(f"/api/v1/board/sessions/{public_id}/status", json={"status": "live"})
+    answered = await clerk.post(
+        f"/api/v1/board/sessions/{public_id}/answers",
+        json={"question": "幸福路路灯什么时候修？", "answer": ANSWER, "case_number": asked},
+    )
+    assert answered.status_code == 201, answered.text
+    await boss.post(f"/api/v1/board/sessions/{public_id}/status", json={"status": "ended"})
+    record = (await public.get(url)).text
+    assert "已答复" in record and "转交承办单位继续办理" in record
+    late = await clerk.post(questions, json={"case_number": private})
+    assert late.status_code == 422  # ended

@@ -36,6 +36,19 @@ class QaSession:
 
 
 @dataclass(frozen=True, slots=True)
+class QaQuestion:
+    """A citizen's question asked beforehand: a case (on any channel) marked for the session."""
+
+    session_id: int
+    case_id: int
+    case_number: str
+    question: str  # masked
+    marked_by: str
+    marked_at: datetime
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QaAnswer:
     session_id: int
     question: str  # masked

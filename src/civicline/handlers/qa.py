@@ -5,12 +5,14 @@ supervisor) publish the leader's answers, each to a citizen's question, masked f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from civicline.domain.accounts import StaffUser
 from civicline.domain.board import new_public_id
 from civicline.domain.bounds import moment_problem
+from civicline.domain.cases import CaseEvent, EventKind
 from civicline.domain.errors import InvalidInput, NotAllowed, NotFound
 from civicline.domain.qa import (
     MAX_LEADER,
@@ -18,6 +20,7 @@ from civicline.domain.qa import (
     MAX_TOPIC,
     MAX_URL,
     QaAnswer,
+    QaQuestion,
     QaSession,
     SessionStatus,
 )
@@ -135,12 +138,66 @@ async def publish_answer(
     return published
 
 
-async def session_record(public_id: str, *, uow: UnitOfWork) -> tuple[QaSession, list[QaAnswer]]:
+async def mark_question(
+    public_id: str, case_number: str, *, user: StaffUser, uow: UnitOfWork, now: datetime
+) -> bool:
+    """Mark a citizen's case as a question for the session (asked beforehand, on any
+    channel): its masked text is listed on the session's page, so its citizen must have
+    consented to publication. False when it was marked before."""
     async with uow:
         qa = await uow.qa.by_public_id(public_id)
         if qa is None or qa.id is None:
             raise NotFound("Q&A session", public_id)
-        return qa, await uow.qa.answers(qa.id)
+        if not (user.oversees or any(user.may_handle(d) for d in qa.departments)):
+            raise NotAllowed(f"{user.username} is not with this session's units")
+        if qa.status == SessionStatus.ENDED:
+            raise InvalidInput("the session has ended")
+        case = await uow.cases.by_number(case_number, lock=True)
+        check_access(user, case)
+        assert case.id is not None
+        entry = await uow.board.get(case.id)
+        if entry is None or not entry.consent:
+            raise InvalidInput(f"case {case_number}: the citizen did not consent to publication")
+        marked = await uow.qa.mark(
+            QaQuestion(
+                session_id=qa.id,
+                case_id=case.id,
+                case_number=case.number,
+                question=mask_for_board(case.summary),
+                marked_by=_actor(user),
+                marked_at=now,
+            )
+        )
+        if marked:
+            case.record(
+                CaseEvent(
+                    EventKind.PUBLICATION,
+                    at=now,
+                    actor=_actor(user),
+                    data={"qa_session": qa.public_id, "topic": qa.topic},
+                )
+            )
+            await uow.cases.save(case)
+        await uow.commit()
+        return marked
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    session: QaSession
+    answers: list[QaAnswer]
+    questions: list[QaQuestion]  # asked beforehand
+
+    def answered(self, question: QaQuestion) -> bool:
+        return any(a.case_number == question.case_number for a in self.answers)
+
+
+async def session_record(public_id: str, *, uow: UnitOfWork) -> SessionRecord:
+    async with uow:
+        qa = await uow.qa.by_public_id(public_id)
+        if qa is None or qa.id is None:
+            raise NotFound("Q&A session", public_id)
+        return SessionRecord(qa, await uow.qa.answers(qa.id), await uow.qa.questions(qa.id))
 
 
 async def answers_after(session_id: int, after: int, *, uow: UnitOfWork) -> list[QaAnswer]:

@@ -25,7 +25,7 @@ from civicline.domain.incidents import Candidate, Suggestion
 from civicline.domain.letters import Letter
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
 from civicline.domain.ownership import BacklogEntry, CaseOwner
-from civicline.domain.qa import QaAnswer, QaSession, SessionStatus
+from civicline.domain.qa import QaAnswer, QaQuestion, QaSession, SessionStatus
 from civicline.domain.supervision import SupervisionCounts, SupervisionOrder
 from civicline.domain.taxonomy import Department
 from civicline.storage.reply_queue import QueuePage
@@ -394,6 +394,8 @@ class QaRepository(Protocol):
     async def answers(
         self, session_id: int, *, after: int = 0, limit: int = 500
     ) -> list[QaAnswer]: ...
+    async def mark(self, question: QaQuestion) -> bool: ...
+    async def questions(self, session_id: int) -> list[QaQuestion]: ...
 
 
 class UnitOfWork(Protocol):

@@ -1,13 +1,14 @@
-"""Leaders' Q&A sessions and their answers on SQL (see domain.qa)."""
+"""Leaders' Q&A sessions, their questions and answers on SQL (see domain.qa)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.qa import QaAnswer, QaSession, SessionStatus
+from civicline.domain.qa import QaAnswer, QaQuestion, QaSession, SessionStatus
 from civicline.storage.rows import columns_of, from_row
-from civicline.storage.tables import QaAnswerRow, QaSessionRow
+from civicline.storage.tables import QaAnswerRow, QaQuestionRow, QaSessionRow
 
 
 def _session(row: QaSessionRow) -> QaSession:
@@ -63,3 +64,30 @@ class SqlQa:
             .limit(limit)
         )
         return [_answer(r) for r in rows]
+
+    async def mark(self, question: QaQuestion) -> bool:
+        """Mark a case as a question of the session; False when it was marked before."""
+        found = await self.session.scalar(
+            select(QaQuestionRow.id).where(
+                QaQuestionRow.session_id == question.session_id,
+                QaQuestionRow.case_id == question.case_id,
+            )
+        )
+        if found is not None:
+            return False
+        self.session.add(
+            QaQuestionRow(**columns_of(question, QaQuestionRow.__table__, skip=("id",)))
+        )
+        try:
+            await self.session.flush()
+        except IntegrityError:  # marked at the same moment by someone else
+            return False
+        return True
+
+    async def questions(self, session_id: int) -> list[QaQuestion]:
+        rows = await self.session.scalars(
+            select(QaQuestionRow)
+            .where(QaQuestionRow.session_id == session_id)
+            .order_by(QaQuestionRow.id)
+        )
+        return [from_row(QaQuestion, r) for r in rows]

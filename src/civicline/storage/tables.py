@@ -600,3 +600,18 @@ class QaAnswerRow(Base):
     case_number: Mapped[str | None] = mapped_column(String(32))
     answered_by: Mapped[str] = mapped_column(String(100))
     published_at: Mapped[datetime]
+
+
+class QaQuestionRow(Base):
+    """A case marked as a question for a Q&A session (asked beforehand on any channel): the
+    session's page lists it, answered or followed up as a case."""
+
+    __tablename__ = "qa_questions"
+    __table_args__ = (UniqueConstraint("session_id", "case_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("qa_sessions.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_number: Mapped[str] = mapped_column(String(32))
+    question: Mapped[str] = mapped_column(Text)  # masked
+    marked_by: Mapped[str] = mapped_column(String(100))
+    marked_at: Mapped[datetime]

@@ -3,6 +3,9 @@
 * ``POST /api/v1/board/sessions`` (supervisors, admins): schedule one: topic, leader, units,
   start, video link; answers its public page ``/board/sessions/{public_id}``.
 * ``POST /api/v1/board/sessions/{public_id}/status`` ``{"status": "live" | "ended"}``.
+* ``POST /api/v1/board/sessions/{public_id}/questions`` ``{"case_number": …}``: a citizen's
+  case, asked beforehand on any channel and consented to publication, is one of the
+  session's questions (listed on its page; an answer naming it answers it).
 * ``POST /api/v1/board/sessions/{public_id}/answers`` (the units' staff, supervisors):
   ``{"question": …, "answer": …, "case_number": …}`` while live; the page's readers get it at
   once (server-sent events, woken through Redis)."""
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
 from civicline.domain.qa import MAX_LEADER, MAX_TEXT, MAX_TOPIC, MAX_URL, QaSession, SessionStatus
@@ -110,6 +113,28 @@ async def set_status(
     changed = await qa.set_status(public_id, body.status, user=user, uow=services.uow())
     await _announce(services, public_id, "status")
     return SessionOut.of(changed)
+
+
+class QuestionIn(BaseModel):
+    case_number: str = Field(pattern=CASE_NUMBER)
+
+
+@router.post(
+    "/{public_id}/questions",
+    status_code=201,
+    responses={200: {"description": "the case was marked before"}},
+)
+async def mark_question(
+    public_id: str, body: QuestionIn, user: UserDep, services: ServicesDep, response: Response
+) -> dict[str, str]:
+    """Mark a citizen's case (asked on any channel, consented to publication) as a question
+    for the session: listed on its page until it is answered, then followed up as a case."""
+    marked = await qa.mark_question(
+        public_id, body.case_number, user=user, uow=services.uow(), now=services.now()
+    )
+    if not marked:
+        response.status_code = 200
+    return {"case_number": body.case_number}
 
 
 @router.post("/{public_id}/answers", status_code=201, response_model=AnswerOut)

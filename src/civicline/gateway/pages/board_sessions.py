@@ -57,13 +57,15 @@ async def session_list(request: Request) -> Response:
 async def session_page(request: Request, public_id: str) -> Response:
     services = services_of(request)
     try:
-        session, answers = await qa.session_record(public_id, uow=services.uow())
+        record = await qa.session_record(public_id, uow=services.uow())
     except NotFound:
         return error_page(request, 404, "no such session")
     lang = lang_of(request)
+    session, answers = record.session, record.answers
     context = common_context(request, lang) | {
         "session": session,
         "answers": answers,
+        "questions": [(q, record.answered(q)) for q in record.questions],
         "status": STATUS[lang],
         "last": answers[-1].id if answers else 0,
     }
@@ -79,7 +81,7 @@ def _event(answer: QaAnswer) -> str:
 async def session_events(request: Request, public_id: str) -> Response:
     services = services_of(request)
     try:
-        session, _ = await qa.session_record(public_id, uow=services.uow())
+        session = (await qa.session_record(public_id, uow=services.uow())).session
     except NotFound:
         return error_page(request, 404, "no such session")
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"

@@ -1,6 +1,6 @@
 """the public board: each case's consent to publication, its board state and masked text,
 and copies of what the board searches by (status, category, unit, district, close time);
-leaders' public Q&A sessions and their answers
+leaders' public Q&A sessions, the cases marked as their questions, and their answers
 
 Revision ID: 0012
 Revises: 0010
@@ -105,9 +105,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_answers")),
     )
     op.create_index("ix_qa_answers_session", "qa_answers", ["session_id", "id"], unique=False)
+    op.create_table(
+        "qa_questions",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("session_id", BIG_ID, nullable=False),
+        sa.Column("case_id", BIG_ID, nullable=False),
+        sa.Column("case_number", sa.String(length=32), nullable=False),
+        sa.Column("question", sa.Text(), nullable=False),
+        sa.Column("marked_by", sa.String(length=100), nullable=False),
+        sa.Column("marked_at", WHEN, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_qa_questions_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"], ["qa_sessions.id"], name=op.f("fk_qa_questions_session_id_qa_sessions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_questions")),
+        sa.UniqueConstraint(
+            "session_id", "case_id", name=op.f("uq_qa_questions_session_id_case_id")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("qa_questions")
     op.drop_index("ix_qa_answers_session", table_name="qa_answers")
     op.drop_table("qa_answers")
     op.drop_table("qa_sessions")
