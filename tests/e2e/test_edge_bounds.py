@@ -114,3 +114,21 @@ def test_form_numbers_are_ascii_digits_in_range() -> None:
     for text in ("²", "٣", "0", "-1", "", None, str(2**63), "9" * 5000):
         assert row_id(text) is None, text
     assert form_int("3", 1, 3) == 3 and form_int("4", 1, 3) is None
+
+
+async def test_times_are_written_not_counted_in_seconds(gateway: Gateway) -> None:
+    boss = await gateway.staff("boss")
+    for when in (0, 1.5, "9999-12-31T00:00:00Z", "2026-12-10T15:00:00"):
+        session = await boss.post(
+            "/api/v1/board/sessions",
+            json={"topic": "供暖", "leader": "王副市长", "starts_at": when},
+        )
+        _refused(session, "starts_at")  # 0 was 1970-01-01 (201) before
+        call = {
+            "call_id": "c-1",
+            "caller": "13812345678",
+            "transcript": "路灯坏了",
+            "started_at": when,
+            "ended_at": "2026-12-06T10:05:00+08:00",
+        }
+        _refused(await boss.post("/api/v1/hotline/transcripts", json=call), "started_at")

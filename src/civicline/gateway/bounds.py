@@ -32,6 +32,13 @@ def _iso_day(value: Any) -> Any:
     return value
 
 
+def _iso_moment(value: Any) -> Any:
+    # Pydantic would also read a number (0) as seconds since 1970.
+    if isinstance(value, int | float):
+        raise ValueError("a time is written 2026-11-27T10:00:00+08:00")
+    return value
+
+
 def _day_in_range(value: date) -> date:
     problem = day_problem(value)
     if problem is not None:
@@ -58,7 +65,7 @@ Index = Annotated[int, Interval(ge=0, le=MAX_OFFSET)]
 """A position in a stored list (a message's attachments)."""
 Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_day_in_range)]
 """A calendar day, 2026-11-27, from 1900 to 2999."""
-Moment = Annotated[datetime, AfterValidator(_moment_in_range)]
+Moment = Annotated[datetime, BeforeValidator(_iso_moment), AfterValidator(_moment_in_range)]
 """A time with its zone, from 1900 to 2999."""
 
 

@@ -16,9 +16,10 @@ import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from civicline.domain.qa import MAX_LEADER, MAX_TEXT, MAX_TOPIC, MAX_URL, QaSession, SessionStatus
+from civicline.gateway.bounds import Moment
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import qa
 
@@ -37,15 +38,8 @@ class SessionIn(BaseModel):
     topic: str = Field(min_length=1, max_length=MAX_TOPIC)
     leader: str = Field(min_length=1, max_length=MAX_LEADER)
     departments: list[str] = Field(default_factory=list, max_length=50)
-    starts_at: datetime
+    starts_at: Moment  # with its zone, as a string
     video_url: str | None = Field(default=None, max_length=MAX_URL)
-
-    @field_validator("starts_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the time zone (e.g. 2026-12-10T15:00:00+08:00)")
-        return value
 
 
 class SessionOut(BaseModel):
