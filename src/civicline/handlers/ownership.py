@@ -10,7 +10,7 @@ case still open after a number of calendar days, oldest first, for the departmen
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from civicline.domain.accounts import StaffUser
@@ -28,6 +28,8 @@ MAX_BACKLOG_DAYS = 3650
 
 @dataclass(frozen=True, slots=True)
 class Terms:
+    """What a leader's ownership states: ``CaseOwner.assign`` and ``update`` take these names."""
+
     leader: str
     supervising_leader: str
     working_group: list[str]
@@ -56,24 +58,10 @@ async def assign(
         owner = await uow.ownership.get(case.id)
         created = owner is None
         if owner is None:
-            owner = CaseOwner.assign(
-                case.id,
-                leader=terms.leader,
-                supervising_leader=terms.supervising_leader,
-                working_group=terms.working_group,
-                plan=terms.plan,
-                by=user.actor,
-                at=now,
-            )
+            owner = CaseOwner.assign(case.id, **asdict(terms), by=user.actor, at=now)
             changed = ["leader", "supervising_leader", "working_group", "plan"]
         else:
-            changed = owner.update(
-                leader=terms.leader,
-                supervising_leader=terms.supervising_leader,
-                working_group=terms.working_group,
-                plan=terms.plan,
-                at=now,
-            )
+            changed = owner.update(**asdict(terms), at=now)
             if not changed:
                 return Assigned(owner, created=False, changed=[])
         await uow.ownership.save(owner)

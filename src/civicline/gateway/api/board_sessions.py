@@ -87,11 +87,7 @@ class AnswerOut(BaseModel):
 @router.post("", status_code=201, response_model=SessionOut)
 async def schedule(body: SessionIn, user: UserDep, services: ServicesDep) -> SessionOut:
     scheduled = await qa.schedule(
-        topic=body.topic,
-        leader=body.leader,
-        departments=body.departments,
-        starts_at=body.starts_at,
-        video_url=body.video_url,
+        **body.model_dump(),  # the session's fields, by name
         user=user,
         uow=services.uow(),
         taxonomy=services.taxonomy,

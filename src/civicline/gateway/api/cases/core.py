@@ -138,6 +138,8 @@ class ReplyOut(BaseModel):
 
 
 class ActionIn(BaseModel):
+    """The fields of ``case_actions.ActionRequest`` but the action (in the path)."""
+
     reason: str | None = Field(default=None, max_length=2000)
     department: str | None = Field(default=None, max_length=64)
     into: str | None = Field(default=None, pattern=CASE_NUMBER)
@@ -260,14 +262,7 @@ async def case_action(
     matter for the courts (涉法涉诉), and starts the return visit (回访) on their channel."""
     case = await case_actions.act(
         number,
-        case_actions.ActionRequest(
-            action,
-            reason=body.reason,
-            department=body.department,
-            into=body.into,
-            outcome=body.outcome,
-            legal_matter=body.legal_matter,
-        ),
+        case_actions.ActionRequest(action, **body.model_dump()),
         user=user,
         uow=services.uow(),
         taxonomy=services.taxonomy,

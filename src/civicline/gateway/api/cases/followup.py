@@ -38,17 +38,9 @@ class Deadlines(BaseModel):
 
     @classmethod
     def of(cls, case: Case, *, reopened: bool = False) -> Deadlines:
-        return cls(
-            number=case.number,
-            status=case.status,
-            paused_since=case.paused_since,
-            accept_due_at=case.accept_due_at,
-            reply_due_at=case.reply_due_at,
-            complete_due_at=case.complete_due_at,
-            visit_status=case.visit_status,
-            satisfaction=case.satisfaction,
-            reopened=reopened,
-        )
+        deadlines = cls.model_validate(case, from_attributes=True)  # the case's own fields
+        deadlines.reopened = reopened
+        return deadlines
 
 
 @router.post("/{number}/pause", response_model=Deadlines)
