@@ -287,7 +287,10 @@ def test_services_speak_the_language_asked_for() -> None:
     assert "noise" not in zh["environment"]["keywords"]
     assert en["environment"]["keywords"].startswith("Noise, noise")
     assert en["environment"]["group"] == "Bureau of Ecology and Environment"
-    assert zh["other"]["keywords"] == ""
+    # The catch-all's keywords are its sub-categories' (建议, 表扬 …), each in its language.
+    assert zh["other"]["keywords"].startswith("意见建议, 建议")
+    assert en["other"]["keywords"].startswith("Suggestions for the city, suggestion")
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en["other"]["keywords"])
     with pytest.raises(Open311Error) as unknown:
         open311.service_definition(TAXONOMY, "potholes")
     assert unknown.value.status == 404
