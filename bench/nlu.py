@@ -43,6 +43,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from civicline.domain.taxonomy import Taxonomy
+from civicline.gateway.settings import Settings
 from civicline.nlu.base import MAX_RANKING, Classification
 from civicline.nlu.evaluation import fold_splits, score
 from civicline.nlu.gated import combine
@@ -63,7 +64,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "tests" / "data" / "nlu_dev"
 FOLDS = 5
 SEED = 0
-MIN_CONFIDENCE = 0.4  # the gateway's default CIVICLINE_NLU_MIN_CONFIDENCE
+MIN_CONFIDENCE = float(Settings.model_fields["nlu_min_confidence"].default)
+"""The gateway's default routing threshold (CIVICLINE_NLU_MIN_CONFIDENCE)."""
 
 
 class Baseline:

@@ -142,4 +142,4 @@ def test_cli_eval_counts_negatives_with_the_installed_model(
     assert routing["negatives_opening_a_case"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     assert "(triage)" in routing["per_label"] or routing["triage"] == 0
     text = CliRunner().invoke(app, [*args, "--engine", "local"]).stdout
-    assert "as routed at the threshold 0.40" in text and "negatives opening a case" in text
+    assert "as routed at the threshold 0.60" in text and "negatives opening a case" in text
