@@ -344,6 +344,28 @@ def test_the_gate_threshold_keeps_all_but_half_a_percent_of_the_complaints() -> 
     assert local._gate_threshold(gate, held, texts) == pytest.approx(chance[1])
 
 
+def test_the_temperature_is_the_one_the_scores_were_drawn_with() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(4000, 5)) * 3
+    # Each row's true class drawn from softmax(scores / 2): the fitted temperature is 2.
+    chances = local.softmax(scores / 2.0)
+    truth = np.array([rng.choice(5, p=row) for row in chances])
+    assert local.temperature(scores, truth) == pytest.approx(2.0, rel=0.1)
+
+
+def test_category_probabilities_rank_the_classes_as_the_mixed_sums_do(
+    classifier: LocalClassifier, shipped: list[Example]
+) -> None:
+    head = classifier.model.categories
+    assert head.temperature is not None and head.nb is not None
+    x = classifier.model.features.transform([e.text for e in shipped[::11]])
+    decision = head.decision(x)
+    assert np.array_equal(decision.argmax(axis=1), head.proba(x).argmax(axis=1))
+    # Mixing standardises each part per text: adding a constant to a text's sums changes nothing.
+    svm, nb = np.asarray(x @ head.coef) + head.intercept, np.asarray(x @ head.nb)
+    assert np.allclose(local.mixed(svm + 5.0, nb * 3.0), decision)
+
+
 @pytest.mark.parametrize(
     ("text", "category", "subcategory", "department"),
     [
