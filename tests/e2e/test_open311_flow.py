@@ -122,6 +122,11 @@ class Open311Client:
 
     async def case_of(self, token: str) -> str:
         async def opened() -> str | None:
+            # Only once the case is open are the two formats compared: asked while the worker
+            # opens it, JSON could say "not yet" and XML, a moment later, its number.
+            pending = await self.get(f"/tokens/{token}.json")
+            if pending.status_code != 200 or pending.json()[0]["service_request_id"] is None:
+                return None
             found = await self.both(f"/tokens/{token}", "service_requests", "request", "tokens")
             assert found[0]["token"] == token
             number: str | None = found[0]["service_request_id"]
