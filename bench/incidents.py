@@ -29,6 +29,7 @@ import asyncio
 import logging
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -43,6 +44,8 @@ import asyncpg
 from common import postgres_cpu
 from incident_reports import background, labelled
 from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 from tests.support.factories import Rules
 
 from civicline.domain.cases import OPEN, Case, CaseEvent, CaseStatus, EventKind
