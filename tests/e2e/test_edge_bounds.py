@@ -132,3 +132,28 @@ async def test_times_are_written_not_counted_in_seconds(gateway: Gateway) -> Non
             "ended_at": "2026-12-06T10:05:00+08:00",
         }
         _refused(await boss.post("/api/v1/hotline/transcripts", json=call), "started_at")
+
+
+async def test_yes_no_and_numbers_in_bodies_are_written_as_such(gateway: Gateway) -> None:
+    """Pydantic would read ``true`` as the number 1 and ``1`` or ``"yes"`` as true; the schema
+    says boolean or integer, and so does the API (schemathesis: a supervision order issued
+    with ``due_working_days: true`` was created, due in one working day)."""
+    boss = await gateway.staff("boss")
+    order = {"instruction": "请于本周内答复", "due_working_days": True}
+    _refused(
+        await boss.post("/api/v1/cases/261206-00001/supervision", json=order), "due_working_days"
+    )
+    _refused(await boss.post("/api/v1/supervision/1/close", json={"accepted": 1}), "accepted")
+    _refused(await boss.post("/api/v1/callbacks/1", json={"reached": "yes"}), "reached")
+    visit = {"reached": True, "answer": True}
+    _refused(await boss.post("/api/v1/cases/261206-00001/visit", json=visit), "answer")
+    call = {
+        "call_id": "c-2",
+        "caller": "13812345678",
+        "transcript": "路灯坏了",
+        "started_at": "2026-12-06T10:00:00+08:00",
+        "ended_at": "2026-12-06T10:05:00+08:00",
+    }
+    for field in ("urgent", "sms_consent", "publish_consent"):
+        answer = await boss.post("/api/v1/hotline/transcripts", json=call | {field: 1})
+        _refused(answer, field)

@@ -59,6 +59,10 @@ RowId = Annotated[int, Interval(ge=1, le=MAX_ROW_ID)]
 """A stored row's id (an outbox message, an order, a suggestion): 1 to 2**63 - 1."""
 StoredId = Annotated[int, Strict(), Interval(ge=1, le=MAX_ROW_ID)]
 """A row id in a JSON body: an integer, not ``false`` or ``1.0`` read as one."""
+Flag = Annotated[bool, Strict()]
+"""Yes or no in a JSON body: ``true`` or ``false``, not ``1`` or ``"yes"`` read as one."""
+Whole = Annotated[int, Strict()]
+"""A number in a JSON body: an integer, not ``true`` or ``1.0`` read as one."""
 Offset = Annotated[int, Interval(ge=0, le=MAX_OFFSET)]
 """How many rows a listing skips."""
 Index = Annotated[int, Interval(ge=0, le=MAX_OFFSET)]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from civicline.domain.accounts import StaffUser
-from civicline.gateway.bounds import RowId
+from civicline.gateway.bounds import Flag, RowId
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import callbacks
 
@@ -29,7 +29,7 @@ class CallbackOut(BaseModel):
 
 
 class CallbackDone(BaseModel):
-    reached: bool
+    reached: Flag
     note: str = Field(default="", max_length=callbacks.MAX_NOTE)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from civicline.channels.sms import normalize_phone
 from civicline.domain.accounts import StaffUser
 from civicline.domain.messages import Language
-from civicline.gateway.bounds import Moment
+from civicline.gateway.bounds import Flag, Moment
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import callbacks, hotline
 from civicline.handlers.hotline import (
@@ -56,9 +56,9 @@ class TranscriptIn(SuggestIn):
     ended_at: Moment
     category: str | None = Field(default=None, max_length=64)
     department: str | None = Field(default=None, max_length=64)
-    urgent: bool | None = None
-    sms_consent: bool = False
-    publish_consent: bool | None = Field(
+    urgent: Flag | None = None
+    sms_consent: Flag = False
+    publish_consent: Flag | None = Field(
         default=None,
         description="the caller agreed (true) or refused (false) that the matter and its answer "
         "appear, masked, on the public board; null: not asked (never published)",

@@ -33,7 +33,7 @@ from civicline.domain.supervision import (
     SupervisionOrder,
 )
 from civicline.gateway.bootstrap import Services
-from civicline.gateway.bounds import Moment, Offset, RowId
+from civicline.gateway.bounds import Flag, Moment, Offset, RowId, Whole
 from civicline.gateway.deps import ServicesDep, UserDep, known_department
 from civicline.gateway.downloads import csv_file
 from civicline.handlers import supervision
@@ -44,7 +44,7 @@ router = APIRouter(tags=["supervision"])
 
 
 class DeadlineIn(BaseModel):
-    due_working_days: int | None = Field(default=None, ge=1, le=MAX_DUE_WORKING_DAYS)
+    due_working_days: Whole | None = Field(default=None, ge=1, le=MAX_DUE_WORKING_DAYS)
     due_at: Moment | None = None
 
     def deadline(self) -> supervision.Deadline | None:
@@ -62,7 +62,7 @@ class ResponseIn(BaseModel):
 
 
 class CloseIn(DeadlineIn):
-    accepted: bool
+    accepted: Flag
     note: str | None = Field(default=None, max_length=MAX_TEXT)
 
 

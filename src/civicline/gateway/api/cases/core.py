@@ -14,7 +14,7 @@ from civicline.bots.dialogue import FOLLOWUP_TEXTS
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
-from civicline.gateway.bounds import Offset
+from civicline.gateway.bounds import Flag, Offset
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import case_actions, followup
 from civicline.nlu.masking import mask
@@ -146,7 +146,7 @@ class ActionIn(BaseModel):
     outcome: Outcome | None = Field(
         default=None, description="close: which of the five outcomes (五个到位) applied"
     )
-    legal_matter: bool = Field(
+    legal_matter: Flag = Field(
         default=False, description="close: a matter for the courts (涉法涉诉); the citizen is told"
     )
 

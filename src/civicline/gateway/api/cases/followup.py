@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from civicline.domain.cases import Case
+from civicline.gateway.bounds import Flag, Whole
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import followup
 
@@ -19,8 +20,8 @@ class PauseIn(BaseModel):
 
 
 class VisitIn(BaseModel):
-    reached: bool
-    answer: int | None = Field(
+    reached: Flag
+    answer: Whole | None = Field(
         default=None, ge=1, le=4, description="1 satisfied, 2 basically, 3 dissatisfied, 4 unsolved"
     )
 
