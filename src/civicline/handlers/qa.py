@@ -36,6 +36,19 @@ def _actor(user: StaffUser) -> str:
     return f"staff:{user.username}"
 
 
+async def _session(uow: UnitOfWork, public_id: str, *, lock: bool = False) -> tuple[QaSession, int]:
+    """The session named by its public id, and its row id; NotFound when there is none."""
+    qa = await uow.qa.by_public_id(public_id, lock=lock)
+    if qa is None or qa.id is None:
+        raise NotFound("Q&A session", public_id)
+    return qa, qa.id
+
+
+def _check_unit(user: StaffUser, qa: QaSession) -> None:
+    if not (user.oversees or any(user.may_handle(d) for d in qa.departments)):
+        raise NotAllowed(f"{user.username} is not with this session's units")
+
+
 def _text(value: str, name: str, limit: int) -> str:
     value = value.strip()
     if not value:
@@ -90,12 +103,10 @@ async def set_status(
     if not user.oversees:
         raise NotAllowed("only supervisors and admins open and end Q&A sessions")
     async with uow:
-        qa = await uow.qa.by_public_id(public_id, lock=True)
-        if qa is None or qa.id is None:
-            raise NotFound("Q&A session", public_id)
+        qa, qa_id = await _session(uow, public_id, lock=True)
         if qa.status == SessionStatus.ENDED:
             raise InvalidInput("the session has ended")
-        await uow.qa.set_status(qa.id, status)
+        await uow.qa.set_status(qa_id, status)
         await uow.commit()
         qa.status = status
         return qa
@@ -115,18 +126,15 @@ async def publish_answer(
     question = _text(question, "question", MAX_TEXT)
     answer = _text(answer, "answer", MAX_TEXT)
     async with uow:
-        qa = await uow.qa.by_public_id(public_id)
-        if qa is None or qa.id is None:
-            raise NotFound("Q&A session", public_id)
-        if not (user.oversees or any(user.may_handle(d) for d in qa.departments)):
-            raise NotAllowed(f"{user.username} is not with this session's units")
+        qa, qa_id = await _session(uow, public_id)
+        _check_unit(user, qa)
         if qa.status != SessionStatus.LIVE:
             raise InvalidInput("answers are published while the session is live")
         if case_number:
             check_access(user, await uow.cases.by_number(case_number))
         published = await uow.qa.add_answer(
             QaAnswer(
-                session_id=qa.id,
+                session_id=qa_id,
                 question=mask_for_board(question),
                 answer=mask_for_board(answer),
                 case_number=case_number or None,
@@ -145,11 +153,8 @@ async def mark_question(
     channel): its masked text is listed on the session's page, so its citizen must have
     consented to publication. False when it was marked before."""
     async with uow:
-        qa = await uow.qa.by_public_id(public_id)
-        if qa is None or qa.id is None:
-            raise NotFound("Q&A session", public_id)
-        if not (user.oversees or any(user.may_handle(d) for d in qa.departments)):
-            raise NotAllowed(f"{user.username} is not with this session's units")
+        qa, qa_id = await _session(uow, public_id)
+        _check_unit(user, qa)
         if qa.status == SessionStatus.ENDED:
             raise InvalidInput("the session has ended")
         case = await uow.cases.by_number(case_number, lock=True)
@@ -160,7 +165,7 @@ async def mark_question(
             raise InvalidInput(f"case {case_number}: the citizen did not consent to publication")
         marked = await uow.qa.mark(
             QaQuestion(
-                session_id=qa.id,
+                session_id=qa_id,
                 case_id=case.id,
                 case_number=case.number,
                 question=mask_for_board(case.summary),
@@ -194,10 +199,8 @@ class SessionRecord:
 
 async def session_record(public_id: str, *, uow: UnitOfWork) -> SessionRecord:
     async with uow:
-        qa = await uow.qa.by_public_id(public_id)
-        if qa is None or qa.id is None:
-            raise NotFound("Q&A session", public_id)
-        return SessionRecord(qa, await uow.qa.answers(qa.id), await uow.qa.questions(qa.id))
+        qa, qa_id = await _session(uow, public_id)
+        return SessionRecord(qa, await uow.qa.answers(qa_id), await uow.qa.questions(qa_id))
 
 
 async def answers_after(session_id: int, after: int, *, uow: UnitOfWork) -> list[QaAnswer]:
