@@ -1,0 +1,165 @@
+"""The city's units as a tree: the city, its county-level units (区/县/县级市), their townships
+and streets (乡镇/街道) and villages and communities (村/社区), each with the departments that
+answer cases there.
+
+A unit's ``path`` lists its ancestors' codes and its own, each followed by "/"
+("341800/341881/341881001/"), so "this unit's subtree" is a prefix test in Python and a LIKE
+prefix in SQL. The city's departments keep the taxonomy's codes (``human_resources``); a county's
+are ``<unit code>.<kind>`` (``341881.human_resources``, 宁国市人社局), where the kind is the city
+department's code the taxonomy routes a matter to; a township's or village's one office is
+``<unit code>.office``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from civicline.domain.errors import InvalidInput, NotFound
+
+
+class Level(enum.StrEnum):
+    CITY = "city"
+    COUNTY = "county"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+
+    @property
+    def depth(self) -> int:
+        return _DEPTH[self]
+
+
+_DEPTH = {Level.CITY: 0, Level.COUNTY: 1, Level.TOWNSHIP: 2, Level.VILLAGE: 3}
+
+OFFICE = "office"
+"""The kind of a township's or village's one department: its own office answers its cases."""
+
+
+def department_code(unit: str, kind: str) -> str:
+    """The code of ``unit``'s department of this kind (``341881.human_resources``)."""
+    return f"{unit}.{kind}"
+
+
+def split_department_code(code: str) -> tuple[str | None, str]:
+    """(unit, kind) of a department code; (None, code) for the city's own departments."""
+    unit, dot, kind = code.partition(".")
+    return (unit, kind) if dot else (None, code)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    code: str
+    name_zh: str
+    name_en: str
+    level: Level
+    parent: str | None
+    path: str
+    aliases: tuple[str, ...] = ()
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def contains(self, other: Unit) -> bool:
+        """True when ``other`` is this unit or lies below it."""
+        return other.path.startswith(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTree:
+    """Every unit by code, parents before children; ``root`` is the city."""
+
+    units: Mapping[str, Unit]
+    root: str
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(self.units.values())
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @property
+    def city(self) -> Unit:
+        return self.units[self.root]
+
+    def unit(self, code: str) -> Unit:
+        try:
+            return self.units[code]
+        except KeyError:
+            raise NotFound("unit", code) from None
+
+    def get(self, code: str | None) -> Unit | None:
+        return None if code is None else self.units.get(code)
+
+    def children(self, code: str) -> list[Unit]:
+        return [u for u in self.units.values() if u.parent == code]
+
+    def subtree(self, code: str) -> list[Unit]:
+        """``code`` and every unit below it, parents first."""
+        top = self.unit(code)
+        return [u for u in self.units.values() if top.contains(u)]
+
+    def chain(self, code: str) -> list[Unit]:
+        """``code`` and its ancestors, nearest first, the city last."""
+        out: list[Unit] = []
+        unit: Unit | None = self.unit(code)
+        while unit is not None:
+            out.append(unit)
+            unit = self.units.get(unit.parent) if unit.parent else None
+        return out
+
+    def contains(self, ancestor: str, code: str) -> bool:
+        """True when unit ``code`` is ``ancestor`` or lies below it (False for unknown codes)."""
+        top, unit = self.units.get(ancestor), self.units.get(code)
+        return top is not None and unit is not None and top.contains(unit)
+
+    def county_of(self, code: str) -> Unit | None:
+        """The county-level unit ``code`` lies in (itself when it is one); None for the city."""
+        return next((u for u in self.chain(code) if u.level == Level.COUNTY), None)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> UnitTree:
+        """Build from the parsed units file (``city`` and ``units``, parents before children);
+        every reference is checked."""
+        try:
+            city = raw["city"]
+            root = _unit(city, Level.CITY, None, "")
+            units: dict[str, Unit] = {root.code: root}
+            for entry in raw.get("units") or ():
+                parent_code = str(entry["parent"])
+                parent = units.get(parent_code)
+                if parent is None:
+                    raise InvalidInput(
+                        f"unit {entry.get('code')} names parent {parent_code}, "
+                        "which is not listed before it"
+                    )
+                unit = _unit(entry, Level(str(entry["level"])), parent.code, parent.path)
+                if unit.level.depth <= parent.level.depth:
+                    raise InvalidInput(
+                        f"unit {unit.code} ({unit.level}) cannot lie in {parent.code} "
+                        f"({parent.level})"
+                    )
+                if unit.code in units:
+                    raise InvalidInput(f"unit {unit.code} is listed twice")
+                units[unit.code] = unit
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(f"units file is malformed: {exc!r}") from exc
+        return cls(units=units, root=root.code)
+
+
+def _unit(raw: Mapping[str, Any], level: Level, parent: str | None, parent_path: str) -> Unit:
+    code = str(raw["code"]).strip()
+    if not code or "/" in code or "." in code:
+        raise InvalidInput(f"unit code {code!r} must be non-empty, without '/' or '.'")
+    lat, lon = raw.get("lat"), raw.get("lon")
+    return Unit(
+        code=code,
+        name_zh=str(raw["zh"]),
+        name_en=str(raw.get("en") or raw["zh"]),
+        level=level,
+        parent=parent,
+        path=f"{parent_path}{code}/",
+        aliases=tuple(str(a) for a in raw.get("aliases") or ()),
+        latitude=None if lat is None else float(lat),
+        longitude=None if lon is None else float(lon),
+    )
