@@ -39,9 +39,6 @@ UNITS: list[dict[str, object]] = [
         "lon": 118.9,
     },
 ]
-PARENTS = {"341802": "341800", "341881": "341800", "341802001": "341802", "341881001": "341881"}
-for _entry in UNITS:
-    _entry["parent"] = PARENTS[str(_entry["code"])]
 RAW = {"city": CITY, "units": UNITS}
 
 
