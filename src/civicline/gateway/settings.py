@@ -20,6 +20,7 @@ from civicline.handlers.surge import SurgePolicy
 from civicline.nlu.training_data import default_data_path, default_training_dir
 from civicline.storage.calendar_file import DEFAULT_HOLIDAYS
 from civicline.storage.mailboxes_file import DEFAULT_MAILBOXES
+from civicline.storage.rota_file import DEFAULT_ROTA
 from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     console_poll_seconds: int = Field(default=5, ge=1, description="live updates of the pages")
     taxonomy_path: Path = DEFAULT_TAXONOMY
     holidays_path: Path = DEFAULT_HOLIDAYS  # the working calendar: holidays, make-up days
+    rota_path: Path = DEFAULT_ROTA  # reception venues, their days and leaders (domain.rota)
     # Incidents: reports of one event within this many hours become one case; 0 turns it off.
     incident_window_hours: float = Field(default=6.0, ge=0, le=168)
     # Early warning: a category in a district with at least this many reports in the last
