@@ -1,5 +1,5 @@
 """The ``civicline`` command line: ``run``, ``gateway`` and ``worker`` here, a module per group
-(``db``, ``users``, ``nlu``, ``telegram``, ``hotline``)."""
+(``db``, ``users``, ``nlu``, ``telegram``, ``hotline``, ``places``)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from civicline.gateway.cli.common import configured
 from civicline.gateway.cli.db import db_app
 from civicline.gateway.cli.hotline import hotline_app
 from civicline.gateway.cli.nlu import nlu_app
+from civicline.gateway.cli.places import places_app
 from civicline.gateway.cli.telegram import telegram_app
 from civicline.gateway.cli.users import users_app
 from civicline.gateway.settings import Settings
@@ -35,6 +36,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(hotline_app, name="hotline")
+app.add_typer(places_app, name="places")
 
 
 def _server(settings: Settings, services: Services | None) -> Server:
