@@ -28,6 +28,7 @@ from civicline.domain.messages import (
 )
 from civicline.domain.taxonomy import Department
 from civicline.storage.base import (
+    AppointmentRepository,
     BoardRepository,
     CannedReplyRepository,
     CaseRepository,
@@ -44,11 +45,14 @@ from civicline.storage.base import (
     OwnershipRepository,
     QaRepository,
     QueueView,
+    RotaRepository,
     SessionRepository,
     StaffRepository,
     StatsRepository,
     SupervisionRepository,
+    VisitRepository,
 )
+from tests.fakes.memory_visits import MemoryAppointments, MemoryRota, MemoryVisits
 
 
 class MemoryInbox:
@@ -595,7 +599,8 @@ class _NotInMemory:
 class MemoryUnitOfWork:
     """The ``UnitOfWork`` port in memory, for handler unit tests: one transaction over a
     ``MemoryStore``, rolled back unless committed. Kept: citizens, inbox, cases, outbox, staff,
-    departments, dialogues, claims, sessions, login failures, canned replies; the query-heavy
+    departments, dialogues, claims, sessions, login failures, canned replies, visits,
+    appointments and rota overrides; the query-heavy
     ports (incidents, governance, supervision, ownership, the queue view, stats, letters, the
     board) are SQL only."""
 
@@ -624,6 +629,9 @@ class MemoryUnitOfWork:
         self.letters: LetterRepository = cast(Any, _NotInMemory("letters"))
         self.board: BoardRepository = cast(Any, _NotInMemory("board"))
         self.qa: QaRepository = cast(Any, _NotInMemory("qa"))
+        self.visits: VisitRepository = MemoryVisits(tx)
+        self.appointments: AppointmentRepository = MemoryAppointments(tx)
+        self.rota: RotaRepository = MemoryRota(tx)
         return self
 
     async def __aexit__(

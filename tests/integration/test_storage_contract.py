@@ -31,6 +31,17 @@ from civicline.domain.messages import Channel, DeliveryStatus, InboundStatus, La
 from civicline.domain.ownership import CaseOwner
 from civicline.domain.supervision import SupervisionOrder
 from civicline.domain.taxonomy import Department
+from civicline.domain.visits import (
+    AlreadyBooked,
+    Appointment,
+    AppointmentStatus,
+    Earlier,
+    Full,
+    Outcome,
+    Visit,
+    VisitKind,
+    Visitor,
+)
 from civicline.storage import database
 from civicline.storage.base import InboxWriter, UnitOfWork
 from civicline.storage.database import UnstorableText
@@ -686,3 +697,96 @@ async def test_closed_cases_are_counted_per_channel(uow: SqlUnitOfWorkFactory) -
         assert (
             await u.stats.closed(since=T0 + timedelta(days=1), until=T0 + timedelta(days=2)) == {}
         )
+
+
+def _batch(*people: tuple[str, str | None, str | None], at_hour: int = 0) -> Visit:
+    return Visit(
+        unit="341800",
+        kind=VisitKind.CENTRE,
+        received_at=T0 + timedelta(hours=at_hour),
+        matter="拖欠工资",
+        outcome=Outcome.ACCEPTED,
+        visitors=[Visitor(name, id_number=idn, phone=phone) for name, idn, phone in people],
+        leader="王建国",
+        staff=["人社局 李"],
+    )
+
+
+async def test_visits_keep_each_person_once_and_find_their_history(store: Store) -> None:
+    citizen = await _citizen(store.uow)
+    async with store.uow() as u:
+        opened = await u.cases.add(case("261127-00001", citizen))
+        first = _batch(("甲", "110101199003070011", None), ("乙", None, "+8613900000002"))
+        first.visitors = [await u.visits.person(p, at=T0) for p in first.visitors]
+        first.case_ids = [opened.id or 0]
+        await u.visits.add(first, "reg-1")
+        await u.commit()
+    async with store.uow() as u:
+        # The same ID number with a phone learnt now: the same person, the phone kept.
+        again = await u.visits.person(Visitor("甲", "110101199003070011", "+8613900000001"), at=T0)
+        assert again.id == first.visitors[0].id
+        history = await u.visits.earlier([Visitor("x", None, "+8613900000001")])
+        assert history == [Earlier("341800", T0)]
+        assert await u.visits.earlier([Visitor("x", "110101199003070099", "+8613999999999")]) == []
+        loaded = await u.visits.by_register_id("reg-1")
+        assert loaded is not None and loaded == await u.visits.get(first.id or 0)
+        assert [p.name for p in loaded.visitors] == ["甲", "乙"]
+        assert loaded.case_ids == [opened.id] and loaded.staff == ["人社局 李"]
+        assert loaded.outcome == Outcome.ACCEPTED and loaded.people == 2
+        assert [v.id for v in await u.visits.for_case(opened.id or 0)] == [first.id]
+        assert await u.visits.between(T0, T0 + timedelta(hours=1)) == [loaded]
+        assert await u.visits.between(T0, T0 + timedelta(hours=1), unit="341881") == []
+        assert await u.visits.by_register_id("reg-2") is None
+        with pytest.raises(NotFound):
+            await u.visits.get(999_999)
+
+
+async def test_appointments_fill_a_day_refuse_doubles_and_free_places(store: Store) -> None:
+    day = T0.date() + timedelta(days=3)
+
+    def booking(number: str, phone: str) -> Appointment:
+        return Appointment(number, "341800", day, "工资", "sms", phone, booked_at=T0)
+
+    async with store.uow() as u:
+        await u.appointments.book(booking("A1", "+8613900000001"), capacity=2)
+        await u.appointments.book(booking("A2", "+8613900000002"), capacity=2)
+        await u.commit()
+    async with store.uow() as u:
+        with pytest.raises(AlreadyBooked):
+            await u.appointments.book(booking("A3", "+8613900000001"), capacity=2)
+        with pytest.raises(Full):
+            await u.appointments.book(booking("A3", "+8613900000003"), capacity=2)
+    async with store.uow() as u:
+        cancelled = await u.appointments.by_number("A1", lock=True)
+        assert cancelled is not None
+        cancelled.status = AppointmentStatus.CANCELLED
+        await u.appointments.save(cancelled)
+        await u.appointments.book(booking("A3", "+8613900000003"), capacity=2)
+        await u.commit()
+    async with store.uow() as u:
+        assert await u.appointments.booked("341800", day) == 2
+        assert [a.number for a in await u.appointments.to_remind(day, limit=10)] == ["A2", "A3"]
+        taken = await u.appointments.on_day(day, unit="341800")
+        assert [a.status for a in taken] == ["cancelled", "booked", "booked"]
+        assert await u.appointments.claim_reminder(taken[1].id or 0, at=T0)
+        assert not await u.appointments.claim_reminder(taken[1].id or 0, at=T0)
+        assert not await u.appointments.claim_reminder(taken[0].id or 0, at=T0)  # cancelled
+        await u.commit()
+    async with store.uow() as u:
+        assert [a.number for a in await u.appointments.to_remind(day, limit=10)] == ["A3"]
+        assert await u.appointments.by_number("nope") is None
+
+
+async def test_rota_overrides_are_named_and_cleared(store: Store) -> None:
+    day = T0.date()
+    async with store.uow() as u:
+        await u.rota.name_leader("341800", day, "戊", by="staff:a", at=T0)
+        await u.rota.name_leader("341881", day, "己", by="staff:a", at=T0)
+        await u.commit()
+    async with store.uow() as u:
+        await u.rota.name_leader("341800", day, "庚", by="staff:a", at=T0)
+        await u.rota.name_leader("341881", day, None, by="staff:a", at=T0)
+        await u.commit()
+    async with store.uow() as u:
+        assert await u.rota.overrides(day, day) == {("341800", day): "庚"}
+        assert await u.rota.overrides(day + timedelta(days=1), day + timedelta(days=9)) == {}

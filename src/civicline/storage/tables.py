@@ -615,3 +615,101 @@ class QaQuestionRow(Base):
     question: Mapped[str] = mapped_column(Text)  # masked
     marked_by: Mapped[str] = mapped_column(String(100))
     marked_at: Mapped[datetime]
+
+
+class VisitorRow(Base):
+    """A person received at a reception (domain.visits): the ID number is stored here, once
+    per person, and nowhere else."""
+
+    __tablename__ = "visitors"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
+    created_at: Mapped[datetime]
+
+
+class VisitRow(Base):
+    """One batch received (a visit, or a leader's field visit)."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    register_id: Mapped[str] = mapped_column(String(64), unique=True)  # the form's, once
+    unit: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    matter: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    leader: Mapped[str | None] = mapped_column(String(100))
+    staff: Mapped[list[str]] = mapped_column(default=list)
+    counsel: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    people: Mapped[int] = mapped_column(Integer)
+    collective: Mapped[bool] = mapped_column(Boolean)
+    repeat: Mapped[bool] = mapped_column(Boolean)
+    level_skipping: Mapped[bool] = mapped_column(Boolean)
+    appointment: Mapped[str | None] = mapped_column(String(16))
+    attachments: Mapped[list[str]] = mapped_column(default=list)
+    registered_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class VisitPersonRow(Base):
+    """Who came in a batch."""
+
+    __tablename__ = "visit_people"
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("visitors.id"), primary_key=True, index=True)
+
+
+class VisitCaseRow(Base):
+    """The cases a visit opened, joined or (a field visit) took along."""
+
+    __tablename__ = "visit_cases"
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+
+
+class AppointmentRow(Base):
+    """A reception day booked by a citizen, or a petitioner called in by staff (约访)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        Index("ix_appointments_unit_day", "unit", "day"),
+        Index("ix_appointments_day_status", "day", "status"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    unit: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    brief: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    called_in_by: Mapped[str | None] = mapped_column(String(100))
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
+    booked_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+
+
+class AppointmentSlotRow(Base):
+    """How many appointments a venue's reception day holds: taken by a conditional update,
+    so two bookings at once never overfill it."""
+
+    __tablename__ = "appointment_slots"
+    unit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RotaEntryRow(Base):
+    """Another leader named for one reception day (the rota file names the rest)."""
+
+    __tablename__ = "rota_entries"
+    unit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    leader: Mapped[str] = mapped_column(String(100))
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime]

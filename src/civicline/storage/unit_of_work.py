@@ -8,7 +8,9 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicline.storage.accounts import SqlLoginFailures, SqlSessions, SqlStaff
+from civicline.storage.appointments import SqlAppointments
 from civicline.storage.base import (
+    AppointmentRepository,
     BoardRepository,
     CannedReplyRepository,
     CaseRepository,
@@ -25,10 +27,12 @@ from civicline.storage.base import (
     OwnershipRepository,
     QaRepository,
     QueueView,
+    RotaRepository,
     SessionRepository,
     StaffRepository,
     StatsRepository,
     SupervisionRepository,
+    VisitRepository,
 )
 from civicline.storage.board import SqlBoard
 from civicline.storage.canned import SqlCannedReplies
@@ -44,8 +48,10 @@ from civicline.storage.letters import SqlLetters
 from civicline.storage.outbox import SqlOutbox
 from civicline.storage.qa import SqlQa
 from civicline.storage.reply_queue import SqlQueueView
+from civicline.storage.rota import SqlRota
 from civicline.storage.stats import SqlStats
 from civicline.storage.supervision import SqlOwnership, SqlSupervision
+from civicline.storage.visits import SqlVisits
 
 
 class SqlUnitOfWork:
@@ -74,6 +80,9 @@ class SqlUnitOfWork:
         self.letters: LetterRepository = SqlLetters(self.session)
         self.board: BoardRepository = SqlBoard(self.session)
         self.qa: QaRepository = SqlQa(self.session)
+        self.visits: VisitRepository = SqlVisits(self.session)
+        self.appointments: AppointmentRepository = SqlAppointments(self.session)
+        self.rota: RotaRepository = SqlRota(self.session)
         return self
 
     async def __aexit__(
