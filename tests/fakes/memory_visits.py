@@ -42,7 +42,7 @@ class MemoryVisits:
             found = replace(visitor, id=self.tx.store.next("id"))
         else:
             found.phone = visitor.phone or found.phone
-            found.citizen_id = visitor.citizen_id or found.citizen_id
+            found.citizen_id = found.citizen_id or visitor.citizen_id
         self.tx.put("visitors", found.id, found)
         return found
 
@@ -51,6 +51,10 @@ class MemoryVisits:
         self.tx.put("visits", visit.id, (register_id, replace(visit, visitors=[])))
         self.tx.put("visit_people", visit.id, [v.id for v in visit.visitors])
         return visit
+
+    async def who(self, id_number: str) -> Visitor | None:
+        people: list[Visitor] = self.tx.rows("visitors")
+        return next((p for p in people if p.id_number == id_number), None)
 
     async def by_register_id(self, register_id: str) -> Visit | None:
         found = [v for key, v in self.tx.rows("visits") if key == register_id]

@@ -737,6 +737,9 @@ async def test_visits_keep_each_person_once_and_find_their_history(store: Store)
         assert await u.visits.between(T0, T0 + timedelta(hours=1)) == [loaded]
         assert await u.visits.between(T0, T0 + timedelta(hours=1), unit="341881") == []
         assert await u.visits.by_register_id("reg-2") is None
+        known = await u.visits.who("110101199003070011")
+        assert known is not None and known.phone == "+8613900000001"
+        assert await u.visits.who("110101199003070099") is None
         with pytest.raises(NotFound):
             await u.visits.get(999_999)
 

@@ -74,6 +74,18 @@ class StaffUser:
         return self.in_the_centre
 
     @property
+    def registers_visits(self) -> bool:
+        """Registering visits and appointments (the reception centre's clerks work in the
+        centre like the registry's); department staff read the register with ID numbers and
+        phones masked."""
+        return self.in_the_centre
+
+    @property
+    def edits_rota(self) -> bool:
+        """Naming another leader for a reception day: supervisors and admins."""
+        return self.oversees
+
+    @property
     def may_edit_canned_replies(self) -> bool:
         return self.role == Role.ADMIN
 

@@ -20,6 +20,7 @@ class Channel(enum.StrEnum):
     EMAIL = "email"  # the mayor's mailbox over IMAP/SMTP
     MAILBOX = "mailbox"  # the mayor's mailbox web form (书记市长信箱)
     LETTER = "letter"  # a paper letter registered by a clerk; answers go by post
+    VISIT = "visit"  # a visit to a reception venue registered by a clerk (domain.visits)
 
 
 class ChannelKind(enum.StrEnum):

@@ -153,9 +153,10 @@ def _text(subject: str, body: str) -> str:
     return f"{subject.strip()}\n\n{body.strip()}" if subject.strip() else body.strip()
 
 
-async def _store_uploads(
+async def store_uploads(
     uploads: Sequence[LetterFile], files: FileStore
 ) -> tuple[list[str], list[Any]]:
+    """Keep each file once (by its hash): its ``file:<sha256>`` references, and what it was."""
     refs, described = [], []
     for upload in uploads:
         digest = await files.put(upload.data)
@@ -167,7 +168,7 @@ async def _store_uploads(
 async def file_letter(draft: Draft, letters: Letters, *, now: datetime) -> Filed:
     """File a form or paper letter at once; the same submission id twice is one case."""
     draft.check(letters)
-    refs, described = await _store_uploads(draft.uploads, letters.files)
+    refs, described = await store_uploads(draft.uploads, letters.files)
     channel = Channel.MAILBOX if draft.kind == LetterKind.FORM else Channel.LETTER
     code = new_query_code() if draft.kind == LetterKind.FORM else None
     sender = draft.phone or draft.email or f"paper:{draft.submission_id}"
@@ -225,7 +226,7 @@ async def accept_mail(
     """Store one mail read from the mailbox and move the folder's cursor past it, in one
     transaction, and queue its processing. Returns the new inbox id, or None when the
     Message-ID was stored before (the mail was read twice, or sent to us twice)."""
-    refs, described = await _store_uploads(mail.files, letters.files)
+    refs, described = await store_uploads(mail.files, letters.files)
     # Refusing a mail would stop the mailbox's cursor: what no database can store becomes U+FFFD.
     message = storable_message(
         InboundMessage(

@@ -20,7 +20,7 @@ class SqlVisits:
 
     async def person(self, visitor: Visitor, *, at: datetime) -> Visitor:
         """The stored person with this ID number (or, without one, this phone), added when
-        new; a phone or citizen learnt now is kept."""
+        new; a new phone is kept, the citizen found first stays theirs."""
         key = (
             VisitorRow.id_number == visitor.id_number
             if visitor.id_number
@@ -34,7 +34,7 @@ class SqlVisits:
             self.session.add(row)
         else:
             row.phone = visitor.phone or row.phone
-            row.citizen_id = visitor.citizen_id or row.citizen_id
+            row.citizen_id = row.citizen_id or visitor.citizen_id
         await self.session.flush()
         return from_row(Visitor, row)
 
@@ -54,6 +54,10 @@ class SqlVisits:
             self.session.add(VisitCaseRow(visit_id=row.id, case_id=case_id))
         await self.session.flush()
         return visit
+
+    async def who(self, id_number: str) -> Visitor | None:
+        row = await self.session.scalar(select(VisitorRow).where(VisitorRow.id_number == id_number))
+        return from_row(Visitor, row) if row is not None else None
 
     async def by_register_id(self, register_id: str) -> Visit | None:
         found = await self.session.scalar(

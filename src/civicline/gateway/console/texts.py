@@ -313,6 +313,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Any receipt went out when the call was first filed.",
     ),
     "channel_letter": ("来信", "Paper letter"),
+    "channel_visit": ("来访", "Visit"),
     "channel_mailbox": ("信箱", "Mailbox form"),
     "channel_email": ("电子邮件", "E-mail"),
     "nav_letters": ("来信登记", "Paper letter"),
