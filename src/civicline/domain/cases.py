@@ -183,7 +183,17 @@ class Case:
         )
         self.department = department
 
-    def forward(self, department: str, *, actor: str, at: datetime, reason: str) -> None:
+    def forward(
+        self,
+        department: str,
+        *,
+        actor: str,
+        at: datetime,
+        reason: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """转办, and the moves along the units' tree built on it (``domain.handing``), whose
+        ``data`` says how and where the case went."""
         _require(reason, "a forward needs a reason")
         if department == self.department:
             raise InvalidInput(f"case {self.number} is already with {department}")
@@ -192,7 +202,7 @@ class Case:
             actor=actor,
             at=at,
             reason=reason,
-            data={"from_department": self.department, "department": department},
+            data={"from_department": self.department, "department": department, **(data or {})},
         )
         self.department = department
 
