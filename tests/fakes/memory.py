@@ -18,6 +18,7 @@ from civicline.domain.citizens import Citizen, ContactHandle
 from civicline.domain.claims import CannedReply, Claim, ConsoleSession, LockoutPolicy, LoginFailures
 from civicline.domain.dialogues import DIALOGUE_TIMEOUT, Dialogue
 from civicline.domain.errors import NotFound
+from civicline.domain.handing import Assignment, AssignmentState
 from civicline.domain.messages import (
     Channel,
     DeliveryStatus,
@@ -29,6 +30,7 @@ from civicline.domain.messages import (
 from civicline.domain.taxonomy import Department
 from civicline.storage.base import (
     AppointmentRepository,
+    AssignmentRepository,
     BoardRepository,
     CannedReplyRepository,
     CaseRepository,
@@ -500,6 +502,43 @@ class MemoryClaims:
         return claims
 
 
+class MemoryAssignments:
+    def __init__(self, tx: _Transaction) -> None:
+        self.tx = tx
+
+    async def of_case(self, case_id: int) -> list[Assignment]:
+        return [a for a in self.tx.rows("assignments") if a.case_id == case_id]
+
+    async def get(self, assignment_id: int) -> Assignment | None:
+        found: Assignment | None = self.tx.get("assignments", assignment_id)
+        return found
+
+    async def save(self, assignment: Assignment) -> Assignment:
+        if assignment.id is None:
+            assignment.id = self.tx.store.next("assignments")
+        self.tx.put("assignments", assignment.id, assignment)
+        return assignment
+
+    async def late(self, *, now: datetime, limit: int) -> list[int]:
+        late = [
+            a
+            for a in self.tx.rows("assignments")
+            if a.state == AssignmentState.HOLDING
+            and a.parent_id is not None
+            and a.escalated_at is None
+            and a.due_at < now
+        ]
+        return [a.id for a in sorted(late, key=lambda a: a.due_at)][:limit]
+
+    async def mark_escalated(self, assignment_id: int, *, at: datetime) -> bool:
+        found = await self.get(assignment_id)
+        if found is None or found.escalated_at is not None:
+            return False
+        found.escalated_at = at
+        self.tx.put("assignments", assignment_id, found)
+        return True
+
+
 class MemorySessions:
     def __init__(self, tx: _Transaction) -> None:
         self.tx = tx
@@ -600,9 +639,8 @@ class MemoryUnitOfWork:
     """The ``UnitOfWork`` port in memory, for handler unit tests: one transaction over a
     ``MemoryStore``, rolled back unless committed. Kept: citizens, inbox, cases, outbox, staff,
     departments, dialogues, claims, sessions, login failures, canned replies, visits,
-    appointments and rota overrides; the query-heavy
-    ports (incidents, governance, supervision, ownership, the queue view, stats, letters, the
-    board) are SQL only."""
+    appointments, rota overrides and assignments; the query-heavy ports (incidents, governance,
+    supervision, ownership, the queue view, stats, letters, the board) are SQL only."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -612,6 +650,7 @@ class MemoryUnitOfWork:
         self.citizens: CitizenRepository = MemoryCitizens(tx)
         self.inbox: InboxRepository = MemoryInboxRepository(tx)
         self.cases: CaseRepository = MemoryCases(tx)
+        self.assignments: AssignmentRepository = MemoryAssignments(tx)
         self.outbox: OutboxRepository = MemoryOutbox(tx)
         self.staff: StaffRepository = MemoryStaff(tx)
         self.departments: DepartmentRepository = MemoryDepartments(tx)

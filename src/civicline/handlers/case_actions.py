@@ -20,6 +20,7 @@ from civicline.domain.errors import (
     NotAllowed,
 )
 from civicline.domain.governance import Outcome
+from civicline.domain.handing import AssignmentState, holding
 from civicline.domain.messages import InboundMessage, OutboundMessage
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.access import check_access
@@ -78,7 +79,7 @@ async def case_thread(number: str, *, user: StaffUser, uow: UnitOfWork) -> CaseT
         )
 
 
-async def _hold(
+async def hold_claim(
     uow: UnitOfWork,
     case: Case,
     user: StaffUser,
@@ -188,7 +189,7 @@ async def reply_to_all(
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
         check_access(user, case)
-        await _hold(uow, case, user, now=now, rule=claim)
+        await hold_claim(uow, case, user, now=now, rule=claim)
         if case.status not in REPLYABLE:
             raise IllegalTransition(case.number, case.status, "answered")
         outbound = await uow.outbox.add(to_citizen(case, text, now=now, author=_actor(user)))
@@ -198,6 +199,7 @@ async def reply_to_all(
             assert copy.id is not None
             copies.append(copy.id)
         case.mark_answered(actor=_actor(user), at=now)
+        await _assignment_answered(uow, case, now)
         data: dict[str, object] = {"outbound_id": outbound.id}
         if copies:
             data["copies"] = len(copies)
@@ -205,6 +207,15 @@ async def reply_to_all(
         await uow.cases.save(case)
         await uow.commit()
         return Reply(outbound, copies)
+
+
+async def _assignment_answered(uow: UnitOfWork, case: Case, now: datetime) -> None:
+    """The unit holding a handed case answered: its assignment says so, for its parents."""
+    assert case.id is not None
+    mine = holding(await uow.assignments.of_case(case.id))
+    if mine and mine.state == AssignmentState.HOLDING and mine.department == case.department:
+        mine.finish(AssignmentState.ANSWERED, now)
+        await uow.assignments.save(mine)
 
 
 async def act(
@@ -230,7 +241,7 @@ async def act(
         case = locked[number]
         # The target too: from now on its answers reach this case's citizen.
         check_access(user, *locked.values())
-        await _hold(uow, case, user, now=now, rule=claim)
+        await hold_claim(uow, case, user, now=now, rule=claim)
         actor = _actor(user)
         reason = request.reason or ""
         match request.action:
@@ -301,7 +312,7 @@ async def place_case(
     async with uow:
         case = await uow.cases.by_number(number, lock=True)
         check_access(user, case)
-        await _hold(uow, case, user, now=now, rule=claim)
+        await hold_claim(uow, case, user, now=now, rule=claim)
         if case.status not in AWAITING_TRIAGE:
             raise IllegalTransition(case.number, case.status, "assigned")
         actor = _actor(user)

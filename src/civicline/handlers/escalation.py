@@ -24,6 +24,8 @@ from civicline.domain.governance import (
     Notification,
     VisitStatus,
 )
+from civicline.domain.units import UnitTree
+from civicline.handlers.handing import tell_parents
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 from civicline.storage.governance import NEAR_DUE_LEVEL
 
@@ -47,6 +49,7 @@ class Schedule:
     ladder: Sequence[EscalationStep] = DEFAULT_LADDER
     near_due: timedelta = NEAR_DUE
     batch: int = 200
+    units: UnitTree | None = None  # names of units in the notices to parent units
 
 
 @dataclass(slots=True)
@@ -54,6 +57,7 @@ class ScheduleRun:
     warned: int = 0
     escalated: int = 0  # rungs taken by this run
     unreachable: int = 0  # return visits nobody answered in time
+    parents_told: int = 0  # handed-down assignments past their own deadline
 
 
 async def run_schedule(
@@ -75,13 +79,21 @@ async def run_schedule(
         async with uow_factory() as uow:
             run.escalated += await _escalate(number, uow, schedule, now)
     run.unreachable = await _expire_visits(uow_factory, schedule, now)
-    if run.warned or run.escalated or run.unreachable:
+    run.parents_told = await tell_parents(
+        uow_factory=uow_factory,
+        now=now,
+        city_timezone=schedule.city_timezone,
+        tree=schedule.units,
+        batch=schedule.batch,
+    )
+    if run.warned or run.escalated or run.unreachable or run.parents_told:
         log.info(
             "deadline scheduler",
             extra={
                 "warned": run.warned,
                 "escalated": run.escalated,
                 "unreachable": run.unreachable,
+                "parents_told": run.parents_told,
             },
         )
     return run

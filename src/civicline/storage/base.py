@@ -21,6 +21,7 @@ from civicline.domain.claims import (
 )
 from civicline.domain.dialogues import Dialogue
 from civicline.domain.governance import Notification
+from civicline.domain.handing import Assignment
 from civicline.domain.incidents import Candidate, Suggestion
 from civicline.domain.letters import Letter
 from civicline.domain.messages import Channel, InboundMessage, Language, OutboundMessage
@@ -436,12 +437,31 @@ class RotaRepository(Protocol):
     ) -> None: ...
 
 
+class AssignmentRepository(Protocol):
+    """Assignments of cases handed along the units' tree (storage.assignments)."""
+
+    async def of_case(self, case_id: int) -> list[Assignment]: ...
+    async def get(self, assignment_id: int) -> Assignment | None: ...
+    async def save(self, assignment: Assignment) -> Assignment:
+        """Insert a new one (setting its id) or write back a changed one."""
+        ...
+
+    async def late(self, *, now: datetime, limit: int) -> list[int]:
+        """Handed-down assignments holding past their deadline, their parent not yet told."""
+        ...
+
+    async def mark_escalated(self, assignment_id: int, *, at: datetime) -> bool:
+        """Record that the parent was told; False when another worker did it first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: commit explicitly, anything else rolls back on exit."""
 
     citizens: CitizenRepository
     inbox: InboxRepository
     cases: CaseRepository
+    assignments: AssignmentRepository
     incidents: IncidentRepository
     outbox: OutboxRepository
     staff: StaffRepository

@@ -713,3 +713,37 @@ class RotaEntryRow(Base):
     leader: Mapped[str] = mapped_column(String(100))
     set_by: Mapped[str] = mapped_column(String(100))
     set_at: Mapped[datetime]
+
+
+_LATE = "state = 'holding' AND parent_id IS NOT NULL AND escalated_at IS NULL"
+
+
+class CaseAssignmentRow(Base):
+    """One unit's turn with a case handed along the units' tree (domain.handing): its
+    department, the assignment it came down from, its own deadline and how it went."""
+
+    __tablename__ = "case_assignments"
+    __table_args__ = (
+        Index("ix_case_assignments_case", "case_id", "id"),
+        # The scheduler's look-up of handed-down assignments past their deadline.
+        Index(
+            "ix_case_assignments_late",
+            "due_at",
+            postgresql_where=text(_LATE),
+            sqlite_where=text(_LATE),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("case_assignments.id"))
+    unit: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    handing: Mapped[str | None] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicline.storage.accounts import SqlLoginFailures, SqlSessions, SqlStaff
 from civicline.storage.appointments import SqlAppointments
+from civicline.storage.assignments import SqlAssignments
 from civicline.storage.base import (
     AppointmentRepository,
+    AssignmentRepository,
     BoardRepository,
     CannedReplyRepository,
     CaseRepository,
@@ -63,6 +65,7 @@ class SqlUnitOfWork:
         self.citizens: CitizenRepository = SqlCitizens(self.session)
         self.inbox: InboxRepository = SqlInbox(self.session)
         self.cases: CaseRepository = SqlCases(self.session)
+        self.assignments: AssignmentRepository = SqlAssignments(self.session)
         self.incidents: IncidentRepository = SqlIncidents(self.session)
         self.outbox: OutboxRepository = SqlOutbox(self.session)
         self.staff: StaffRepository = SqlStaff(self.session)
