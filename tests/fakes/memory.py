@@ -28,6 +28,7 @@ from civicline.domain.messages import (
     OutboundMessage,
 )
 from civicline.domain.taxonomy import Department
+from civicline.domain.units import Unit, UnitTree
 from civicline.storage.base import (
     AppointmentRepository,
     AssignmentRepository,
@@ -53,6 +54,7 @@ from civicline.storage.base import (
     StatsRepository,
     SupervisionRepository,
     VisitRepository,
+    UnitRepository,
 )
 from tests.fakes.memory_visits import MemoryAppointments, MemoryRota, MemoryVisits
 
@@ -448,6 +450,18 @@ class MemoryDepartments:
         return list(self.tx.rows("departments"))
 
 
+class MemoryUnits:
+    def __init__(self, tx: _Transaction) -> None:
+        self.tx = tx
+
+    async def sync(self, tree: UnitTree) -> None:
+        for unit in tree:
+            self.tx.put("units", unit.code, unit)
+
+    async def all(self) -> list[Unit]:
+        return sorted(self.tx.rows("units"), key=lambda unit: unit.path)
+
+
 class MemoryDialogues:
     def __init__(self, tx: _Transaction) -> None:
         self.tx = tx
@@ -641,6 +655,9 @@ class MemoryUnitOfWork:
     departments, dialogues, claims, sessions, login failures, canned replies, visits,
     appointments, rota overrides and assignments; the query-heavy ports (incidents, governance,
     supervision, ownership, the queue view, stats, letters, the board) are SQL only."""
+    departments, units, dialogues, claims, sessions, login failures, canned replies; the query-heavy
+    ports (incidents, governance, supervision, ownership, the queue view, stats, letters, the
+    board) are SQL only."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -654,6 +671,7 @@ class MemoryUnitOfWork:
         self.outbox: OutboxRepository = MemoryOutbox(tx)
         self.staff: StaffRepository = MemoryStaff(tx)
         self.departments: DepartmentRepository = MemoryDepartments(tx)
+        self.units: UnitRepository = MemoryUnits(tx)
         self.dialogues: DialogueRepository = MemoryDialogues(tx)
         self.claims: ClaimRepository = MemoryClaims(tx)
         self.sessions: SessionRepository = MemorySessions(tx)

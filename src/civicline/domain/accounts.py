@@ -29,6 +29,9 @@ class StaffUser:
     display_name: str | None = None
     active: bool = True
     id: int | None = None
+    # The unit (domain.units) the account works for: supervisors and operators see its
+    # subtree; a clerk's is their department's. None: the city.
+    unit: str | None = None
 
     @property
     def in_the_centre(self) -> bool:

@@ -118,6 +118,7 @@ class Case:
     second_review: bool = False  # reopened once after a dissatisfied return visit
     escalation_level: int = 0  # the highest rung of the ladder reached
     district: str | None = None  # where it happened, when the place names one
+    unit: str | None = None  # the unit (domain.units) its place lies in; None: none known
     reporters: int = 1  # citizens who reported this incident (merged reports included)
     incident_signature: str | None = None  # what it names, for grouping (domain.incidents)
     classified_by: str | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from civicline.domain.errors import InvalidInput, NotFound
+from civicline.domain.units import OFFICE, Level, Unit, UnitTree, department_code, office_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,7 @@ class Department:
     name_zh: str
     name_en: str
     outside: bool = False  # a unit outside the government (a utility, a carrier): cases go there
+    unit: str | None = None  # the unit it belongs to (the city's code, or None without a tree)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class Category:
     complete_working_days: int
     reply_working_days: int | None = None  # to the first answer; None: the default (3)
     share: float | None = None  # the expected share of complaints (the classifier's prior)
+    city_level: bool = False  # always the city's department, wherever the place lies
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Subcategory:
     name_en: str
     keywords: tuple[str, ...]
     department: str | None = None
+    city_level: bool = False
 
     def hits(self, folded_text: str) -> int:
         return sum(1 for word in self.keywords if word in folded_text)
@@ -55,12 +59,39 @@ class UrgentDeadlines:
 
 
 @dataclass(frozen=True, slots=True)
+class CountyDepartment:
+    """A department kind every county-level unit has too: named "<county><zh>" and
+    "<county's English name> <en>" (宁国市人社局, Ningguo City Human Resources Bureau)."""
+
+    kind: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True, slots=True)
 class Taxonomy:
     departments: dict[str, Department]
     categories: dict[str, Category]
     triage_department: str
     urgent: UrgentDeadlines = UrgentDeadlines()
     subcategories: dict[str, tuple[Subcategory, ...]] = field(default_factory=dict)
+    county_departments: tuple[CountyDepartment, ...] = ()
+    units: UnitTree | None = None  # the city's units; their departments are in ``departments``
+
+    def is_city_level(self, category: str, subcategory: str | None = None) -> bool:
+        """True when this matter always goes to the city's department (the taxonomy marks the
+        category or the sub-category ``city_level``)."""
+        sub = self.subcategory(category, subcategory)
+        return (sub is not None and sub.city_level) or self.category(category).city_level
+
+    def unit_of(self, department: str) -> str | None:
+        """The unit a department belongs to (the city's for the city's own departments); None
+        without a units tree or for an unknown department."""
+        dept = self.departments.get(department)
+        return None if dept is None else dept.unit
+
+    def departments_of(self, unit: str) -> list[Department]:
+        return [d for d in self.departments.values() if d.unit == unit]
 
     def subcategory_for(self, category: str, text: str) -> Subcategory | None:
         """The sub-category of ``category`` whose keywords ``text`` names most (the first
@@ -127,7 +158,13 @@ class Taxonomy:
             raise NotFound("department", code) from None
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, training: Sequence[dict[str, Any]] = ()) -> Taxonomy:
+    def from_dict(
+        cls,
+        raw: dict[str, Any],
+        *,
+        training: Sequence[dict[str, Any]] = (),
+        units: UnitTree | None = None,
+    ) -> Taxonomy:
         """Build from the parsed data file; every reference is checked.
 
         ``training``: the NLU's training files (``{category, subcategories: {code: {zh, en,
@@ -136,14 +173,26 @@ class Taxonomy:
         (the training file's department applies when the data file gives none) and the
         keywords of both count. Files of an unknown category (the negatives, ``category:
         none``) are left out.
+
+        ``units``: the city's units tree. Every county-level unit gets the departments the
+        file's ``county_departments`` names (``<unit>.<kind>``), every township and village its
+        one office (``<unit>.office``); the city's own departments belong to the root.
         """
         try:
             departments = {
                 code: Department(
-                    code, _name(d, "zh", code), _name(d, "en", code), bool(d.get("outside"))
+                    code,
+                    _name(d, "zh", code),
+                    _name(d, "en", code),
+                    bool(d.get("outside")),
+                    unit=None if units is None else units.root,
                 )
                 for code, d in raw["departments"].items()
             }
+            county = tuple(
+                CountyDepartment(str(kind), _name(d, "zh", kind), _name(d, "en", kind))
+                for kind, d in (raw.get("county_departments") or {}).items()
+            )
             categories = {
                 code: Category(
                     code=code,
@@ -156,6 +205,7 @@ class Taxonomy:
                         int(c["reply_working_days"]) if "reply_working_days" in c else None
                     ),
                     share=float(c["share"]) if "share" in c else None,
+                    city_level=_flag(c, "city_level", code),
                 )
                 for code, c in raw["categories"].items()
             }
@@ -196,6 +246,15 @@ class Taxonomy:
                     raise InvalidInput(f"sub-category {sub.code} needs keywords")
         for sub in learnt:
             subcategories[sub.category] = _merged(subcategories.get(sub.category, ()), sub)
+        for kind in county:
+            if kind.kind not in departments:
+                raise InvalidInput(f"county department {kind.kind} is not a city department")
+        if units is not None:
+            for unit in units:
+                for dept in _unit_departments(unit, county):
+                    if dept.code in departments:
+                        raise InvalidInput(f"department {dept.code} is named twice")
+                    departments[dept.code] = dept
         for subs in subcategories.values():
             for sub in subs:
                 if sub.department is not None and sub.department not in departments:
@@ -209,7 +268,35 @@ class Taxonomy:
             triage_department=triage,
             urgent=urgent,
             subcategories=subcategories,
+            county_departments=county,
+            units=units,
         )
+
+
+def _unit_departments(unit: Unit, county: Sequence[CountyDepartment]) -> list[Department]:
+    """A county-level unit's departments of each kind, a township's or village's one office;
+    none for the city (the file's departments are its own)."""
+    if unit.level == Level.COUNTY:
+        return [
+            Department(
+                department_code(unit.code, kind.kind),
+                f"{unit.name_zh}{kind.zh}",
+                f"{unit.name_en} {kind.en}",
+                unit=unit.code,
+            )
+            for kind in county
+        ]
+    if unit.level in (Level.TOWNSHIP, Level.VILLAGE):
+        zh, en = office_name(unit)
+        return [Department(department_code(unit.code, OFFICE), zh, en, unit=unit.code)]
+    return []
+
+
+def _flag(entry: dict[str, Any], key: str, code: str) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{code}: {key} must be true or false")
+    return value
 
 
 def _merged(known: tuple[Subcategory, ...], learnt: Subcategory) -> tuple[Subcategory, ...]:
@@ -221,6 +308,7 @@ def _merged(known: tuple[Subcategory, ...], learnt: Subcategory) -> tuple[Subcat
         same,
         keywords=tuple(dict.fromkeys((*same.keywords, *learnt.keywords))),
         department=same.department or learnt.department,
+        city_level=same.city_level or learnt.city_level,
     )
     return tuple(merged if sub is same else sub for sub in known)
 
@@ -244,4 +332,5 @@ def _subcategory(category: str, code: str, entry: dict[str, Any]) -> Subcategory
         name_en=_name(entry, "en", code),
         keywords=tuple(str(word).casefold() for word in keywords if str(word).strip()),
         department=str(department) if department else None,
+        city_level=_flag(entry, "city_level", code),
     )

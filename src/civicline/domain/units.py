@@ -48,6 +48,24 @@ def split_department_code(code: str) -> tuple[str | None, str]:
     return (unit, kind) if dot else (None, code)
 
 
+_OFFICES = (
+    ("街道", "办事处", "Office"),
+    ("镇", "人民政府", "People's Government"),
+    ("乡", "人民政府", "People's Government"),
+    ("社区", "居委会", "Residents' Committee"),
+    ("村", "村委会", "Villagers' Committee"),
+)
+
+
+def office_name(unit: Unit) -> tuple[str, str]:
+    """The Chinese and English names of a township's or village's office, by the ending of its
+    name: 鳌峰街道办事处, 桃州镇人民政府, …乡人民政府, …社区居委会, …村村委会."""
+    for ending, zh, en in _OFFICES:
+        if unit.name_zh.endswith(ending):
+            return f"{unit.name_zh}{zh}", f"{unit.name_en} {en}"
+    return f"{unit.name_zh}办公室", f"{unit.name_en} Office"
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     code: str

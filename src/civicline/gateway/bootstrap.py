@@ -209,8 +209,10 @@ async def load_classifier(
 
 
 async def sync_departments(uow: UnitOfWork, taxonomy: Taxonomy) -> None:
-    """Keep the departments table in step with the taxonomy file."""
+    """Keep the units and departments tables in step with the units and taxonomy files."""
     async with uow:
+        if taxonomy.units is not None:
+            await uow.units.sync(taxonomy.units)
         await uow.departments.sync(list(taxonomy.departments.values()))
         await uow.commit()
 
@@ -220,7 +222,9 @@ async def _classifier(
 ) -> Classifier:
     """The local classifier or, when a Rasa server is configured, Rasa (behind the local
     fallback) routing the complaints that pass the local gate."""
-    taxonomy = taxonomy or load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+    taxonomy = taxonomy or load_taxonomy(
+        settings.taxonomy_path, settings.nlu_training_dir, settings.units_path
+    )
     local = await load_classifier(settings, taxonomy.shares())
     if not settings.rasa_url or http is None:
         return local
@@ -271,7 +275,7 @@ def freeze_startup_objects() -> None:
 async def services_for(settings: Settings) -> AsyncIterator[Services]:
     """Everything the gateway and the workers share, for the lifetime of the process."""
     logs.silence_leaky_loggers()
-    taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+    taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir, settings.units_path)
     calendar = load_calendar(settings.holidays_path)
     embedded = None
     redis_url = settings.redis_url

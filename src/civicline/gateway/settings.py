@@ -22,6 +22,7 @@ from civicline.storage.calendar_file import DEFAULT_HOLIDAYS
 from civicline.storage.mailboxes_file import DEFAULT_MAILBOXES
 from civicline.storage.rota_file import DEFAULT_ROTA
 from civicline.storage.taxonomy_file import DEFAULT_TAXONOMY
+from civicline.storage.units_file import DEFAULT_UNITS
 
 TELEGRAM_API = "https://api.telegram.org"
 _TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     console_claim_minutes: int = Field(default=15, ge=1)
     console_poll_seconds: int = Field(default=5, ge=1, description="live updates of the pages")
     taxonomy_path: Path = DEFAULT_TAXONOMY
+    units_path: Path = DEFAULT_UNITS  # the city's units (city, counties, townships, villages)
     holidays_path: Path = DEFAULT_HOLIDAYS  # the working calendar: holidays, make-up days
     rota_path: Path = DEFAULT_ROTA  # reception venues, their days and leaders (domain.rota)
     # Incidents: reports of one event within this many hours become one case; 0 turns it off.

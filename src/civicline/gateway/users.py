@@ -28,7 +28,10 @@ async def create_user(
     department: str | None,
     *,
     now: datetime,
+    unit: str | None = None,
 ) -> StaffUser:
+    """``unit``: the unit a supervisor or operator works for (they see its subtree); the city
+    when not given. A clerk's unit is their department's."""
     if not 1 <= len(username) <= MAX_USERNAME:
         raise ValueError(f"the username needs 1-{MAX_USERNAME} characters")
     if problem := flaw(username) or flaw(password):
@@ -39,6 +42,7 @@ async def create_user(
         raise ValueError("staff accounts need a --department")
     if department is not None and department not in taxonomy.departments:
         raise ValueError(f"unknown department {department}")
+    unit = _unit_of(taxonomy, department, unit)
     password_hash = await asyncio.to_thread(hash_password, password)
     async with uow:
         if await uow.staff.by_username(username):
@@ -50,7 +54,26 @@ async def create_user(
                 role=role,
                 department=department,
                 created_at=now,
+                unit=unit,
             )
         )
         await uow.commit()
         return user
+
+
+def _unit_of(taxonomy: Taxonomy, department: str | None, unit: str | None) -> str | None:
+    tree = taxonomy.units
+    if department is not None:
+        own = taxonomy.unit_of(department)
+        if unit is not None and unit != own:
+            raise ValueError(f"department {department} is not in unit {unit}")
+        return own
+    if tree is None:
+        if unit is not None:
+            raise ValueError("no units are set up")
+        return None
+    if unit is None:
+        return tree.root
+    if tree.get(unit) is None:
+        raise ValueError(f"unknown unit {unit}")
+    return unit

@@ -29,6 +29,7 @@ from civicline.domain.ownership import BacklogEntry, CaseOwner
 from civicline.domain.qa import QaAnswer, QaQuestion, QaSession, SessionStatus
 from civicline.domain.supervision import SupervisionCounts, SupervisionOrder
 from civicline.domain.taxonomy import Department
+from civicline.domain.units import Unit, UnitTree
 from civicline.domain.visits import Appointment, Earlier, Visit, Visitor
 from civicline.storage.reply_queue import QueuePage
 from civicline.storage.stats import (
@@ -268,6 +269,14 @@ class DepartmentRepository(Protocol):
     async def all(self) -> list[Department]: ...
 
 
+class UnitRepository(Protocol):
+    async def sync(self, tree: UnitTree) -> None:
+        """Make the table hold these units (added or updated; none removed)."""
+        ...
+
+    async def all(self) -> list[Unit]: ...
+
+
 class ClaimRepository(Protocol):
     """Who is answering a case (see storage.claims for how races are settled)."""
 
@@ -466,6 +475,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     staff: StaffRepository
     departments: DepartmentRepository
+    units: UnitRepository
     dialogues: DialogueRepository
     governance: GovernanceRepository
     supervision: SupervisionRepository

@@ -70,6 +70,7 @@ CASE_FIELDS = (
     "second_review",
     "escalation_level",
     "district",
+    "unit",
     "reporters",
     "incident_signature",
     "classified_by",

@@ -18,15 +18,11 @@ class SqlDepartments:
 
     async def sync(self, departments: Sequence[Department]) -> None:
         for dept in departments:
-            stmt = insert(self.session, DepartmentRow).values(
-                code=dept.code, name_zh=dept.name_zh, name_en=dept.name_en
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["code"],
-                set_={"name_zh": dept.name_zh, "name_en": dept.name_en},
-            )
+            values = {"name_zh": dept.name_zh, "name_en": dept.name_en, "unit": dept.unit}
+            stmt = insert(self.session, DepartmentRow).values(code=dept.code, **values)
+            stmt = stmt.on_conflict_do_update(index_elements=["code"], set_=values)
             await self.session.execute(stmt)
 
     async def all(self) -> list[Department]:
         rows = await self.session.scalars(select(DepartmentRow).order_by(DepartmentRow.code))
-        return [Department(r.code, r.name_zh, r.name_en) for r in rows]
+        return [Department(r.code, r.name_zh, r.name_en, unit=r.unit) for r in rows]

@@ -82,11 +82,25 @@ class Base(DeclarativeBase):
     }
 
 
+class UnitRow(Base):
+    """A unit of the tree (``domain.units``); ``path`` lists its ancestors' codes and its own,
+    so a subtree is a prefix (``path LIKE '341800/341881/%'``)."""
+
+    __tablename__ = "units"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    parent: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
+    level: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(255), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
 class DepartmentRow(Base):
     __tablename__ = "departments"
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name_zh: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
 
 
 class StaffUserRow(Base):
@@ -96,6 +110,9 @@ class StaffUserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    # The unit the account works for: a supervisor sees its subtree; a clerk's is their
+    # department's.
+    unit: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
     display_name: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
@@ -239,6 +256,8 @@ class CaseRow(Base):
     second_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     district: Mapped[str | None] = mapped_column(String(64))
+    # The unit the complaint's place lies in, as routing found it (None: no place known).
+    unit: Mapped[str | None] = mapped_column(String(32))
     # What the report names, for incident grouping (domain.incidents.Signature.encode).
     incident_signature: Mapped[str | None] = mapped_column(Text)
     reporters: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))

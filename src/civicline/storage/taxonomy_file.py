@@ -10,6 +10,7 @@ import yaml
 
 from civicline.domain.errors import InvalidInput
 from civicline.domain.taxonomy import Taxonomy
+from civicline.storage.units_file import DEFAULT_UNITS, load_units
 from civicline.storage.yaml_file import read_mapping
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -22,12 +23,16 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_taxonomy(
-    path: Path = DEFAULT_TAXONOMY, training_dir: Path | None = DEFAULT_TRAINING_DIR
+    path: Path = DEFAULT_TAXONOMY,
+    training_dir: Path | None = DEFAULT_TRAINING_DIR,
+    units_path: Path | None = DEFAULT_UNITS,
 ) -> Taxonomy:
     """The taxonomy file, its sub-categories joined by those of the training files in
-    ``training_dir`` (None: the file's own only)."""
+    ``training_dir`` (None: the file's own only), its departments by those of every unit of
+    the units file at ``units_path`` (None: the city's own only, without a tree)."""
     training = [] if training_dir is None else training_headers(training_dir)
-    return Taxonomy.from_dict(read_mapping(path, "taxonomy"), training=training)
+    units = None if units_path is None else load_units(units_path)
+    return Taxonomy.from_dict(read_mapping(path, "taxonomy"), training=training, units=units)
 
 
 def training_headers(directory: Path) -> list[dict[str, Any]]:

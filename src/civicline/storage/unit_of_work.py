@@ -34,6 +34,7 @@ from civicline.storage.base import (
     StaffRepository,
     StatsRepository,
     SupervisionRepository,
+    UnitRepository,
     VisitRepository,
 )
 from civicline.storage.board import SqlBoard
@@ -53,6 +54,7 @@ from civicline.storage.reply_queue import SqlQueueView
 from civicline.storage.rota import SqlRota
 from civicline.storage.stats import SqlStats
 from civicline.storage.supervision import SqlOwnership, SqlSupervision
+from civicline.storage.units import SqlUnits
 from civicline.storage.visits import SqlVisits
 
 
@@ -70,6 +72,7 @@ class SqlUnitOfWork:
         self.outbox: OutboxRepository = SqlOutbox(self.session)
         self.staff: StaffRepository = SqlStaff(self.session)
         self.departments: DepartmentRepository = SqlDepartments(self.session)
+        self.units: UnitRepository = SqlUnits(self.session)
         self.dialogues: DialogueRepository = SqlDialogues(self.session)
         self.governance: GovernanceRepository = SqlGovernance(self.session)
         self.supervision: SupervisionRepository = SqlSupervision(self.session)

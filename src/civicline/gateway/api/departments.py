@@ -14,11 +14,12 @@ class DepartmentOut(BaseModel):
     code: str
     name_zh: str
     name_en: str
+    unit: str | None = None  # the unit it belongs to (domain.units); the city's own: the city
 
 
 @router.get("/departments", response_model=list[DepartmentOut])
 async def departments(_user: UserDep, services: ServicesDep) -> list[DepartmentOut]:
     return [
-        DepartmentOut(code=d.code, name_zh=d.name_zh, name_en=d.name_en)
+        DepartmentOut(code=d.code, name_zh=d.name_zh, name_en=d.name_en, unit=d.unit)
         for d in services.taxonomy.departments.values()
     ]

@@ -39,7 +39,7 @@ def configured() -> Settings:
 def taxonomy_of(settings: Settings) -> Taxonomy:
     """The city's departments and categories, or a clear error exit."""
     try:
-        return load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+        return load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir, settings.units_path)
     except InvalidInput as exc:
         fail(str(exc))
 

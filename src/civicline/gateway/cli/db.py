@@ -23,7 +23,10 @@ def db_upgrade(revision: str = "head") -> None:
     async def main() -> None:
         async with open_database(settings) as uow_factory:
             await sync_departments(
-                uow_factory(), load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+                uow_factory(),
+                load_taxonomy(
+                    settings.taxonomy_path, settings.nlu_training_dir, settings.units_path
+                ),
             )
 
     asyncio.run(main())

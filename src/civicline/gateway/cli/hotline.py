@@ -206,7 +206,7 @@ async def _hotline(
     with every case filed after it."""
     engine = database.create_engine(settings.db_url, pool_size=settings.db_pool_size)
     sessions = database.session_factory(engine)
-    taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+    taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir, settings.units_path)
     http = httpx.AsyncClient() if settings.rasa_url else None
     try:
         await sync_departments(SqlUnitOfWork(sessions), taxonomy)

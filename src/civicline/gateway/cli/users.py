@@ -21,6 +21,12 @@ def users_create(
     username: str,
     role: Annotated[Role, typer.Option(help="operator, staff, supervisor or admin")] = Role.STAFF,
     department: Annotated[str | None, typer.Option(help="department code (staff)")] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="unit code (supervisors, operators; default: the city): sees its subtree"
+        ),
+    ] = None,
     password: Annotated[
         str,
         typer.Option(
@@ -36,10 +42,19 @@ def users_create(
 
     async def main() -> None:
         async with open_database(settings) as uow_factory:
-            taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+            taxonomy = load_taxonomy(
+                settings.taxonomy_path, settings.nlu_training_dir, settings.units_path
+            )
             await sync_departments(uow_factory(), taxonomy)
             await create_user(
-                uow_factory(), taxonomy, username, password, role, department, now=utcnow()
+                uow_factory(),
+                taxonomy,
+                username,
+                password,
+                role,
+                department,
+                now=utcnow(),
+                unit=unit,
             )
 
     try:
