@@ -20,6 +20,7 @@ from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.factories import T0, inbound
 from tests.support.inbound import ask_for_rating, handle_inbound
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.taxonomy import sync_taxonomy
 
 TAXONOMY = load_taxonomy()
 
@@ -39,7 +40,7 @@ class FakeClassifier:
 @pytest.fixture
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
-        await u.departments.sync(list(TAXONOMY.departments.values()))
+        await sync_taxonomy(u, TAXONOMY)
         await u.commit()
     return uow_factory
 

@@ -25,6 +25,7 @@ from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.factories import T0
 from tests.support.inbound import handle_inbound
 from tests.support.places import SqlUnitOfWorkFactory, make_settings
+from tests.support.taxonomy import sync_taxonomy
 
 TAXONOMY = load_taxonomy()
 OFF_DOMAIN = [
@@ -47,7 +48,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> LocalCla
 @pytest.fixture
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
-        await u.departments.sync(list(TAXONOMY.departments.values()))
+        await sync_taxonomy(u, TAXONOMY)
         await u.commit()
     return uow_factory
 

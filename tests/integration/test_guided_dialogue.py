@@ -29,6 +29,7 @@ from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.factories import T0
 from tests.support.inbound import ask_for_rating, handle_inbound
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.taxonomy import sync_taxonomy
 
 TAXONOMY = load_taxonomy()
 CHAT = "424242"
@@ -84,7 +85,7 @@ class Chat:
 @pytest.fixture
 async def chat(uow_factory: SqlUnitOfWorkFactory) -> Chat:
     async with uow_factory() as u:
-        await u.departments.sync(list(TAXONOMY.departments.values()))
+        await sync_taxonomy(u, TAXONOMY)
         await u.commit()
     return Chat(uow_factory)
 

@@ -23,6 +23,7 @@ from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.factories import T0
 from tests.support.inbound import handle_inbound
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.taxonomy import sync_taxonomy
 
 TAXONOMY = load_taxonomy()
 CALLER = "+8613912345678"
@@ -55,7 +56,7 @@ class Recording:
 @pytest.fixture
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
-        await u.departments.sync(list(TAXONOMY.departments.values()))
+        await sync_taxonomy(u, TAXONOMY)
         await u.commit()
     return uow_factory
 

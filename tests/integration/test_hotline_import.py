@@ -32,6 +32,7 @@ from civicline.storage.redis_server import EmbeddedRedis
 from civicline.storage.tables import CaseRow, InboundMessageRow, OutboundMessageRow
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.taxonomy import sync_taxonomy
 
 WORDS = [
     ("幸福路18号小区门口的路灯坏了一个星期了，晚上很黑", "城乡建设"),
@@ -228,7 +229,7 @@ class OneAtATime:
 async def test_file_calls_counts_and_collects(uow_factory: SqlUnitOfWorkFactory) -> None:
     taxonomy = load_taxonomy()
     async with uow_factory() as uow:
-        await uow.departments.sync(list(taxonomy.departments.values()))
+        await sync_taxonomy(uow, taxonomy)
         await uow.commit()
     nlu = OneAtATime()
     kept: list[tuple[str, str]] = []

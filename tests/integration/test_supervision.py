@@ -28,6 +28,7 @@ from civicline.storage.tables import NotificationRow
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.taxonomy import sync_taxonomy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHINA = load_calendar()
@@ -54,7 +55,7 @@ def clock(when: str) -> supervision.Clock:
 @pytest.fixture
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
-        await u.departments.sync(list(TAXONOMY.departments.values()))
+        await sync_taxonomy(u, TAXONOMY)
         await u.commit()
     return uow_factory
 

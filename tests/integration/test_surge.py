@@ -16,6 +16,7 @@ from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.taxonomy import sync_taxonomy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TAXONOMY = load_taxonomy()
@@ -25,7 +26,7 @@ NOW = datetime(2026, 11, 27, 15, 30, tzinfo=SHANGHAI)
 @pytest.fixture
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
-        await u.departments.sync(list(TAXONOMY.departments.values()))
+        await sync_taxonomy(u, TAXONOMY)
         await u.commit()
     return uow_factory
 
