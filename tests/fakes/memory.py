@@ -53,8 +53,8 @@ from civicline.storage.base import (
     StaffRepository,
     StatsRepository,
     SupervisionRepository,
-    VisitRepository,
     UnitRepository,
+    VisitRepository,
 )
 from tests.fakes.memory_visits import MemoryAppointments, MemoryRota, MemoryVisits
 
@@ -652,12 +652,9 @@ class _NotInMemory:
 class MemoryUnitOfWork:
     """The ``UnitOfWork`` port in memory, for handler unit tests: one transaction over a
     ``MemoryStore``, rolled back unless committed. Kept: citizens, inbox, cases, outbox, staff,
-    departments, dialogues, claims, sessions, login failures, canned replies, visits,
+    departments, units, dialogues, claims, sessions, login failures, canned replies, visits,
     appointments, rota overrides and assignments; the query-heavy ports (incidents, governance,
     supervision, ownership, the queue view, stats, letters, the board) are SQL only."""
-    departments, units, dialogues, claims, sessions, login failures, canned replies; the query-heavy
-    ports (incidents, governance, supervision, ownership, the queue view, stats, letters, the
-    board) are SQL only."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store

@@ -29,6 +29,7 @@ from civicline.storage.tables import NotificationRow
 from civicline.storage.taxonomy_file import load_taxonomy
 from tests.support.factories import Rules
 from tests.support.places import SqlUnitOfWorkFactory
+from tests.support.taxonomy import sync_taxonomy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHINA = load_calendar()
@@ -64,7 +65,8 @@ USERS = {
 @pytest.fixture
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
-        await u.departments.sync([*TAXONOMY.departments.values(), *UNIT_DEPARTMENTS])
+        await sync_taxonomy(u, TAXONOMY)  # units first: departments name them
+        await u.departments.sync(UNIT_DEPARTMENTS)
         for name, (role, department) in USERS.items():
             await u.staff.add(StaffUser(name, "x", role, FILED, department))
         await u.commit()

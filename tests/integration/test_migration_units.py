@@ -1,4 +1,4 @@
-"""Migration 0013 (units) on a database filled by the schema before it: every department and
+"""Migration 0013 (units) on a database filled by the schema before it (0014): every department and
 staff account goes to the city unit, cases keep everything, and the start-up sync then fills
 the rest of the tree and the counties' and townships' departments."""
 
@@ -25,15 +25,15 @@ NOW = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def at_0012(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of its own at revision 0012, the one before units."""
+def before_units(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own at revision 0014 (handing), the one before units."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-        database.upgrade(url, "0012")
+        database.upgrade(url, "0014")
         yield url
         return
     with fresh_postgres() as url:
-        database.upgrade(url, "0012")
+        database.upgrade(url, "0014")
         yield url
 
 
@@ -86,11 +86,11 @@ async def _fill_the_old_schema(url: str) -> None:
     await engine.dispose()
 
 
-async def test_existing_departments_staff_and_cases_go_to_the_city(at_0012: str) -> None:
-    await _fill_the_old_schema(at_0012)
-    await asyncio.to_thread(database.upgrade, at_0012, "0013")
+async def test_existing_departments_staff_and_cases_go_to_the_city(before_units: str) -> None:
+    await _fill_the_old_schema(before_units)
+    await asyncio.to_thread(database.upgrade, before_units, "0013")
 
-    engine = database.create_engine(at_0012)
+    engine = database.create_engine(before_units)
     try:
         async with engine.connect() as c:
             units = (await c.execute(sa.text("SELECT code, parent, level, path FROM units"))).all()
@@ -122,8 +122,8 @@ async def test_existing_departments_staff_and_cases_go_to_the_city(at_0012: str)
                 None,  # no place was recognised as a unit when it was filed
             )
         await engine.dispose()
-        await asyncio.to_thread(database.upgrade, at_0012)  # and whatever comes after
-        engine = database.create_engine(at_0012)
+        await asyncio.to_thread(database.upgrade, before_units)  # and whatever comes after
+        engine = database.create_engine(before_units)
         uow = SqlUnitOfWorkFactory(engine)
         await sync_departments(uow(), TAXONOMY)
         async with uow() as u:

@@ -2,7 +2,7 @@
 staff accounts belong to a unit; a case records the unit its place lies in
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0014 (handing and visits landed before it: 0012 -> 0015 -> 0014 -> 0013)
 Create Date: 2026-12-06 15:00:00.000000
 
 Every existing department and staff account goes to the city unit (the ``city`` of the units
@@ -21,7 +21,7 @@ import yaml
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
