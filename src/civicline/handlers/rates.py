@@ -47,6 +47,7 @@ from zoneinfo import ZoneInfo
 from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.rates import RATE_NAMES, rate_cell, rates_of
+from civicline.handlers.unit_rates import Units, UnitScope, roll_up, unit_for, unit_scope
 from civicline.storage.base import UnitOfWork
 from civicline.storage.stats import (
     COUNTS,
@@ -88,6 +89,7 @@ class RatesReport:
     department: str | None  # one department's cases only (a clerk's own)
     lines: list[RateLine]
     repeat_window_days: int = REPEAT_WINDOW_DAYS
+    unit: UnitScope | None = None  # one unit's subtree, its children's lines in group ``unit``
 
 
 def city_midnight(day: date, city: ZoneInfo) -> datetime:
@@ -117,30 +119,49 @@ async def rates_report(
     since: date | None = None,
     until: date | None = None,
     department: str | None = None,
+    unit: str | None = None,
+    units: Units | None = None,
 ) -> RatesReport:
     """The rates of the cases filed from ``since`` to ``until`` (city dates, both included;
-    default: this month so far)."""
+    default: this month so far). With ``unit`` (or the group ``unit``): those of the unit's
+    subtree, and a line for the unit's own departments and for each child (handlers.unit_rates).
+    """
     scope = scope_for(user, department)
+    chosen = tuple(g for g in (*REPORT_GROUPS, "unit") if g in groups)
+    by_unit = None
+    if unit is not None or "unit" in chosen:
+        if units is None:
+            raise InvalidInput("no units tree: rates by unit are not available")
+        by_unit = unit_scope(units.tree, units.departments, unit_for(user, unit, units.tree))
+        chosen = (*chosen, "unit") if "unit" not in chosen else chosen
     until = until or now.astimezone(city).date()
     since = since or until.replace(day=1)
     if since > until:
         raise InvalidInput("since is after until")
     if (until - since).days >= MAX_DAYS:
         raise InvalidInput(f"a report spans at most {MAX_DAYS} days")
-    chosen = tuple(g for g in REPORT_GROUPS if g in groups)
+    counted = chosen if by_unit is None or "department" in chosen else (*chosen, "department")
     async with uow:
         rows = await uow.stats.report(
-            chosen,
+            counted,
             period="day" if period == "week" else period,
             since=city_midnight(since, city),
             until=city_midnight(until + timedelta(days=1), city),
             now=now,
             department=scope,
+            departments=None if by_unit is None else by_unit.departments,
         )
+    if by_unit is not None:
+        kept = [r for r in rows if r.group in chosen]
+        rows = [
+            *(r for r in kept if r.group == "total"),
+            *roll_up(rows, by_unit),
+            *(r for r in kept if r.group not in ("total", "unit")),
+        ]
     if period == "week":
         rows = _weeks(rows)
     lines = [RateLine(r.group, r.key, _label(r.period, period, since, until), r) for r in rows]
-    return RatesReport(since, until, now, period, chosen, scope, lines)
+    return RatesReport(since, until, now, period, chosen, scope, lines, unit=by_unit)
 
 
 def _day(key: str) -> date:

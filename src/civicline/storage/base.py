@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -323,7 +323,12 @@ class QueueView(Protocol):
 
 class StatsRepository(Protocol):
     async def backlog(
-        self, group: BacklogGroup, *, now: datetime, department: str | None = None
+        self,
+        group: BacklogGroup,
+        *,
+        now: datetime,
+        department: str | None = None,
+        departments: Collection[str] | None = None,
     ) -> list[BacklogCounts]: ...
     async def report(
         self,
@@ -334,6 +339,7 @@ class StatsRepository(Protocol):
         until: datetime,
         now: datetime,
         department: str | None = None,
+        departments: Collection[str] | None = None,
         repeat_days: int = ...,
     ) -> list[ReportRow]:
         """The rates' counts per group and period (see storage.stats, handlers.rates)."""

@@ -24,6 +24,7 @@ themselves: domain.rates).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
@@ -54,7 +55,8 @@ from civicline.domain.governance import Satisfaction, VisitStatus
 from civicline.storage.tables import CaseEventRow, CaseRow
 
 BacklogGroup = Literal["department", "channel"]
-ReportGroup = Literal["total", "department", "category", "channel", "outcome"]
+# ``unit`` lines are summed from ``department`` rows by handlers.unit_rates, not counted here.
+ReportGroup = Literal["total", "department", "category", "channel", "outcome", "unit"]
 ReportPeriod = Literal["day", "month", "all"]
 
 REPORT_GROUPS: tuple[ReportGroup, ...] = ("total", "department", "category", "channel", "outcome")
@@ -225,11 +227,14 @@ class SqlStats:
         until: datetime,
         now: datetime,
         department: str | None = None,
+        departments: Collection[str] | None = None,
         repeat_days: int = REPEAT_WINDOW_DAYS,
     ) -> list[ReportRow]:
         """Counts per group and period for the cases filed from ``since`` (inclusive) to
         ``until`` (exclusive), deadlines judged at ``now``; one department's cases only when
-        ``department`` is given. Groups and periods without a case are left out."""
+        ``department`` is given, those of ``departments`` (a unit's subtree) when they are.
+        Groups and periods without a case are left out."""
+        groups = [g for g in groups if g != "unit"]
         if not groups:
             return []
         c = CaseRow
@@ -242,6 +247,8 @@ class SqlStats:
         ).where(c.created_at >= since, c.created_at < until)
         if department is not None:
             base = base.where(c.department == department)
+        if departments is not None:
+            base = base.where(c.department.in_(sorted(departments)))
         if smallest:
             base = base.group_by(*smallest)
         cells = base.cte("cells")
@@ -276,7 +283,12 @@ class SqlStats:
         return found
 
     async def backlog(
-        self, group: BacklogGroup, *, now: datetime, department: str | None = None
+        self,
+        group: BacklogGroup,
+        *,
+        now: datetime,
+        department: str | None = None,
+        departments: Collection[str] | None = None,
     ) -> list[BacklogCounts]:
         """Open cases nobody has answered yet (awaiting a reply or triage), and how many of
         them are past their completion deadline. Whenever filed.
@@ -292,6 +304,8 @@ class SqlStats:
             ).where(CaseRow.status.in_(sorted(str(s) for s in statuses)))
             if department is not None:
                 stmt = stmt.where(CaseRow.department == department)
+            if departments is not None:
+                stmt = stmt.where(CaseRow.department.in_(sorted(departments)))
             for row in await self.session.execute(stmt.group_by(key)):
                 counts = totals.setdefault(row[0], [0, 0])
                 counts[0] += int(row[1])
