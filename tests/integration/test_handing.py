@@ -17,8 +17,6 @@ from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.handing import Assignment, AssignmentState, Handing
 from civicline.domain.messages import Channel, InboundMessage, Language
-from civicline.domain.taxonomy import Department
-from civicline.domain.units import UnitTree
 from civicline.handlers import case_actions, handing
 from civicline.handlers.cases import Reading, Routing, open_case
 from civicline.handlers.escalation import Schedule, run_schedule
@@ -35,27 +33,13 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHINA = load_calendar()
 TAXONOMY = load_taxonomy()
 FILED = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)  # Monday
-TREE = UnitTree.from_dict(
-    {
-        "city": {"code": "341800", "zh": "宣城市"},
-        "units": [
-            {"code": "341802", "zh": "宣州区", "level": "county", "parent": "341800"},
-            {"code": "341881", "zh": "宁国市", "level": "county", "parent": "341800"},
-            {"code": "341881001", "zh": "河沥溪街道", "level": "township", "parent": "341881"},
-            {"code": "341881002", "zh": "西津街道", "level": "township", "parent": "341881"},
-        ],
-    }
-)
-UNIT_DEPARTMENTS = [
-    Department("341881.human_resources", "宁国市人力资源和社会保障局", "Ningguo HR"),
-    Department("341802.human_resources", "宣州区人力资源和社会保障局", "Xuanzhou HR"),
-    Department("341881001.office", "河沥溪街道办事处", "Helixi office"),
-    Department("341881002.office", "西津街道办事处", "Xijin office"),
-]
+assert TAXONOMY.units is not None
+# The shipped 宣城市: 宁国市 341881, its 河沥溪街道 341881003 and 西津街道 341881001.
+TREE = TAXONOMY.units
 USERS = {
     "boss": (Role.SUPERVISOR, None),
     "ningguo": (Role.STAFF, "341881.human_resources"),
-    "helixi": (Role.STAFF, "341881001.office"),
+    "helixi": (Role.STAFF, "341881003.office"),
     "xuanzhou": (Role.STAFF, "341802.human_resources"),
     "xuanzhou_lead": (Role.SUPERVISOR, "341802.human_resources"),
     "ningguo_lead": (Role.SUPERVISOR, "341881.human_resources"),
@@ -66,7 +50,6 @@ USERS = {
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
         await sync_taxonomy(u, TAXONOMY)  # units first: departments name them
-        await u.departments.sync(UNIT_DEPARTMENTS)
         for name, (role, department) in USERS.items():
             await u.staff.add(StaffUser(name, "x", role, FILED, department))
         await u.commit()
@@ -126,9 +109,9 @@ async def test_down_twice_answered_and_followed(uow: SqlUnitOfWorkFactory) -> No
             uow, case.number, "ningguo", handing.HandRequest(Handing.DOWN, unit="341802"), later
         )
     moved, chain = await _move(
-        uow, case.number, "ningguo", handing.HandRequest(Handing.DOWN, unit="341881001"), later
+        uow, case.number, "ningguo", handing.HandRequest(Handing.DOWN, unit="341881003"), later
     )
-    assert moved.number == case.number and moved.department == "341881001.office"
+    assert moved.number == case.number and moved.department == "341881003.office"
     assert [a.state for a in chain] == ["handed_down", "handed_down", "holding"]
     assert [a.parent_id for a in chain] == [None, chain[0].id, chain[1].id]
     assert chain[2].due_at < chain[1].due_at < chain[0].due_at == case.complete_due_at
@@ -147,7 +130,7 @@ async def test_down_twice_answered_and_followed(uow: SqlUnitOfWorkFactory) -> No
     assert [(link.assignment.unit, link.assignment.state, link.late) for link in links] == [
         ("341800", AssignmentState.HANDED_DOWN, False),
         ("341881", AssignmentState.HANDED_DOWN, False),
-        ("341881001", AssignmentState.ANSWERED, False),
+        ("341881003", AssignmentState.ANSWERED, False),
     ]
     assert links[2].unit is not None and links[2].unit.name_zh == "河沥溪街道"
     with pytest.raises(NotAllowed):
@@ -166,11 +149,11 @@ async def test_up_and_across_keep_the_chain(uow: SqlUnitOfWorkFactory) -> None:
     case = await _open(uow)
     await _move(uow, case.number, "boss", handing.HandRequest(Handing.DOWN, unit="341881"), FILED)
     await _move(
-        uow, case.number, "ningguo", handing.HandRequest(Handing.DOWN, unit="341881001"), FILED
+        uow, case.number, "ningguo", handing.HandRequest(Handing.DOWN, unit="341881003"), FILED
     )
-    across = handing.HandRequest(Handing.ACROSS, reason="事发地在西津街道", unit="341881002")
+    across = handing.HandRequest(Handing.ACROSS, reason="事发地在西津街道", unit="341881001")
     moved, chain = await _move(uow, case.number, "helixi", across, FILED)
-    assert moved.department == "341881002.office"
+    assert moved.department == "341881001.office"
     assert chain[-1].parent_id == chain[1].id and chain[2].state == "transferred"
     # 西津's office has no user here: the county's supervisor reports it up for them.
     up = handing.HandRequest(Handing.UP, reason="需市级协调")
@@ -188,7 +171,7 @@ async def test_a_late_township_is_told_to_its_county_once(uow: SqlUnitOfWorkFact
         uow,
         case.number,
         "ningguo",
-        handing.HandRequest(Handing.DOWN, unit="341881001", due_working_days=2),
+        handing.HandRequest(Handing.DOWN, unit="341881003", due_working_days=2),
         FILED,
     )
     due = chain[-1].due_at
@@ -213,7 +196,7 @@ async def test_a_late_township_is_told_to_its_county_once(uow: SqlUnitOfWorkFact
     ]
     assert "河沥溪街道" in notices[0].text and case.number in notices[0].text
     late = [e for e in events if e.kind == EventKind.ESCALATED and "assignment" in e.data]
-    assert [e.data["unit"] for e in late] == ["341881001"]
+    assert [e.data["unit"] for e in late] == ["341881003"]
     _, links = await handing.follow(
         case.number, user=await _user(uow, "ningguo"), uow=uow(), tree=TREE, now=after
     )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from civicline.domain.accounts import StaffUser
 from civicline.domain.calendar import WorkCalendar
 from civicline.domain.cases import AWAITING_REPLY, Case
 from civicline.domain.errors import IllegalTransition, InvalidInput
@@ -94,6 +95,12 @@ def unit_of_department(code: str | None, tree: UnitTree) -> Unit:
     """The unit a department belongs to: its code's prefix, the city for the taxonomy's."""
     unit, _kind = split_department_code(code or "")
     return tree.unit(unit) if unit is not None else tree.city
+
+
+def unit_of_user(user: StaffUser, tree: UnitTree) -> Unit:
+    """The unit a user works for: their account's, else their department's, else the city."""
+    own = tree.get(user.unit)
+    return own if own is not None else unit_of_department(user.department, tree)
 
 
 def matter_kind(department: str | None, fallback: str | None) -> str | None:

@@ -27,6 +27,7 @@ from civicline.domain.handing import (
     report_up,
     transfer,
     unit_of_department,
+    unit_of_user,
 )
 from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.units import Unit, UnitTree
@@ -59,18 +60,14 @@ class Link:
     late: bool
 
 
-def user_unit(user: StaffUser, tree: UnitTree) -> Unit:
-    """The unit a user works in: their department's, the city for the hotline centre."""
-    return unit_of_department(user.department, tree)
-
-
 def may_move(user: StaffUser, case: Case, tree: UnitTree) -> bool:
     holder = unit_of_department(case.department, tree)
     if user.role == Role.STAFF:
         return user.department is not None and user.department == case.department
     if user.role in (Role.SUPERVISOR, Role.ADMIN):
-        return user_unit(user, tree).contains(holder)
-    return user.in_the_centre and user.department is None  # the city's operators
+        return unit_of_user(user, tree).contains(holder)
+    # The hotline centre's operators: those of the city.
+    return user.in_the_centre and unit_of_user(user, tree).parent is None
 
 
 async def move(
@@ -94,11 +91,10 @@ async def move(
         await hold_claim(uow, case, user, now=now, rule=claim)
         assert case.id is not None
         chain = await uow.assignments.of_case(case.id)
-        known = {d.code for d in await uow.departments.all()} | set(taxonomy.departments)
         category = taxonomy.categories.get(case.category or "")
         h = Handover(
             tree,
-            known.__contains__,
+            taxonomy.departments.__contains__,
             calendar,
             user.actor,
             now,
@@ -151,7 +147,7 @@ def may_follow(user: StaffUser, case: Case, chain: list[Assignment], tree: UnitT
     if user.department is not None and any(a.department == user.department for a in chain):
         return True
     if user.role in (Role.SUPERVISOR, Role.ADMIN):
-        mine = user_unit(user, tree)
+        mine = unit_of_user(user, tree)
         return any(tree.contains(mine.code, a.unit) for a in chain)
     return False
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from civicline.domain.accounts import StaffUser
 from civicline.domain.errors import InvalidInput, NotAllowed, NotFound
-from civicline.domain.handing import unit_of_department
+from civicline.domain.handing import unit_of_department, unit_of_user
 from civicline.domain.units import Unit, UnitTree
 from civicline.storage.stats import COUNTS, ReportRow
 
@@ -71,11 +71,11 @@ def _unit_or_city(department: str | None, tree: UnitTree) -> Unit:
 
 def unit_for(user: StaffUser, asked: str | None, tree: UnitTree) -> str:
     """The unit whose figures the user reads: the one asked for, within the user's own; a
-    supervisor's or admin's unit by default (their department's, the city without one).
+    supervisor's or admin's unit by default (their account's, else their department's).
     Department clerks read their department's figures, not a unit's."""
     if not user.oversees:
         raise NotAllowed(f"{user.username} reads their department's rates, not a unit's")
-    own = unit_of_department(user.department, tree)
+    own = unit_of_user(user, tree)
     if asked is None:
         return own.code
     if not tree.contains(own.code, asked):
