@@ -86,7 +86,7 @@ async def test_one_outage_three_channels_one_answer(channels: Channels) -> None:
     decided = await clerk.post(f"/api/v1/suggestions/{suggestion['id']}/confirm")
     assert decided.status_code == 200, decided.text
     case = (await clerk.get(f"/api/v1/cases/{lead}")).json()
-    assert case["reporters"] == 3 and case["district"] == "和平区"
+    assert case["reporters"] == 3 and case["district"] == "宣州区"
     queue = [c["number"] for c in (await clerk.get("/api/v1/cases")).json()]
     assert lead in queue and elsewhere not in queue  # staff see one incident
 

@@ -105,7 +105,7 @@ async def test_upgrade_keeps_cases_and_the_worker_indexes_the_open_ones(before_0
                     "department": "housing_construction",
                     "status": status,
                     "urgent": False,
-                    "district": "江北区",
+                    "district": "宁国市",
                     "created_at": now - timedelta(hours=1),
                     "updated_at": now - timedelta(hours=1),
                     "accept_due_at": now + timedelta(days=1),

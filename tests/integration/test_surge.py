@@ -56,7 +56,7 @@ async def test_a_burst_warns_supervisors_once_an_hour(uow: SqlUnitOfWorkFactory)
         await _report(uow, 10 + i, "幸福路停水了", NOW - timedelta(minutes=5 * i))
     # A quieter district: five reports in the hour is below the minimum of ten.
     for i in range(5):
-        await _report(uow, 50 + i, "江北区停水了", NOW - timedelta(minutes=i))
+        await _report(uow, 50 + i, "宁国市停水了", NOW - timedelta(minutes=i))
 
     async def warn(now: datetime) -> list[object]:
         found = await warn_of_surges(
@@ -71,7 +71,7 @@ async def test_a_burst_warns_supervisors_once_an_hour(uow: SqlUnitOfWorkFactory)
     [surge] = await warn(NOW)
     assert (surge.category, surge.district, surge.count) == (  # type: ignore[attr-defined]
         "urban_rural_construction",
-        "和平区",
+        "宣州区",
         12,
     )
     assert await warn(NOW + timedelta(minutes=1)) == []  # once in this hour
@@ -79,4 +79,4 @@ async def test_a_burst_warns_supervisors_once_an_hour(uow: SqlUnitOfWorkFactory)
         [notice] = await u.governance.notifications(
             audiences=["supervising_office"], department=None, limit=5, unread_only=True
         )
-    assert notice.kind == "surge" and "和平区" in notice.text and "12" in notice.text
+    assert notice.kind == "surge" and "宣州区" in notice.text and "12" in notice.text

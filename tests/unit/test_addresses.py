@@ -50,7 +50,7 @@ def test_buildings(text: str, buildings: set[str]) -> None:
 
 
 def test_compounds_roads_houses_and_landmarks() -> None:
-    found = read("江北区红星小区旁边，沿江路233号门口")
+    found = read("宁国市红星小区旁边，沿江路233号门口")
     assert found.compounds == {"红星小区"} and found.roads == {"沿江路"}
     assert found.houses == {"沿江路#233"}
     assert read("翠竹苑3号楼电梯坏了").compounds == {"翠竹苑"}  # not in the gazetteer

@@ -39,7 +39,9 @@ def test_the_gazetteer_file_loads_and_every_entry_has_chinese_and_english_names(
         counts[place.type] = counts.get(place.type, 0) + 1
         assert CJK.search(place.zh), place
         assert place.en.strip() and not CJK.search(place.en), place
-    assert counts["district"] >= 15
+    assert counts["city"] == 1
+    assert counts["district"] == 7  # 宣城市's county-level units
+    assert counts["township"] >= 90
     assert counts["road"] >= 60
     assert counts["landmark"] >= 40
     assert counts["neighbourhood"] >= 25
@@ -48,9 +50,11 @@ def test_the_gazetteer_file_loads_and_every_entry_has_chinese_and_english_names(
 def test_every_place_lies_in_a_known_district() -> None:
     gazetteer = default_gazetteer()
     districts = {p.zh for p in gazetteer.places if p.type == "district"}
+    assert gazetteer.tree is not None
     for place in gazetteer.places:
-        if place.type != "district":
+        if place.type != "city":
             assert place.district in districts, place
+            assert place.unit is not None and gazetteer.tree.get(place.unit) is not None, place
 
 
 @pytest.mark.parametrize(
@@ -61,7 +65,7 @@ def test_every_place_lies_in_a_known_district() -> None:
         "人民路",
         "解放路",
         "和平街",
-        "和平区",
+        "宣州区",
         "人民公园",
         "滨江公园",
         "东湖小区",
@@ -72,8 +76,8 @@ def test_every_place_lies_in_a_known_district() -> None:
         "城北大道",
         "南门广场",
         "火车站北广场",
-        "市儿童医院",
-        "城南新区",
+        "市妇幼保健院",
+        "鳌峰街道",
         "Maple Street",
         "Harbour Road",
         "Riverside Avenue",
@@ -83,28 +87,54 @@ def test_places_named_in_the_training_data_are_in_the_gazetteer(name: str) -> No
     assert default_gazetteer().find(name) is not None
 
 
-def test_a_gazetteer_entry_without_an_english_name_is_refused(tmp_path: Path) -> None:
+UNITS = (
+    'city: {code: "341800", zh: 宣城市, en: Xuancheng}\n'
+    "units:\n"
+    '  - {code: "341802", zh: 宣州区, en: Xuanzhou District, level: county, parent: "341800",'
+    " aliases: [宣州]}\n"
+)
+
+
+def _gazetteer_file(tmp_path: Path, places: str) -> tuple[Path, Path]:
+    units = tmp_path / "units.yml"
+    units.write_text(UNITS, encoding="utf-8")
     path = tmp_path / "gazetteer.yml"
-    path.write_text(
-        "city: {zh: 云江市, en: Yunjiang}\n"
-        "districts:\n  - {zh: 和平区, en: Heping District}\n"
-        "roads:\n  - {zh: 幸福路, district: 和平区}\n",
-        encoding="utf-8",
-    )
+    path.write_text(places, encoding="utf-8")
+    return path, units
+
+
+def test_a_gazetteer_entry_without_an_english_name_is_refused(tmp_path: Path) -> None:
+    path, units = _gazetteer_file(tmp_path, 'roads:\n  - {zh: 幸福路, unit: "341802"}\n')
     with pytest.raises(ValueError, match=r"roads\[0\]\.en"):
-        load_gazetteer(path)
+        load_gazetteer(path, units)
+
+
+def test_an_entry_in_an_unknown_unit_is_refused(tmp_path: Path) -> None:
+    path, units = _gazetteer_file(
+        tmp_path, 'roads:\n  - {zh: 幸福路, en: Xingfu Road, unit: "341881"}\n'
+    )
+    with pytest.raises(ValueError, match="unknown unit 341881"):
+        load_gazetteer(path, units)
 
 
 def test_one_name_for_two_places_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "gazetteer.yml"
-    path.write_text(
-        "city: {zh: 云江市, en: Yunjiang}\n"
-        "districts:\n  - {zh: 和平区, en: Heping District}\n"
-        "roads:\n  - {zh: 幸福路, en: Xingfu Road}\n  - {zh: 幸福大道, en: Xingfu Road}\n",
-        encoding="utf-8",
+    path, units = _gazetteer_file(
+        tmp_path,
+        'roads:\n  - {zh: 幸福路, en: Xingfu Road, unit: "341802"}\n'
+        '  - {zh: 幸福大道, en: Xingfu Road, unit: "341802"}\n',
     )
     with pytest.raises(ValueError, match="names both"):
-        load_gazetteer(path)
+        load_gazetteer(path, units)
+
+
+def test_a_curated_place_keeps_a_name_a_unit_has_as_alias(tmp_path: Path) -> None:
+    path, units = _gazetteer_file(
+        tmp_path, 'landmarks:\n  - {zh: 宣州, en: Xuanzhou Landmark, unit: "341802"}\n'
+    )
+    gazetteer = load_gazetteer(path, units)
+    found = gazetteer.find("宣州")
+    assert found is not None and found.type == "landmark"
+    assert gazetteer.find("宣州区") is not None
 
 
 # --- identifiers --------------------------------------------------------------------------------
@@ -137,13 +167,13 @@ def test_phones_are_entities_with_e164_digits() -> None:
 @pytest.mark.parametrize(
     ("text", "surface", "value"),
     [
-        ("昨天晚上和平区幸福路上又有人飙车", "和平区", "和平区"),
-        ("昨天晚上和平区幸福路上又有人飙车", "幸福路", "幸福路"),
+        ("昨天晚上宣州区幸福路上又有人飙车", "宣州区", "宣州区"),
+        ("昨天晚上宣州区幸福路上又有人飙车", "幸福路", "幸福路"),
         ("幸福南路的窨井盖松动了，车一压就响", "幸福南路", "幸福南路"),
         ("我住在光明路18号院，楼下出租屋天天吵", "光明路18号院", "光明路18号"),
         ("在幸福路菜市场门口电动车被偷了", "幸福路菜市场", "幸福路菜市场"),
         ("我的车停在东湖小区里被人划了", "东湖小区", "东湖小区"),
-        ("在火车站打车司机不打表", "火车站", "云江站"),
+        ("在火车站打车司机不打表", "火车站", "宣城站"),
         ("The manhole cover on South Xingfu Road is loose", "South Xingfu Road", "幸福南路"),
         ("Drunk people fight outside the bars on Jiefang Street", "Jiefang Street", "解放街"),
         ("The pavement outside 25 Renmin Rd is broken", "25 Renmin Rd", "人民路25号"),

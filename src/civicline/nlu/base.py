@@ -38,6 +38,8 @@ class Entity:
     start: int
     end: int
     source: str = "pattern"  # pattern, gazetteer, or the engine that extracted it
+    unit: str | None = None
+    """For a gazetteer place: the code of the unit (units.yml) it is or lies in."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,14 +27,17 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 import jieba
 import yaml
 
+from civicline.domain.errors import InvalidInput
+from civicline.domain.units import UnitTree
 from civicline.nlu.base import Entity
 from civicline.nlu.masking import case_number_spans, find_phones, fold
 
@@ -45,7 +48,14 @@ def _words(words: str) -> frozenset[str]:
 
 jieba.setLogLevel(logging.WARNING)
 
-PLACE_TYPES: Final = ("districts", "roads", "neighbourhoods", "landmarks")
+PLACE_TYPES: Final = ("roads", "neighbourhoods", "landmarks")
+# A unit's level (units.yml) -> its place type; county-level units are the districts.
+UNIT_TYPES: Final = {
+    "city": "city",
+    "county": "district",
+    "township": "township",
+    "village": "village",
+}
 
 _CJK = "\u4e00-\u9fff"
 _IS_CJK = re.compile(f"[{_CJK}]+")
@@ -58,13 +68,23 @@ _IS_CJK = re.compile(f"[{_CJK}]+")
 class Place:
     zh: str
     en: str
-    type: str  # one of PLACE_TYPES, singular: district, road, neighbourhood, landmark
+    type: str  # city, district (county-level), township, village, road, neighbourhood, landmark
     district: str | None = None
+    """The canonical name of the county-level unit the place lies in (itself for one)."""
     aliases: tuple[str, ...] = ()
+    unit: str | None = None
+    """The code of the unit of units.yml: the place's own for a unit, else the unit it lies in."""
+    guarded: tuple[str, ...] = ()
+    """Chinese aliases that count only as whole words (a township's name without its suffix:
+    新发 is not in 重新发放)."""
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.zh, self.en, *self.aliases)
+
+    @property
+    def is_unit(self) -> bool:
+        return self.type in UNIT_TYPES.values()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +92,7 @@ class Gazetteer:
     city_zh: str
     city_en: str
     places: tuple[Place, ...]
+    tree: UnitTree | None = None
 
     def find(self, name: str) -> Place | None:
         """The place with this canonical Chinese name, English name or alias."""
@@ -81,9 +102,17 @@ class Gazetteer:
                 return place
         return None
 
+    def unit_place(self, code: str) -> Place | None:
+        """The place of the unit with this code."""
+        return next((p for p in self.places if p.is_unit and p.unit == code), None)
+
 
 def default_gazetteer_path() -> Path:
     return Path(__file__).parent / "data" / "gazetteer.yml"
+
+
+def default_units_path() -> Path:
+    return Path(__file__).parents[1] / "units.yml"
 
 
 def _text(where: str, value: Any) -> str:
@@ -92,13 +121,51 @@ def _text(where: str, value: Any) -> str:
     return value.strip()
 
 
-def load_gazetteer(path: Path | None = None) -> Gazetteer:
-    """Read and check a gazetteer file: every entry needs ``zh`` and ``en``; names are unique."""
+def load_units(path: Path | None = None) -> UnitTree:
+    source = path or default_units_path()
+    try:
+        return UnitTree.from_dict(yaml.safe_load(source.read_text(encoding="utf-8")))
+    except InvalidInput as exc:
+        raise ValueError(f"{source}: {exc}") from exc
+
+
+def _unit_places(tree: UnitTree, curated: set[str]) -> list[Place]:
+    """Every unit as a place. An alias that a curated place has too (敬亭山 is the mountain
+    before the street named after it) is the curated place's; a name two units share (two
+    城关镇 in two counties) counts only after its county's name (X县城关镇)."""
+    units = list(tree)
+    shared = Counter(unit.name_zh for unit in units)
+    places = []
+    for unit in units:
+        county = tree.county_of(unit.code)
+        district = county.name_zh if county is not None else None
+        zh = unit.name_zh
+        aliases = [a for a in unit.aliases if a.casefold() not in curated]
+        if shared[zh] > 1 and county is not None and county.code != unit.code:
+            zh = f"{county.name_zh}{unit.name_zh}"
+            aliases = [f"{alias}{unit.name_zh}" for alias in county.aliases if _IS_CJK.match(alias)]
+        places.append(
+            Place(
+                zh=zh,
+                en=unit.name_en,
+                type=UNIT_TYPES[str(unit.level)],
+                district=district,
+                aliases=tuple(aliases),
+                unit=unit.code,
+                guarded=tuple(a for a in aliases if unit.level != "city" and _IS_CJK.match(a)),
+            )
+        )
+    return places
+
+
+def load_gazetteer(path: Path | None = None, units: Path | None = None) -> Gazetteer:
+    """Read and check a gazetteer file and the units file it builds on: every entry needs
+    ``zh``, ``en`` and a known ``unit``; names are unique."""
     source = path or default_gazetteer_path()
+    tree = load_units(units)
     document = yaml.safe_load(source.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or not isinstance(document.get("city"), dict):
-        raise ValueError(f"{source}: expected a mapping with `city` and the place lists")
-    city = document["city"]
+    if not isinstance(document, dict):
+        raise ValueError(f"{source}: expected a mapping with the place lists")
     places: list[Place] = []
     for group in PLACE_TYPES:
         entries = document.get(group, [])
@@ -111,30 +178,30 @@ def load_gazetteer(path: Path | None = None) -> Gazetteer:
             aliases = entry.get("aliases", [])
             if not isinstance(aliases, list):
                 raise ValueError(f"{where}: `aliases` must be a list")
-            district = entry.get("district")
+            code = _text(f"{where}.unit", entry.get("unit"))
+            if tree.get(code) is None:
+                raise ValueError(f"{where}: unknown unit {code}")
+            county = tree.county_of(code)
             places.append(
                 Place(
                     zh=_text(f"{where}.zh", entry.get("zh")),
                     en=_text(f"{where}.en", entry.get("en")),
                     type=group.removesuffix("s"),
-                    district=None if district is None else _text(f"{where}.district", district),
+                    district=county.name_zh if county is not None else None,
                     aliases=tuple(_text(f"{where}.aliases", alias) for alias in aliases),
+                    unit=code,
                 )
             )
+    curated = {name.casefold() for place in places for name in place.names}
+    places = _unit_places(tree, curated) + places
     seen: dict[str, str] = {}
-    districts = {place.zh for place in places if place.type == "district"}
     for place in places:
-        if place.district is not None and place.district not in districts:
-            raise ValueError(f"{source}: {place.zh}: unknown district {place.district}")
         for name in place.names:
             other = seen.setdefault(name.casefold(), place.zh)
             if other != place.zh:
                 raise ValueError(f"{source}: {name!r} names both {other} and {place.zh}")
-    return Gazetteer(
-        city_zh=_text(f"{source}: city.zh", city.get("zh")),
-        city_en=_text(f"{source}: city.en", city.get("en")),
-        places=tuple(places),
-    )
+    city = tree.city
+    return Gazetteer(city_zh=city.name_zh, city_en=city.name_en, places=tuple(places), tree=tree)
 
 
 _ABBREVIATIONS: Final = (("Road", "Rd"), ("Street", "St"), ("Avenue", "Ave"))
@@ -175,12 +242,12 @@ class _GazetteerIndex:
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.gazetteer = gazetteer
-        by_first: dict[str, list[tuple[str, Place]]] = {}
+        by_first: dict[str, list[tuple[str, Place, bool]]] = {}
         english: dict[str, Place] = {}
         for place in gazetteer.places:
             for name in place.names:
                 if _IS_CJK.search(name):
-                    by_first.setdefault(name[0], []).append((name, place))
+                    by_first.setdefault(name[0], []).append((name, place, name in place.guarded))
                 else:
                     for variant in _english_variants(name):
                         english[variant.casefold().replace("’", "'")] = place
@@ -428,18 +495,18 @@ def _gazetteer_places(
         names = index.by_first.get(char)
         if names is None:
             continue
-        for name, place in names:
+        for name, place, guarded in names:
             if text.startswith(name, position):
                 end = position + len(name)
+                if guarded and not _whole_word(text, position, end):
+                    continue
                 value = place.zh
                 if place.type == "road":
                     house = _HOUSE_NUMBER.match(folded, end)
                     if house is not None:
                         end = house.end()
                         value = f"{place.zh}{house.group(1)}号"
-                candidates.append(
-                    (position, end, 0, _entity("place", value, position, end, "gazetteer"))
-                )
+                candidates.append((position, end, 0, _place_entity(place, value, position, end)))
                 break
     if index.english:
         for match in index.english_pattern.finditer(text):
@@ -448,9 +515,64 @@ def _gazetteer_places(
             if match["number"] and place.type == "road":
                 value = f"{place.zh}{match['number']}号"
             start = match.start() if match["number"] else match.start("name")
-            entity = _entity("place", value, start, match.end(), "gazetteer")
+            entity = _place_entity(place, value, start, match.end())
             candidates.append((start, match.end(), 0, entity))
     return candidates, [(start, end) for start, end, _, _ in candidates]
+
+
+def _place_entity(place: Place, value: str, start: int, end: int) -> Entity:
+    return Entity(
+        kind="place", value=value, start=start, end=end, source="gazetteer", unit=place.unit
+    )
+
+
+_WORD_WINDOW = 4  # characters either side that jieba sees
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    """Whether no word of the text runs across ``start`` or ``end`` (新发 in 重新发放 does)."""
+    window_start = max(0, start - _WORD_WINDOW)
+    position = window_start
+    for token in _segment(text[window_start : end + _WORD_WINDOW]):
+        token_end = position + len(token)
+        if position < start < token_end or position < end < token_end:
+            return False
+        position = token_end
+    return True
+
+
+_CHAIN_GAP = re.compile(r"[\s,，、]*")
+
+
+def _merge_chains(entities: list[Entity], text: str, gazetteer: Gazetteer) -> list[Entity]:
+    """An address's administrative part as one place, the most specific unit:
+    宣城市宣州区鳌峰街道 and Ningguo City, Helixi Subdistrict are one place each."""
+    tree = gazetteer.tree
+    if tree is None:
+        return entities
+    merged: list[Entity] = []
+    for entity in entities:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last.kind == entity.kind == "place"
+            and last.unit is not None
+            and entity.unit is not None
+            and last.unit != entity.unit
+            and _CHAIN_GAP.fullmatch(text, last.end, entity.start) is not None
+            and tree.contains(last.unit, entity.unit)
+            and _is_unit_entity(last, gazetteer)
+            and _is_unit_entity(entity, gazetteer)
+        ):
+            merged[-1] = replace(entity, start=last.start)
+            continue
+        merged.append(entity)
+    return merged
+
+
+def _is_unit_entity(entity: Entity, gazetteer: Gazetteer) -> bool:
+    place = gazetteer.unit_place(entity.unit) if entity.unit is not None else None
+    return place is not None and place.zh == entity.value
 
 
 def _places(text: str, folded: str, index: _GazetteerIndex) -> list[_Candidate]:
@@ -591,6 +713,7 @@ def extract_entities(text: str) -> tuple[Entity, ...]:
         return all(end <= other_start or other_end <= start for other_start, other_end in taken)
 
     index = _default_index()
-    entities.extend(_select(filter(free, _places(text, folded, index))))
+    places = _select(filter(free, _places(text, folded, index)))
+    entities.extend(_merge_chains(places, text, index.gazetteer))
     entities.extend(_select(filter(free, _times(text, folded))))
     return tuple(sorted(entities, key=lambda e: (e.start, e.end, e.kind)))
