@@ -1,7 +1,7 @@
 """Varied, realistic citizen complaints for the worker benchmarks, written for this project.
 
 Each complaint is a template of one matter (17 kinds, from street lights to wage arrears)
-filled with a place of the city's gazetteer (roads, estates and districts of 云江市), times,
+filled with a place of 宣城市 (its counties, townships, roads, estates and landmarks), times,
 durations, amounts and a citizen's plea, then joined with a second sentence of background, so
 that no two are alike and lengths run from about 60 to 300 characters, as real ones do.
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 GAZETTEER = Path(__file__).parents[1] / "src/civicline/nlu/data/gazetteer.yml"
+UNITS = Path(__file__).parents[1] / "src/civicline/units.yml"
 
 MATTERS = [
     "{place}的路灯已经坏了{days}天，晚上{hour}点以后整条路黑漆漆的，老人孩子出门都不安全。",
@@ -59,9 +60,12 @@ BACKGROUND = [
 ]
 
 
-def _places(gazetteer: Path = GAZETTEER) -> list[str]:
-    data = yaml.safe_load(gazetteer.read_text(encoding="utf-8"))
-    names = [item["zh"] for key, items in data.items() if isinstance(items, list) for item in items]
+def _places(gazetteer: Path = GAZETTEER, units: Path = UNITS) -> list[str]:
+    names: list[object] = []
+    for source in (units, gazetteer):
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        lists = [items for items in data.values() if isinstance(items, list)]
+        names += [item["zh"] for items in lists for item in items]
     return [name for name in names if isinstance(name, str)]
 
 

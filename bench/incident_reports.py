@@ -1,9 +1,9 @@
 """A labelled set of complaints for incident grouping (bench/incidents.py), written for it.
 
-Events happen at places of Yunjiang (the gazetteer's compounds, roads, landmarks and a few
+Events happen at places of Xuancheng (the gazetteer's compounds, roads, landmarks and a few
 compounds it does not know); each event is reported by one to seven citizens in their own
 words: the phrasings of a matter differ, and so does how precisely each citizen names the
-place (``红星小区3号楼``, ``红星小区3栋``, ``江北区红星小区三号楼``, or only ``红星小区``). The
+place (``红星小区3号楼``, ``红星小区3栋``, ``宁国市红星小区三号楼``, or only ``红星小区``). The
 hard part is in the distinct events: most share their matter and district with others, and
 differ only in the building, the compound, the road, the house number, the bus line, the date
 or the hour. ``labelled(rng)`` returns (text, event id) pairs; two reports are one incident
@@ -28,26 +28,26 @@ def cn(n: int) -> str:
 
 # Compounds by district (the gazetteer's, and some it does not know: found by their suffix).
 COMPOUNDS = {
-    "江北区": ["红星小区", "阳光小区", "建设新村", "胜利花园"],
-    "和平区": ["幸福里小区", "和平小区", "梧桐苑", "民主家园"],
-    "东湖区": ["东湖小区", "龙湖小区", "翠湖苑", "朝阳花园"],
-    "高新区": ["锦绣花园", "世纪花园", "银杏苑", "学府家园"],
-    "滨江区": ["江景花园", "丽景湾", "柳岸人家"],
-    "江南区": ["紫荆花园", "南苑小区", "友谊新村"],
+    "宁国市": ["红星小区", "阳光小区", "建设新村", "胜利花园"],
+    "宣州区": ["幸福里小区", "和平小区", "梧桐苑", "民主家园"],
+    "郎溪县": ["东湖小区", "龙湖小区", "翠湖苑", "朝阳花园"],
+    "宣城高新区": ["锦绣花园", "世纪花园", "银杏苑", "学府家园"],
+    "济川街道": ["江景花园", "丽景湾", "柳岸人家"],
+    "广德市": ["紫荆花园", "南苑小区", "友谊新村"],
 }
 ROADS = {
-    "江北区": ["沿江路", "建设路", "胜利路", "黄河路"],
-    "和平区": ["幸福路", "人民路", "解放路", "中山路"],
-    "东湖区": ["东风路", "朝阳路", "翠湖路", "体育路"],
-    "高新区": ["学府路", "科技路", "银杏路"],
-    "滨江区": ["长江路", "江滨路"],
-    "江南区": ["友谊路", "青年路", "珠江路"],
+    "宁国市": ["沿江路", "建设路", "胜利路", "黄河路"],
+    "宣州区": ["幸福路", "人民路", "解放路", "中山路"],
+    "郎溪县": ["东风路", "朝阳路", "翠湖路", "体育路"],
+    "宣城高新区": ["学府路", "科技路", "银杏路"],
+    "济川街道": ["长江路", "江滨路"],
+    "广德市": ["友谊路", "青年路", "珠江路"],
 }
 LANDMARKS = {
-    "和平区": ["人民公园", "城市广场", "人民广场"],
-    "东湖区": ["东湖公园", "体育公园"],
-    "滨江区": ["滨江公园"],
-    "江南区": ["儿童公园"],
+    "宣州区": ["人民公园", "城市广场", "人民广场"],
+    "郎溪县": ["体育公园"],
+    "济川街道": ["滨江公园", "宛陵湖公园"],
+    "广德市": ["儿童公园"],
 }
 
 # What citizens write. {p}: the place as this citizen names it; {t}: a time, when the event has one.
