@@ -12,12 +12,13 @@ by unit happens here, over those few rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from civicline.domain.accounts import StaffUser
 from civicline.domain.errors import InvalidInput, NotAllowed, NotFound
 from civicline.domain.handing import unit_of_department, unit_of_user
+from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.units import Unit, UnitTree
 from civicline.storage.stats import COUNTS, ReportRow
 
@@ -27,7 +28,14 @@ class Units:
     """The tree and every department's code (the gateway's taxonomy holds both)."""
 
     tree: UnitTree
-    departments: frozenset[str]
+    departments: Collection[str]
+
+
+def units_of(taxonomy: Taxonomy) -> Units | None:
+    """The taxonomy's tree and departments, when it has a tree."""
+    if taxonomy.units is None:
+        return None
+    return Units(taxonomy.units, taxonomy.departments.keys())
 
 
 @dataclass(frozen=True, slots=True)

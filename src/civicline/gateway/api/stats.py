@@ -1,7 +1,9 @@
 """The rates API: ``GET /api/v1/stats/rates`` as JSON or CSV (definitions: handlers.rates).
 
 Supervisors and admins read every department (or one, with ``department``); a department's
-staff read their own department only; operators and others get 403.
+staff read their own department only; operators and others get 403. With ``unit``, the figures
+of that unit's subtree and a row (group ``unit``) for its own departments and for each child: a
+supervisor reads their own unit and those below it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from civicline.gateway.bounds import Day
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.gateway.downloads import csv_file
 from civicline.handlers.rates import Period, RatesReport, csv_rows, rates_report
+from civicline.handlers.unit_rates import units_of
 from civicline.storage.stats import REPORT_GROUPS, ReportGroup
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -24,7 +27,9 @@ router = APIRouter(prefix="/stats", tags=["stats"])
 
 class RateRowOut(BaseModel):
     group: ReportGroup
-    key: str | None = Field(description="department, category, channel or outcome; null: none")
+    key: str | None = Field(
+        description="department, category, channel, outcome or unit; null: none"
+    )
     period: str = Field(description="2026-11-27, 2026-W48, 2026-11, or since/until for all")
     counts: dict[str, int]
     rates: dict[str, float | None] = Field(description="null when nothing is due")
@@ -37,6 +42,11 @@ class RatesOut(BaseModel):
     period: Period
     groups: list[ReportGroup]
     department: str | None = Field(description="the one department counted, if any")
+    unit: str | None = Field(
+        default=None,
+        description="the unit whose subtree is counted (its rows of group unit: the unit's own "
+        "departments, then each child's subtree)",
+    )
     repeat_window_days: int
     rows: list[RateRowOut]
 
@@ -49,6 +59,7 @@ class RatesOut(BaseModel):
             period=report.period,
             groups=list(report.groups),
             department=report.department,
+            unit=report.unit.unit.code if report.unit else None,
             repeat_window_days=report.repeat_window_days,
             rows=[
                 RateRowOut(
@@ -76,6 +87,10 @@ async def rates(
     since: Annotated[Day | None, Query(description="first filing day; default the 1st")] = None,
     until: Annotated[Day | None, Query(description="last filing day; default today")] = None,
     department: str | None = None,
+    unit: Annotated[
+        str | None,
+        Query(max_length=32, description="a unit's subtree (341881), and a row per child"),
+    ] = None,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:
     """Timely acceptance, on-time completion, reply, return-visit, satisfaction and repeat
@@ -92,6 +107,8 @@ async def rates(
         since=since,
         until=until,
         department=department,
+        unit=unit,
+        units=units_of(services.taxonomy),
     )
     if output == "json":
         return Response(RatesOut.of(report).model_dump_json(), media_type="application/json")

@@ -11,6 +11,7 @@ from civicline.gateway.api.cases import (
     core,
     dossier,
     followup,
+    handing,
     incidents,
     ownership,
     publication,
@@ -23,6 +24,7 @@ router = APIRouter()
 for module in (
     core,
     followup,
+    handing,
     incidents,
     supervision,
     ownership,

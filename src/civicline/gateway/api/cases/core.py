@@ -36,8 +36,11 @@ OTHER_POSTS = (
     "ownership",
     "unmerge",
     "publication",
+    "hand-down",
+    "report-up",
+    "transfer",
 )
-OTHER_GETS = ("suggestions", "dossier")
+OTHER_GETS = ("suggestions", "dossier", "assignments")
 
 
 class ActionSegment(Convertor[str]):
