@@ -10,6 +10,7 @@ from civicline.gateway.api.cases import (
     core,
     dossier,
     followup,
+    handing,
     incidents,
     ownership,
     publication,
@@ -33,6 +34,7 @@ def test_every_other_post_on_a_case_is_left_to_its_own_route() -> None:
         for module in (
             core,
             followup,
+            handing,
             supervision,
             ownership,
             dossier,
