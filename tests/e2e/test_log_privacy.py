@@ -207,7 +207,25 @@ async def test_no_personal_data_or_secret_in_any_log_record(stack: Stack, record
         await services.inbox.add(replace(poisoned, text=TEXT + "\x00"))
     logging.getLogger("civicline.test").error("unstorable", exc_info=refused_nul.value)
 
-    # 5. Signing in with someone's e-mail and phone number as name and password.
+    # 5. A visit registered with the visitor's name, ID number and phone: refused by the
+    # database once (a 500 with its traceback), then registered, and an appointment booked.
+    visit = {
+        "register_id": "desk-privacy",
+        "unit": "341800",
+        "matter": TEXT,
+        "outcome": "accepted",
+        "visitors": [{"name": NAME, "id_number": ID_NUMBER, "phone": PHONE}],
+    }
+    await stack.refused("visits", "matter")
+    assert (await boss.post("/api/v1/visits", json=visit)).status_code == 500
+    await stack.accepted_again("visits")
+    assert (await boss.post("/api/v1/visits", json=visit)).status_code == 201
+    looked_up = await boss.get("/api/v1/visits/lookup", params={"id_number": ID_NUMBER})
+    assert looked_up.status_code == 200
+    booking = {"unit": "341800", "day": "2026-01-01", "brief": TEXT[:200], "phone": PHONE}
+    assert (await boss.post("/api/v1/visits/appointments", json=booking)).status_code == 422
+
+    # 6. Signing in with someone's e-mail and phone number as name and password.
     wrong = await stack.http.post(
         "/api/v1/auth/token", json={"username": EMAIL, "password": f"pw{PHONE}"}
     )

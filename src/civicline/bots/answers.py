@@ -3,7 +3,8 @@ one-shot and the guided dialogue."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from civicline.bots.texts import PUBLISH_LABELS, STATUS_NAMES, VISIT_LABELS, say
@@ -12,6 +13,7 @@ from civicline.domain.citizens import Citizen
 from civicline.domain.errors import NotFound
 from civicline.domain.governance import VISIT_ANSWERS
 from civicline.domain.messages import Channel, Choice, InboundMessage, Language
+from civicline.domain.rota import Venue
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.board import answer_consent, record_consent
 from civicline.handlers.cases import Reading, Routing, open_case
@@ -34,6 +36,7 @@ class Conversation:
     guided_channels: frozenset[Channel] = GUIDED_CHANNELS
     corrections: Corrections | None = None  # where people's corrections of the NLU go
     letters: Letters | None = None  # the mailbox and paper letters, where those are set up
+    venues: Mapping[str, Venue] = field(default_factory=dict)  # reception venues (rota.yml)
 
     def department_name(self, code: str | None, language: Language) -> str:
         if code is None:

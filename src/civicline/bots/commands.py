@@ -8,12 +8,17 @@ language choice; ``公开`` / ``不公开`` (``PUBLISH`` / ``PRIVATE``, ``yes`` 
 case opened in a chat: the answer to "may it appear on the public board?". Telegram-style
 slash commands work too: ``/status 261127-00042``,
 ``/mycases``, ``/help``, ``/lang``, ``/start`` (a bot name after ``@`` is ignored).
+Appointments (预约接访): ``预约 341800 2026-12-08 工资拖欠`` / ``BOOK 341800 2026-12-08 unpaid
+wages`` (``/book`` on Telegram) books a reception day at a venue of the rota; ``取消预约
+K7M2Q9PX`` / ``CANCEL K7M2Q9PX`` cancels it. A booking word and a venue code without a
+readable day and matter gets the usage.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from civicline.domain.case_numbers import find_case_number
 
@@ -90,13 +95,51 @@ class Publish:
     consent: bool
 
 
-Command = Status | MyCases | Help | Stop | Start | Rating | Lang | Publish
+@dataclass(frozen=True, slots=True)
+class Book:
+    """Book a reception day; ``day`` None: the words did not say one (answer the usage)."""
+
+    unit: str
+    day: date | None
+    brief: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBooking:
+    number: str
+
+
+BOOK = re.compile(r"^(?:预约|book)\s+(\d{4,12})\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
+BOOK_DAY = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})\s+(\S.*)$", re.DOTALL)
+CANCEL_BOOKING = re.compile(r"^(?:取消预约|取消|cancel)\s+([0-9A-Za-z]{8})$", re.IGNORECASE)
+
+Command = Status | MyCases | Help | Stop | Start | Rating | Lang | Publish | Book | CancelBooking
+
+
+def _booking(plain: str) -> Book | CancelBooking | None:
+    if match := CANCEL_BOOKING.match(plain):
+        return CancelBooking(match.group(1).upper())
+    match = BOOK.match(plain)
+    if match is None:
+        return None
+    dated = BOOK_DAY.match(match.group(2).strip())
+    if dated is None:
+        return Book(match.group(1), None, "")
+    year, month, day = (int(part) for part in dated.group(1).split("-"))
+    try:
+        return Book(match.group(1), date(year, month, day), dated.group(2).strip())
+    except ValueError:
+        return Book(match.group(1), None, "")
+
+
 SLASH = re.compile(r"^/([a-z_]+)(?:@\w+)?(?=\s|$)", re.IGNORECASE)
 
 
 def parse_command(text: str) -> Command | None:
     """The keyword command in ``text``, or None for free text (a complaint or small talk)."""
     plain = SLASH.sub(lambda m: m.group(1), text.strip())
+    if booking := _booking(plain):
+        return booking
     word = plain.lower().rstrip("。.!！")
     if word in MY_CASES:
         return MyCases()

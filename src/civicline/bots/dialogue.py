@@ -32,6 +32,7 @@ from civicline.bots.answers import (
     open_at_once,
     status_text,
 )
+from civicline.bots.booking import answer_book, answer_cancel
 from civicline.bots.texts import say
 from civicline.domain.cases import Case, CaseStatus
 from civicline.domain.citizens import Citizen, ContactHandle
@@ -44,6 +45,7 @@ from civicline.domain.messages import (
     Language,
     guess_language,
 )
+from civicline.handlers import appointments
 from civicline.handlers.cases import Reading, read_complaint, reply_to_message
 from civicline.handlers.followup import awaits_visit
 from civicline.handlers.inbound import Handled
@@ -203,6 +205,12 @@ async def _answer_command(
                 language=language,
             )
             return Answer(text)
+        case commands.Book():
+            if message.channel not in appointments.BOOKING_CHANNELS:
+                return Answer(say("book_usage", language))
+            return Answer(await answer_book(command, message, uow, conversation, now))
+        case commands.CancelBooking():
+            return Answer(await answer_cancel(command, message, uow))
         case commands.Rating(answer):
             closed = await uow.cases.for_citizen(citizen.id, statuses=[CaseStatus.CLOSED], limit=5)
             case = next((c for c in closed if awaits_visit(c)), None)

@@ -72,9 +72,42 @@ TEXTS: dict[str, dict[Language, str]] = {
     "triage_department": {Language.ZH: "待分派", Language.EN: "not yet assigned"},
     "help": {
         Language.ZH: "请直接描述您遇到的问题、地点和时间。查询进度：发送“查询 案件编号”；"
-        "我的案件：发送“我的案件”；退订短信：发送“TD”；恢复：发送“订阅”。",
+        "我的案件：发送“我的案件”；预约接访：发送“预约 接访点代码 日期 事项”；"
+        "退订短信：发送“TD”；恢复：发送“订阅”。",
         Language.EN: "Just describe the problem, where and when. Check a case: “STATUS "
-        "<case number>”. Your open cases: “MY CASES”. Stop texts: “STOP”; resume: “START”.",
+        "<case number>”. Your open cases: “MY CASES”. Book a reception: “BOOK <venue code> "
+        "<day> <matter>”. Stop texts: “STOP”; resume: “START”.",
+    },
+    "book_usage": {
+        Language.ZH: "预约接访请发送“预约 接访点代码 日期 事项”，如“预约 341800 2026-12-08 "
+        "工资拖欠”。接访点和日期见 /visits 页面。",
+        Language.EN: "To book a reception send “BOOK <venue code> <day> <matter>”, e.g. “BOOK "
+        "341800 2026-12-08 unpaid wages”. Venues and days: the /visits page.",
+    },
+    "book_unknown_unit": {
+        Language.ZH: "没有代码为 {unit} 的接访点。接访点和日期见 /visits 页面。",
+        Language.EN: "There is no reception venue {unit}. Venues and days: the /visits page.",
+    },
+    "book_past": {
+        Language.ZH: "{day} 已过，请选择今天或以后的日期。",
+        Language.EN: "{day} is past: choose today or a later day.",
+    },
+    "book_closed_day": {
+        Language.ZH: "{day} 该接访点不接访（节假日或非接访日）。接访日期见 /visits 页面。",
+        Language.EN: "The venue receives no one on {day} (a holiday or not its day). Days: "
+        "the /visits page.",
+    },
+    "book_full": {
+        Language.ZH: "{day} 该接访点预约已满，请选择其他日期。",
+        Language.EN: "{day} is fully booked at that venue: choose another day.",
+    },
+    "book_double": {
+        Language.ZH: "您已预约该接访点 {day} 的接访。",
+        Language.EN: "You already hold a booking at that venue on {day}.",
+    },
+    "book_not_found": {
+        Language.ZH: "没有找到您的预约 {number}。",
+        Language.EN: "No booking {number} of yours was found.",
     },
     "my_cases": {
         Language.ZH: "您的未办结案件：\n{lines}",

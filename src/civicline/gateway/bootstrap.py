@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -25,6 +25,7 @@ from civicline.channels.webchat import WebchatSender
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.letters import Addressee
 from civicline.domain.messages import Channel, ChannelKind, InboundMessage
+from civicline.domain.rota import Venue
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
 from civicline.gateway.mail import email_sender
@@ -36,6 +37,7 @@ from civicline.handlers.inbound import Handled, Inbound
 from civicline.handlers.letters import Letters, process_letter
 from civicline.handlers.open311 import Open311, process_request
 from civicline.handlers.ports import Sender
+from civicline.handlers.visits import Reception
 from civicline.nlu import entities
 from civicline.nlu.base import Classifier
 from civicline.nlu.corrections import CorrectionsFile, corrections_path
@@ -55,6 +57,7 @@ from civicline.storage.open311 import SqlOpen311Store
 from civicline.storage.queue import ArqQueue, connect
 from civicline.storage.rate_limit import RateLimiter
 from civicline.storage.redis_server import EmbeddedRedis
+from civicline.storage.rota_file import load_venues
 from civicline.storage.taxonomy_file import load_taxonomy
 from civicline.storage.unit_of_work import SqlUnitOfWork
 
@@ -83,6 +86,7 @@ class Services:
     calendar: WorkCalendar = WEEKDAYS_ONLY
     telegram: Telegram | None = None  # the bot and its dispatcher, when Telegram is on
     addressees: dict[str, Addressee] = field(default_factory=dict)  # the mailbox's boxes
+    venues: dict[str, Venue] = field(default_factory=dict)  # reception venues (rota.yml)
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
 
     def __post_init__(self) -> None:
@@ -120,6 +124,7 @@ class Services:
             nlu=self.classifier,
             corrections=self.corrections,
             letters=self.letters,
+            venues=self.venues,
         )
 
     @property
@@ -133,6 +138,16 @@ class Services:
             self.addressees,
             self.inbox,
         )
+
+    @property
+    def reception(self) -> Reception:
+        return Reception(
+            self.uow, self.taxonomy, self.routing, self.classifier, self.files, self.venues
+        )
+
+    def today(self) -> date:
+        """The city's date now."""
+        return self.now().astimezone(self.settings.timezone).date()
 
     @property
     def hotline(self) -> Hotline:
@@ -302,6 +317,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
 
         senders[Channel.TELEGRAM] = TelegramSender(telegram.bot)
     addressees = {box.code: box for box in load_mailboxes(taxonomy, settings.mailboxes_path)}
+    venues = load_venues(settings.rota_path)
     http = httpx.AsyncClient() if settings.rasa_url else None
     try:
         redis = await connect(redis_url)
@@ -324,6 +340,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             embedded_redis=embedded,
             telegram=telegram,
             addressees=addressees,
+            venues=venues,
         )
         mail_sender = email_sender(settings, services.uow)
         if mail_sender is not None:

@@ -28,6 +28,7 @@ from civicline.domain.errors import (
     NotAllowed,
     NotFound,
 )
+from civicline.domain.visits import AlreadyBooked, Full
 from civicline.storage.database import unreachable
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (NotAllowed, 403),
     (Claimed, 409),  # someone else is answering the case
     (InvalidInput, 422),
+    (Full, 409),  # no appointment left that day
+    (AlreadyBooked, 409),  # the same phone or chat holds one there that day
 ]
 
 
@@ -62,7 +65,7 @@ MEANING = {
     401: "sign in first (a bearer token), or the credentials are wrong",
     403: "not allowed to this user or client",
     404: "no such thing, or not visible to this user",
-    409: "the case's state or someone else's claim refuses it",
+    409: "the case's state or someone else's claim refuses it, or the appointment is taken",
     413: "the request body is too large",
     422: "the input breaks a rule",
     429: "too many requests: wait (Retry-After when known)",

@@ -17,6 +17,7 @@ from arq.worker import Worker, func
 from civicline.bots.guided import finish_expired
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.mail import ReaderTask, imap_account, mailbox_reader
+from civicline.handlers.appointments import remind as remind_booked
 from civicline.handlers.delivery import deliver
 from civicline.handlers.escalation import Schedule, run_schedule
 from civicline.handlers.incidents import index_unsigned
@@ -35,6 +36,7 @@ from civicline.storage.queue import (
 log = logging.getLogger(__name__)
 
 LOST_CONNECTION_RETRY_SECONDS = 1.0
+REMIND_FROM_HOUR = 9  # no reminder by SMS in the night
 
 
 Job = TypeVar("Job", bound=Callable[[dict[str, Any], int], Awaitable[None]])
@@ -116,6 +118,23 @@ async def incident_upkeep(ctx: dict[str, Any]) -> None:
         log.info("incident index kept", extra={"indexed": indexed, "pruned": pruned})
 
 
+async def remind_appointments(ctx: dict[str, Any]) -> None:
+    """Every few minutes from 09:00 (city time): tomorrow's appointments, each reminded once
+    on the channel it was booked by (``handlers.appointments.remind``)."""
+    await send_reminders(ctx["services"])
+
+
+async def send_reminders(services: Services) -> list[int]:
+    now = services.now()
+    if now.astimezone(services.settings.timezone).hour < REMIND_FROM_HOUR:
+        return []
+    today = services.today()
+    rota = await services.reception.rota(today, today + timedelta(days=1))
+    sent = await remind_booked(uow_factory=services.uow, rota=rota, today=today, now=now)
+    await queue_deliveries(services.queue, sent)
+    return sent
+
+
 async def sweep_unfinished(ctx: dict[str, Any]) -> None:
     services: Services = ctx["services"]
     await sweep(
@@ -174,6 +193,13 @@ async def build_worker(
             # Every minute. Rungs are taken once in the database whoever runs it, so several
             # workers may run it at the same moment.
             cron(watch_deadlines, name="deadlines", second=30, unique=True),
+            cron(
+                remind_appointments,
+                name="appointments",
+                minute=set(range(0, 60, 10)),
+                second=15,
+                unique=True,
+            ),
             cron(
                 incident_upkeep,
                 name="incidents",

@@ -57,38 +57,56 @@ async def book(
     called_in_by: StaffUser | None = None,
 ) -> Booked:
     """Take a place and queue the confirmation (``called_in_by``: staff's 约访)."""
-    if booking.channel not in BOOKING_CHANNELS:
-        raise InvalidInput("appointments are confirmed by SMS or Telegram")
     if called_in_by is not None and not called_in_by.registers_visits:
         raise NotAllowed(f"{called_in_by.username} may not call petitioners in")
-    check_booking(booking.unit, booking.day, booking.brief, today=today, rota=rota)
-    venue = rota.venue(booking.unit)
-    language = booking.language or guess_language(booking.brief)
     async with uow:
-        citizen = await uow.citizens.get_or_create(
-            ContactHandle(booking.channel, booking.address), at=now, language=language
+        appointment = await take(
+            booking, uow=uow, rota=rota, today=today, now=now, called_in_by=called_in_by
         )
-        appointment = await uow.appointments.book(
-            Appointment(
-                number=new_query_code(),
-                unit=booking.unit,
-                day=booking.day,
-                brief=booking.brief.strip(),
-                channel=str(booking.channel),
-                address=booking.address,
-                booked_at=now,
-                name=booking.name,
-                called_in_by=called_in_by.actor if called_in_by else None,
-                citizen_id=citizen.id,
-            ),
-            capacity=venue.capacity,
-        )
+        language = booking.language or guess_language(booking.brief)
         text = confirmation_text(appointment, rota, language)
         sent = await uow.outbox.add(_message(appointment, text, now))
         await uow.commit()
     assert sent.id is not None
-    log.info("appointment booked", extra={"appointment": appointment.number, "unit": venue.code})
     return Booked(appointment, [sent.id])
+
+
+async def take(
+    booking: Booking,
+    *,
+    uow: UnitOfWork,
+    rota: Rota,
+    today: date,
+    now: datetime,
+    called_in_by: StaffUser | None = None,
+) -> Appointment:
+    """Take a place in the caller's open unit of work (the bot answers with the confirmation
+    itself, ``bots.dialogue``); nothing is sent."""
+    if booking.channel not in BOOKING_CHANNELS:
+        raise InvalidInput("appointments are confirmed by SMS or Telegram")
+    check_booking(booking.unit, booking.day, booking.brief, today=today, rota=rota)
+    venue = rota.venue(booking.unit)
+    language = booking.language or guess_language(booking.brief)
+    citizen = await uow.citizens.get_or_create(
+        ContactHandle(booking.channel, booking.address), at=now, language=language
+    )
+    appointment = await uow.appointments.book(
+        Appointment(
+            number=new_query_code(),
+            unit=booking.unit,
+            day=booking.day,
+            brief=booking.brief.strip(),
+            channel=str(booking.channel),
+            address=booking.address,
+            booked_at=now,
+            name=booking.name,
+            called_in_by=called_in_by.actor if called_in_by else None,
+            citizen_id=citizen.id,
+        ),
+        capacity=venue.capacity,
+    )
+    log.info("appointment booked", extra={"appointment": appointment.number, "unit": venue.code})
+    return appointment
 
 
 async def cancel(
@@ -97,13 +115,7 @@ async def cancel(
     """Cancel a booking; a citizen gives the phone or chat it was booked from (``address``),
     staff give None. The place is free again and the citizen is told."""
     async with uow:
-        appointment = await uow.appointments.by_number(number.strip().upper(), lock=True)
-        if appointment is None or (address is not None and address != appointment.address):
-            raise NotFound("appointment", number)
-        if appointment.status != AppointmentStatus.BOOKED:
-            raise InvalidInput(f"appointment {number} is {appointment.status}, not booked")
-        appointment.status = AppointmentStatus.CANCELLED
-        await uow.appointments.save(appointment)
+        appointment = await withdraw(number, address=address, uow=uow)
         language = guess_language(appointment.brief)
         sent = await uow.outbox.add(
             _message(appointment, cancelled_text(appointment, language), now)
@@ -137,6 +149,18 @@ async def remind(
     if sent:
         log.info("appointment reminders", extra={"sent": len(sent)})
     return sent
+
+
+async def withdraw(number: str, *, address: str | None, uow: UnitOfWork) -> Appointment:
+    """Cancel a booking in the caller's open unit of work; nothing is sent."""
+    appointment = await uow.appointments.by_number(number.strip().upper(), lock=True)
+    if appointment is None or (address is not None and address != appointment.address):
+        raise NotFound("appointment", number)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise InvalidInput(f"appointment {number} is {appointment.status}, not booked")
+    appointment.status = AppointmentStatus.CANCELLED
+    await uow.appointments.save(appointment)
+    return appointment
 
 
 def _message(appointment: Appointment, text: str, now: datetime) -> OutboundMessage:

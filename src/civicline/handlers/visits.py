@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
@@ -31,11 +31,15 @@ from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.text import flaw
 from civicline.domain.visits import (
     AppointmentStatus,
+    MonthReport,
     Outcome,
+    ReceptionGroup,
     Visit,
     VisitKind,
     Visitor,
+    by_leader_and_unit,
     history_flags,
+    month_report,
 )
 from civicline.handlers.access import HIDDEN
 from civicline.handlers.cases import (
@@ -367,3 +371,37 @@ async def name_leader(
 
 def staff_names(raw: Sequence[str]) -> tuple[str, ...]:
     return tuple(s.strip() for s in raw if s.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class MonthStats:
+    report: MonthReport
+    groups: list[ReceptionGroup]
+
+    def sentence(self, language: str) -> str:
+        r = self.report
+        if language == "zh":
+            return (
+                f"{r.month} 领导接待群众 {r.receptions} 次，{r.batches} 批 {r.people} 人次"
+                f"（集体访 {r.collective} 批，重复访 {r.repeat} 批）。"
+            )
+        return (
+            f"In {r.month} leaders received the public {r.receptions} times: {r.batches} "
+            f"batches, {r.people} people ({r.collective} collective, {r.repeat} repeat)."
+        )
+
+
+async def month_stats(month: str, *, user: StaffUser, uow: UnitOfWork, city: tzinfo) -> MonthStats:
+    """The month's receptions (``2026-11``, city dates): the centre and supervisors."""
+    if not (user.in_the_centre or user.oversees):
+        raise NotAllowed(f"{user.username} may not read the reception statistics")
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise InvalidInput("a month is written 2026-11") from None
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    start = datetime.combine(first, time(0), tzinfo=city)
+    end = datetime.combine(following, time(0), tzinfo=city)
+    async with uow:
+        found = await uow.visits.between(start, end)
+    return MonthStats(month_report(month, found), by_leader_and_unit(found))

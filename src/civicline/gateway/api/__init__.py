@@ -19,6 +19,7 @@ from civicline.gateway.api import (
     stats,
     suggestions,
     supervision,
+    visits,
     webchat,
 )
 from civicline.gateway.errors import problems
@@ -41,5 +42,6 @@ for module in (
     stats,
     suggestions,
     supervision,
+    visits,
 ):
     router.include_router(module.router, responses=problems(401, 403, 404, 409))

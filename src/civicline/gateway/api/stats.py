@@ -1,4 +1,5 @@
-"""The rates API: ``GET /api/v1/stats/rates`` as JSON or CSV (definitions: handlers.rates).
+"""The rates API: ``GET /api/v1/stats/rates`` as JSON or CSV (definitions: handlers.rates),
+and the month's receptions: ``GET /api/v1/stats/visits?month=2026-11`` (handlers.visits).
 
 Supervisors and admins read every department (or one, with ``department``); a department's
 staff read their own department only; operators and others get 403. With ``unit``, the figures
@@ -8,6 +9,7 @@ supervisor reads their own unit and those below it.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -20,6 +22,7 @@ from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.gateway.downloads import csv_file
 from civicline.handlers.rates import Period, RatesReport, csv_rows, rates_report
 from civicline.handlers.unit_rates import units_of
+from civicline.handlers.visits import month_stats
 from civicline.storage.stats import REPORT_GROUPS, ReportGroup
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -114,3 +117,63 @@ async def rates(
         return Response(RatesOut.of(report).model_dump_json(), media_type="application/json")
     name = f"civicline-rates-{report.since:%Y%m%d}-{report.until:%Y%m%d}.csv"
     return csv_file(csv_rows(report.lines), name)
+
+
+class ReceptionGroupOut(BaseModel):
+    leader: str | None
+    unit: str
+    receptions: int = Field(description="days a leader received at the venue")
+    batches: int = Field(description="批次")
+    people: int = Field(description="人次")
+    collective: int
+    repeat: int
+
+
+class VisitStatsOut(BaseModel):
+    month: str
+    receptions: int
+    batches: int
+    people: int
+    collective: int
+    repeat: int
+    first_time_resolved: float | None = Field(
+        description="of first-time batches, the share answered on the spot; null: none"
+    )
+    sentence: dict[str, str] = Field(description="the month in a sentence, zh and en")
+    groups: list[ReceptionGroupOut] = Field(description="by leader and unit")
+
+
+@router.get(
+    "/visits",
+    response_model=VisitStatsOut,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+)
+async def visit_stats(
+    user: UserDep,
+    services: ServicesDep,
+    month: Annotated[
+        str | None, Query(pattern=r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$", description="2026-11")
+    ] = None,
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response:
+    """The month's receptions (the centre, supervisors, admins): by leader and unit, batches
+    and people (批次/人次), collective and repeat visits, resolved at the first reception."""
+    chosen = month or f"{services.today():%Y-%m}"
+    stats = await month_stats(
+        chosen, user=user, uow=services.uow(), city=services.settings.timezone
+    )
+    r = stats.report
+    out = VisitStatsOut(
+        **asdict(r),
+        sentence={"zh": stats.sentence("zh"), "en": stats.sentence("en")},
+        groups=[ReceptionGroupOut(**asdict(g)) for g in stats.groups],
+    )
+    if output == "json":
+        return Response(out.model_dump_json(), media_type="application/json")
+    header = ["leader", "unit", "receptions", "batches", "people", "collective", "repeat"]
+    rows = [
+        [g.leader or "", g.unit, g.receptions, g.batches, g.people, g.collective, g.repeat]
+        for g in stats.groups
+    ]
+    total = ["", "", r.receptions, r.batches, r.people, r.collective, r.repeat]
+    return csv_file([header, *rows, total], f"civicline-visits-{chosen}.csv")
