@@ -113,6 +113,43 @@ async def open_case(
     category), in triage otherwise; urgent ones get the shortest deadlines and an alert in
     their history. A letter's deadlines run from its receipt (``message.received_at``) by
     the letters' rule (``domain.sla.letter_deadlines``). ``filing``: the channel's settings."""
+    routing = filing.routing
+    local_now = now.astimezone(routing.city_timezone)
+    number = await uow.cases.next_number(local_now.date())
+    case = new_case(
+        message, reading, filing=filing, now=now, confirmed=confirmed, letter=letter, number=number
+    )
+    if case.urgent or case.collective:
+        log.warning(
+            "alert: urgent or collective case",
+            extra={"case": number, "reasons": ",".join(reading.flags.reasons)},
+        )
+    report = None
+    if routing.incidents is not None:
+        report = sign(
+            case,
+            taxonomy=filing.taxonomy,
+            policy=routing.incidents,
+            entities=reading.entities or None,  # a Reading built without them: read again
+        )
+    case = await uow.cases.add(case)
+    if report is not None and routing.incidents is not None:
+        await join_incident(case, report, uow=uow, policy=routing.incidents, now=now)
+    return case
+
+
+def new_case(
+    message: InboundMessage,
+    reading: Reading,
+    *,
+    filing: Filing,
+    now: datetime,
+    number: str,
+    confirmed: Confirmed | None = None,
+    letter: bool = False,
+) -> Case:
+    """The case ``open_case`` opens, with its first history, before it is stored: no
+    look-up, no logging (a bulk import numbers and stores many at once)."""
     taxonomy, routing = filing.taxonomy, filing.routing
     assert message.citizen_id is not None
     classification, flags = reading.classification, reading.flags
@@ -138,7 +175,6 @@ async def open_case(
         urgent=taxonomy.urgent if urgent else None,
         calendar=routing.calendar,
     )
-    number = await uow.cases.next_number(local_now.date())
     case = Case(
         number=number,
         citizen_id=message.citizen_id,
@@ -184,10 +220,6 @@ async def open_case(
         )
     )
     if urgent or flags.collective:
-        log.warning(
-            "alert: urgent or collective case",
-            extra={"case": number, "reasons": ",".join(flags.reasons)},
-        )
         case.record(
             CaseEvent(
                 kind=EventKind.ALERT,
@@ -202,17 +234,6 @@ async def open_case(
         if "department" not in settled and subcategory and subcategory.department:
             reason = "routed by sub-category"
         case.assign(department, actor=SYSTEM, at=now, reason=reason)
-    report = None
-    if routing.incidents is not None:
-        report = sign(
-            case,
-            taxonomy=taxonomy,
-            policy=routing.incidents,
-            entities=reading.entities or None,  # a Reading built without them: read again
-        )
-    case = await uow.cases.add(case)
-    if report is not None and routing.incidents is not None:
-        await join_incident(case, report, uow=uow, policy=routing.incidents, now=now)
     return case
 
 

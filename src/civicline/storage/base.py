@@ -31,6 +31,7 @@ from civicline.domain.supervision import SupervisionCounts, SupervisionOrder
 from civicline.domain.taxonomy import Department
 from civicline.domain.units import Unit, UnitTree
 from civicline.domain.visits import Appointment, Earlier, Visit, Visitor
+from civicline.storage.history import FiledBatch, PastCall, ReceiptText
 from civicline.storage.reply_queue import QueuePage
 from civicline.storage.stats import (
     BacklogCounts,
@@ -56,6 +57,28 @@ class CitizenRepository(Protocol):
     async def set_opt_out(self, handle: ContactHandle, opted_out: bool) -> None: ...
     async def is_opted_out(self, handle: ContactHandle) -> bool:
         """True after the citizen sent STOP on this handle (until START)."""
+        ...
+
+
+class HistoryStore(Protocol):
+    """Where a bulk import of past calls files them, a batch a transaction
+    (``storage.history``)."""
+
+    async def checkpoint(self, source: str) -> int:
+        """How many records of ``source`` (a file's identity) earlier runs committed."""
+        ...
+
+    async def file(
+        self,
+        calls: Sequence[PastCall],
+        *,
+        source: str,
+        rows_done: int | None,
+        receipt_text: ReceiptText,
+        now: datetime,
+    ) -> FiledBatch:
+        """File the calls not filed before (by call id) and record ``rows_done`` (None: the
+        file is finished, its checkpoint goes), atomically."""
         ...
 
 

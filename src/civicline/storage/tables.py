@@ -766,3 +766,13 @@ class CaseAssignmentRow(Base):
     updated_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+
+
+class ImportCheckpointRow(Base):
+    """How far a bulk import of one file got (``storage.history``): the file's identity (its
+    size and a hash of its head) and how many of its records are committed."""
+
+    __tablename__ = "import_checkpoints"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rows_done: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]

@@ -31,7 +31,9 @@ from civicline.channels.call_centre_file import (
     Reading,
     Rejection,
     UnreadableExport,
+    count_records,
     export_format,
+    file_identity,
     read_export,
 )
 
@@ -45,10 +47,11 @@ from civicline.gateway.cli.common import (
     progress_bar,
     taxonomy_of,
 )
+from civicline.gateway.cli.rows_progress import rows_progress
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.hotline import Hotline
-from civicline.handlers.hotline_import import Outcome, file_calls
+from civicline.handlers.hotline_import import BATCH, Outcome, Record, file_calls, import_history
 from civicline.nlu import masking
 from civicline.nlu.corrections import HEADER, Corrections, CorrectionsFile, corrections_path
 from civicline.nlu.files import atomic_writer
@@ -56,6 +59,7 @@ from civicline.nlu.importer import MAX_TEXT_LENGTH, dump_examples, training_text
 from civicline.nlu.training_data import Example, load_examples
 from civicline.storage import database
 from civicline.storage.calendar_file import load_calendar
+from civicline.storage.history import SqlHistory
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.queue import ArqQueue, connect, queue_deliveries
 from civicline.storage.redis_server import EmbeddedRedis
@@ -108,6 +112,8 @@ class Summary:
     """SMS receipts queued now; None when Redis was unreachable (the sweeper sends them)."""
     corrections_written: int = 0
     seconds: float = 0.0
+    resumed_after: int = 0
+    """Records of the file an earlier, killed run had committed (not read again)."""
 
 
 @hotline_app.command("import", help=IMPORT_HELP)
@@ -129,21 +135,38 @@ def import_command(
         typer.Option(
             min=1,
             max=64,
-            help="days of calls filed side by side (a day's calls go in the order they "
-            "ended); default: 1 on SQLite, 8 on PostgreSQL",
+            help="with --now: days of calls filed side by side (a day's calls go in the order "
+            "they ended); default: 1 on SQLite, 8 on PostgreSQL",
             show_default=False,
         ),
     ] = None,
+    batch: Annotated[
+        int,
+        typer.Option(min=1, max=5000, help="calls filed in one transaction (history imports)"),
+    ] = BATCH,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart", help="read the file from its start, not from where a killed run stopped"
+        ),
+    ] = False,
 ) -> None:
     settings = configured()
     taxonomy = taxonomy_of(settings)
     reading = Reading(taxonomy, settings.sms_default_region, settings.timezone)
     try:
-        records = list(read_export(file, export_format(file, fmt), reading))
+        form = export_format(file, fmt)
+        if now:
+            records = list(read_export(file, form, reading))
+            summary = asyncio.run(
+                import_records(settings, records, datetime.now(UTC), concurrency=concurrency)
+            )
+        else:
+            summary = asyncio.run(
+                import_file(settings, file, form, reading, batch=batch, restart=restart)
+            )
     except (UnreadableExport, OSError) as exc:
         fail(str(exc))
-    opened_at = datetime.now(UTC) if now else None
-    summary = asyncio.run(import_records(settings, records, opened_at, concurrency=concurrency))
     _print(summary, settings)
 
 
@@ -187,13 +210,79 @@ async def import_records(
         duplicates=outcome.duplicates + sum(isinstance(r, Duplicate) for r in records),
         seconds=time.perf_counter() - started,
     )
+    await _finish(settings, summary)
+    return summary
+
+
+async def import_file(
+    settings: Settings,
+    path: Path,
+    fmt: str,
+    reading: Reading,
+    *,
+    batch: int = BATCH,
+    restart: bool = False,
+    show_progress: bool = True,
+) -> Summary:
+    """File the export's calls at their own time, ``batch`` calls a transaction, resuming where
+    an earlier run of the same file (by its size and head) was killed; queue the receipts."""
+    total = count_records(path, fmt)
+    source = f"hotline:{file_identity(path)}"
+    rejected: list[tuple[int, str]] = []
+    in_file = 0
+
+    def records() -> Iterator[Record]:
+        nonlocal in_file
+        for record in read_export(path, fmt, reading):
+            if isinstance(record, Call):
+                yield record.line, record.transcript
+                continue
+            if isinstance(record, Rejection):
+                rejected.append((record.line, record.reason))
+            else:
+                in_file += 1
+            yield record.line, None
+
+    started = time.perf_counter()
+    async with _hotline(settings, group_incidents=False) as (hotline, inbox):
+        history = SqlHistory(database.session_factory(inbox.engine))
+        done = 0 if restart else await history.checkpoint(source)
+        with (
+            rows_progress("filing calls", total, enabled=show_progress, completed=done) as bar,
+            _quiet_per_call_logs(),
+        ):
+            outcome = await import_history(
+                records(),
+                hotline,
+                store=history,
+                inbox=inbox,
+                source=source,
+                batch=batch,
+                progress=bar.advance,
+                now=lambda: datetime.now(UTC),
+                restart=restart,
+            )
+    summary = Summary(
+        read=total - outcome.skipped,
+        outcome=outcome,
+        rejected=sorted(rejected + outcome.rejected),
+        duplicates=outcome.duplicates + in_file,
+        seconds=time.perf_counter() - started,
+        resumed_after=outcome.skipped,
+    )
+    await _finish(settings, summary)
+    return summary
+
+
+async def _finish(settings: Settings, summary: Summary) -> None:
+    """Write the operators' corrections in one go, and queue the SMS receipts."""
+    outcome = summary.outcome
     if outcome.corrections:
         path = corrections_path(settings.var_dir)
         summary.corrections_written = await asyncio.to_thread(
             ManyCorrections(path).record_many, outcome.corrections
         )
     summary.receipts_queued = await queue_receipts(settings, outcome.outbound_ids)
-    return summary
 
 
 @asynccontextmanager
@@ -295,6 +384,8 @@ def _quiet_per_call_logs() -> Iterator[None]:
 def _print(summary: Summary, settings: Settings) -> None:
     outcome = summary.outcome
     rate = (outcome.imported + outcome.duplicates) / summary.seconds if summary.seconds else 0.0
+    if summary.resumed_after:
+        typer.echo(f"resumed after {summary.resumed_after} rows an earlier run committed")
     typer.echo(
         f"read {summary.read} rows: {outcome.imported} imported, {summary.duplicates} "
         f"duplicates, {len(summary.rejected)} rejected ({summary.seconds:.1f} s, "
