@@ -95,7 +95,9 @@ Run = Callable[..., tuple[int, str]]
 @pytest.fixture
 def run(env: dict[str, str]) -> Run:
     def invoke(*args: str, **extra: str) -> tuple[int, str]:
-        result = CliRunner().invoke(app, ["hotline", "import", *args], env={**env, **extra})
+        # Read here: the worker processes' path is the resume test's.
+        command = ["hotline", "import", *args, "--workers", "0"]
+        result = CliRunner().invoke(app, command, env={**env, **extra})
         return result.exit_code, result.output
 
     return invoke

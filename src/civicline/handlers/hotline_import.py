@@ -18,15 +18,16 @@ import cut short leaves only rows the worker's sweeper finishes. What makes thou
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from civicline.domain.errors import InvalidInput
 from civicline.domain.messages import Channel, InboundMessage
-from civicline.handlers.cases import Confirmed, Reading, new_case
+from civicline.domain.taxonomy import Taxonomy
+from civicline.handlers.cases import Confirmed, Reading, Routing, new_case
 from civicline.handlers.hotline import Hotline, Transcript, file_transcript, receipt_text
 from civicline.nlu.base import Classification, Classifier
 from civicline.nlu.entities import extract_entities
@@ -158,6 +159,82 @@ Record = tuple[int, Transcript | None]
 (refused or repeated in the file: the reader tells those)."""
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A batch of calls read by the NLU and made cases, not yet numbered or stored."""
+
+    calls: list[PastCall] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    corrections: list[tuple[str, str]] = field(default_factory=list)
+
+
+Prepare = Callable[[Sequence[tuple[int, Transcript]]], Awaitable[Prepared]]
+"""How a batch is prepared: here (``prepare_here``), or in other processes (the command's
+pool: the NLU is most of a past call's CPU)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRules:
+    """What ``prepare`` needs to make cases (the ``Filing`` of ``open_case``): plain data that
+    a worker process can be handed."""
+
+    taxonomy: Taxonomy
+    routing: Routing
+
+
+def prepare(
+    calls: Sequence[tuple[int, Transcript]], rules: CaseRules, nlu: BatchClassifier
+) -> Prepared:
+    """Check the calls, read them (one pass of the classifier for the batch) and make their
+    cases as ``process_stored`` would at each call's end."""
+    prepared = Prepared()
+    checked: list[tuple[int, Transcript]] = []
+    for line, transcript in calls:
+        try:
+            transcript.check(rules.taxonomy)
+        except InvalidInput as exc:
+            prepared.rejected.append((line, str(exc)))
+        else:
+            checked.append((line, transcript))
+    words = [transcript.caller_words() for _, transcript in checked]
+    masked = [mask(text) for text in words]
+    unique = list(dict.fromkeys(masked))
+    answers = dict(zip(unique, nlu.classify_many(unique), strict=True)) if unique else {}
+    for (_, transcript), text, key in zip(checked, words, masked, strict=True):
+        classification = answers[key]
+        prepared.calls.append(_past_call(transcript, text, classification, rules))
+        if transcript.category is not None and transcript.category != classification.intent:
+            prepared.corrections.append((text, transcript.category))
+    return prepared
+
+
+def prepare_here(hotline: Hotline) -> Prepare:
+    """Prepare in this process, with the hotline's classifier (one text at a time when it
+    cannot take a batch: Rasa)."""
+    rules = CaseRules(hotline.taxonomy, hotline.routing)
+    nlu = hotline.nlu
+
+    async def run(calls: Sequence[tuple[int, Transcript]]) -> Prepared:
+        if isinstance(nlu, BatchClassifier):
+            return prepare(calls, rules, nlu)
+        answers = {}
+        for _, transcript in calls:
+            text = mask(transcript.caller_words())
+            if text not in answers:
+                answers[text] = await nlu.classify(text)
+        return prepare(calls, rules, _Answers(answers))
+
+    return run
+
+
+class _Answers:
+    def __init__(self, answers: dict[str, Classification]) -> None:
+        self.answers = answers
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        return [self.answers[text] for text in texts]
+
+
 async def import_history(
     records: Iterable[Record],
     hotline: Hotline,
@@ -169,6 +246,8 @@ async def import_history(
     progress: Progress | None = None,
     now: Callable[[], datetime],
     restart: bool = False,
+    prepare_batch: Prepare | None = None,
+    ahead: int = 1,
 ) -> Outcome:
     """File past calls at their own time, ``batch`` calls a transaction (``storage.history``),
     resuming after the records an earlier run of ``source`` committed.
@@ -176,70 +255,72 @@ async def import_history(
     Every call goes in whole or not at all with the count of records done, so a run killed at
     any moment leaves a file that the next run continues: the records before the checkpoint
     are skipped, a call whose id is in the inbox (filed by any means) counts as a duplicate.
-    Incident grouping is off (a past call is not compared with the cases filed after it);
-    a call the operator asked about publication goes through ``file_transcript``, which records
-    the consent on the board.
+    Batches are stored in the file's order; up to ``ahead`` more are prepared meanwhile
+    (``prepare_batch``: default here, in this process). Incident grouping is off (a past call
+    is not compared with the cases filed after it); a call the operator asked about
+    publication goes through ``file_transcript``, which records the consent on the board.
     """
     outcome = Outcome()
     done = 0 if restart else await store.checkpoint(source)
     outcome.skipped = done
-    position = 0
+    get_ready = prepare_batch or prepare_here(hotline)
+    queued: deque[tuple[asyncio.Future[Prepared], list[Transcript], int | None, int]] = deque()
+
+    async def file_first() -> None:
+        ready, consents, rows_done, rows = queued.popleft()
+        prepared = await ready
+        for transcript in consents:
+            filed = await file_transcript(transcript, hotline, inbox=inbox, now=transcript.ended_at)
+            _count(outcome, filed.created, filed.category, filed.urgent, filed.outbound_ids)
+        await _store(prepared, rows_done, store, source, outcome, now(), hotline)
+        if progress is not None and rows:
+            progress(rows)
+
+    def submit(calls: list[tuple[int, Transcript]], rows_done: int | None, rows: int) -> None:
+        consents = [t for _, t in calls if t.publish_consent is not None]
+        plain = [(line, t) for line, t in calls if t.publish_consent is None]
+        queued.append((asyncio.ensure_future(get_ready(plain)), consents, rows_done, rows))
+
+    position, counted = 0, done
     pending: list[tuple[int, Transcript]] = []
-    for line, transcript in records:
-        position += 1
-        if position <= done:
-            continue
-        if transcript is not None:
-            pending.append((line, transcript))
-        if len(pending) >= batch:
-            await _file_batch(pending, position, hotline, store, inbox, source, outcome, now())
-            if progress is not None:
-                progress(position - done)
-            done, pending = position, []
-    # The last batch (empty or not) clears the checkpoint: a finished file read again is read
-    # whole, its calls counted as duplicates.
-    await _file_batch(pending, None, hotline, store, inbox, source, outcome, now())
-    if progress is not None and position > done:
-        progress(position - done)
+    try:
+        for line, transcript in records:
+            position += 1
+            if position <= done:
+                continue
+            if transcript is not None:
+                pending.append((line, transcript))
+            if len(pending) >= batch:
+                submit(pending, position, position - counted)
+                counted, pending = position, []
+                while len(queued) > ahead:
+                    await file_first()
+        # The last batch (empty or not) clears the checkpoint: a finished file read again is
+        # read whole, its calls counted as duplicates.
+        submit(pending, None, position - counted)
+        while queued:
+            await file_first()
+    finally:
+        for ready, *_ in queued:
+            ready.cancel()
     outcome.rejected.sort()
     return outcome
 
 
-async def _file_batch(
-    calls: Sequence[tuple[int, Transcript]],
+async def _store(
+    prepared: Prepared,
     rows_done: int | None,
-    hotline: Hotline,
     store: HistoryStore,
-    inbox: InboxWriter,
     source: str,
     outcome: Outcome,
     now: datetime,
+    hotline: Hotline,
 ) -> None:
-    checked: list[tuple[int, Transcript]] = []
-    for line, transcript in calls:
-        try:
-            transcript.check(hotline.taxonomy)
-        except InvalidInput as exc:
-            outcome.rejected.append((line, str(exc)))
-            continue
-        if transcript.publish_consent is None:
-            checked.append((line, transcript))
-            continue
-        filed = await file_transcript(transcript, hotline, inbox=inbox, now=transcript.ended_at)
-        _count(outcome, filed.created, filed.category, filed.urgent, filed.outbound_ids)
-    words = [transcript.caller_words() for _, transcript in checked]
-    classifications = await _classify([mask(text) for text in words], hotline.nlu)
-    past: list[PastCall] = []
-    for (_, transcript), text, classification in zip(checked, words, classifications, strict=True):
-        past.append(_past_call(transcript, text, classification, hotline))
-        if (
-            transcript.category is not None
-            and transcript.category != classification.intent
-            and hotline.corrections is not None
-        ):
-            outcome.corrections.append((text, transcript.category))
+    outcome.rejected += prepared.rejected
+    if hotline.corrections is not None:
+        outcome.corrections += prepared.corrections
     stored = await store.file(
-        past, source=source, rows_done=rows_done, receipt_text=receipt_text, now=now
+        prepared.calls, source=source, rows_done=rows_done, receipt_text=receipt_text, now=now
     )
     for call in stored.filed:
         _count(outcome, True, call.case.category, call.case.urgent, [])
@@ -259,18 +340,8 @@ def _count(
         outcome.duplicates += 1
 
 
-async def _classify(texts: Sequence[str], nlu: Classifier) -> list[Classification]:
-    if not texts:
-        return []
-    if isinstance(nlu, BatchClassifier):
-        unique = list(dict.fromkeys(texts))
-        answers = dict(zip(unique, nlu.classify_many(unique), strict=True))
-        return [answers[text] for text in texts]
-    return [await nlu.classify(text) for text in texts]
-
-
 def _past_call(
-    transcript: Transcript, words: str, classification: Classification, hotline: Hotline
+    transcript: Transcript, words: str, classification: Classification, rules: CaseRules
 ) -> PastCall:
     """What ``process_stored`` would file for the call at its end, not yet numbered."""
     at = transcript.ended_at
@@ -292,11 +363,11 @@ def _past_call(
         urgent=transcript.urgent,
         by="operator",
     )
-    case = new_case(message, reading, filing=hotline, now=at, number="", confirmed=confirmed)
+    case = new_case(message, reading, filing=rules, now=at, number="", confirmed=confirmed)
     case.reply_channel = Channel.SMS if transcript.sms_consent else Channel.HOTLINE
     return PastCall(
         message,
         case,
-        day=at.astimezone(hotline.routing.city_timezone).date(),
+        day=at.astimezone(rules.routing.city_timezone).date(),
         sms_receipt=transcript.sms_consent,
     )

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Annotated
 
@@ -36,10 +40,11 @@ from civicline.channels.call_centre_file import (
     file_identity,
     read_export,
 )
+from civicline.gateway import logs
 
 # The gateway's own choice of engine: the local classifier, behind Rasa when one is set.
 from civicline.gateway.bootstrap import _classifier as gateway_classifier
-from civicline.gateway.bootstrap import sync_departments
+from civicline.gateway.bootstrap import load_classifier, sync_departments
 from civicline.gateway.cli.common import (
     configured,
     echo_by_category,
@@ -50,12 +55,23 @@ from civicline.gateway.cli.common import (
 from civicline.gateway.cli.rows_progress import rows_progress
 from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
-from civicline.handlers.hotline import Hotline
-from civicline.handlers.hotline_import import BATCH, Outcome, Record, file_calls, import_history
+from civicline.handlers.hotline import Hotline, Transcript
+from civicline.handlers.hotline_import import (
+    BATCH,
+    CaseRules,
+    Outcome,
+    Prepare,
+    Prepared,
+    Record,
+    file_calls,
+    import_history,
+    prepare,
+)
 from civicline.nlu import masking
 from civicline.nlu.corrections import HEADER, Corrections, CorrectionsFile, corrections_path
 from civicline.nlu.files import atomic_writer
 from civicline.nlu.importer import MAX_TEXT_LENGTH, dump_examples, training_text
+from civicline.nlu.local import LocalClassifier
 from civicline.nlu.training_data import Example, load_examples
 from civicline.storage import database
 from civicline.storage.calendar_file import load_calendar
@@ -150,6 +166,17 @@ def import_command(
             "--restart", help="read the file from its start, not from where a killed run stopped"
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=32,
+            help="processes that read the calls (the NLU) while this one stores them; 0: "
+            "none, read here; default: one fewer than the CPUs, at least 1 (the local "
+            "classifier only; with Rasa, read here)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     settings = configured()
     taxonomy = taxonomy_of(settings)
@@ -163,7 +190,9 @@ def import_command(
             )
         else:
             summary = asyncio.run(
-                import_file(settings, file, form, reading, batch=batch, restart=restart)
+                import_file(
+                    settings, file, form, reading, batch=batch, restart=restart, workers=workers
+                )
             )
     except (UnreadableExport, OSError) as exc:
         fail(str(exc))
@@ -223,6 +252,7 @@ async def import_file(
     batch: int = BATCH,
     restart: bool = False,
     show_progress: bool = True,
+    workers: int | None = None,
 ) -> Summary:
     """File the export's calls at their own time, ``batch`` calls a transaction, resuming where
     an earlier run of the same file (by its size and head) was killed; queue the receipts."""
@@ -243,8 +273,15 @@ async def import_file(
                 in_file += 1
             yield record.line, None
 
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 1) - 1)
+    if settings.rasa_url:
+        workers = 0
     started = time.perf_counter()
-    async with _hotline(settings, group_incidents=False) as (hotline, inbox):
+    async with (
+        _hotline(settings, group_incidents=False) as (hotline, inbox),
+        _preparing(settings, hotline, workers) as prepare_batch,
+    ):
         history = SqlHistory(database.session_factory(inbox.engine))
         done = 0 if restart else await history.checkpoint(source)
         with (
@@ -261,6 +298,8 @@ async def import_file(
                 progress=bar.advance,
                 now=lambda: datetime.now(UTC),
                 restart=restart,
+                prepare_batch=prepare_batch,
+                ahead=max(1, workers),
             )
     summary = Summary(
         read=total - outcome.skipped,
@@ -272,6 +311,55 @@ async def import_file(
     )
     await _finish(settings, summary)
     return summary
+
+
+@asynccontextmanager
+async def _preparing(
+    settings: Settings, hotline: Hotline, workers: int
+) -> AsyncIterator[Prepare | None]:
+    """Batches prepared by ``workers`` processes of their own (each loads the local model
+    once), or None: here."""
+    if workers < 1:
+        yield None
+        return
+    rules = CaseRules(hotline.taxonomy, hotline.routing)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(settings,)
+    )
+    loop = asyncio.get_running_loop()
+
+    async def run(calls: Sequence[tuple[int, Transcript]]) -> Prepared:
+        return await loop.run_in_executor(pool, _prepare_in_worker, list(calls), rules)
+
+    try:
+        yield run
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_worker_nlu: list[LocalClassifier] = []
+
+
+def _start_worker(settings: Settings) -> None:
+    _exit_with(os.getppid())
+    logs.configure(settings.log_level)
+    taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
+    _worker_nlu.append(asyncio.run(load_classifier(settings, taxonomy.shares())))
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the import is killed (SIGKILL leaves it no time to say so)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _prepare_in_worker(calls: list[tuple[int, Transcript]], rules: CaseRules) -> Prepared:
+    return prepare(calls, rules, _worker_nlu[0])
 
 
 async def _finish(settings: Settings, summary: Summary) -> None:
