@@ -3,10 +3,13 @@ and the nearest unit to a shared location."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from civicline.domain.units import UnitTree
-from civicline.nlu.entities import extract_entities
+from civicline.nlu.divisions import build_units, render_units
+from civicline.nlu.entities import default_units_path, extract_entities, use_units, warm_up
 from civicline.nlu.places import nearest_unit, places_in, unit_of
 
 # (text, the unit to route by): with and without the city's prefix, in Chinese and in
@@ -171,3 +174,17 @@ def test_with_township_points_the_nearest_is_a_township() -> None:
     assert found is not None and found.unit == "341802111"
     found = nearest_unit(30.944, 118.786, tree=tree)
     assert found is not None and found.unit == "341802"
+
+
+def test_another_city_s_units_file_gives_its_units_as_places(tmp_path: Path) -> None:
+    units = tmp_path / "units.yml"
+    units.write_text(render_units(build_units("340100")), encoding="utf-8")
+    try:
+        warm_up(units)
+        assert unit_of("合肥市包河区") == "340111"
+        assert unit_of("宁国市河沥溪街道") is None  # 宣城's units are not this city's
+        assert unit_of("敬亭山") is None  # nor are the shipped gazetteer's landmarks
+    finally:
+        use_units(default_units_path())
+    assert unit_of("宁国市河沥溪街道") == "341881003"
+    assert unit_of("敬亭山") == "341802005"

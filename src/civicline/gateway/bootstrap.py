@@ -216,7 +216,8 @@ async def load_classifier(
     nlu import``) and corrections; ``priors``: the city's category shares (the taxonomy's)."""
     shipped = shipped_paths(settings.nlu_data_path, settings.nlu_training_dir)
     paths = training_data_paths(shipped, imported_data_path(settings.var_dir))
-    await asyncio.to_thread(entities.warm_up)  # jieba's dictionary: a second, once
+    # the city's units as places, and jieba's dictionary: a second, once
+    await asyncio.to_thread(entities.warm_up, settings.units_path)
     cache = settings.model_dir or settings.var_dir / "models"
     return await asyncio.to_thread(
         functools.partial(LocalClassifier.load_or_train, paths, cache, priors=priors)

@@ -12,14 +12,13 @@ matter, like property management), and the kind of outage.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Final
 
 from civicline.domain.incidents import WHEREABOUTS, IncidentPolicy, Signature
 from civicline.domain.taxonomy import Taxonomy
 from civicline.nlu.base import Entity
-from civicline.nlu.entities import Place, default_gazetteer, extract_entities
+from civicline.nlu.entities import Gazetteer, Place, default_gazetteer, extract_entities
 from civicline.nlu.masking import fold
 
 _CN: Final = "零〇一二两三四五六七八九十百"
@@ -105,10 +104,15 @@ _HOUR = re.compile(
 )
 
 
-@functools.cache
+_BY_NAME: list[tuple[Gazetteer, dict[str, Place]]] = []
+
+
 def _places_by_name() -> dict[str, Place]:
+    """The default gazetteer's places by canonical name (built once per gazetteer)."""
     gazetteer = default_gazetteer()
-    return {place.zh: place for place in gazetteer.places}
+    if not _BY_NAME or _BY_NAME[0][0] is not gazetteer:
+        _BY_NAME[:] = [(gazetteer, {place.zh: place for place in gazetteer.places})]
+    return _BY_NAME[0][1]
 
 
 def _name(value: str) -> str:

@@ -47,6 +47,7 @@ def _words(words: str) -> frozenset[str]:
 
 
 jieba.setLogLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 PLACE_TYPES: Final = ("roads", "neighbourhoods", "landmarks")
 # A unit's level (units.yml) -> its place type; county-level units are the districts.
@@ -166,6 +167,15 @@ def load_gazetteer(path: Path | None = None, units: Path | None = None) -> Gazet
     document = yaml.safe_load(source.read_text(encoding="utf-8"))
     if not isinstance(document, dict):
         raise ValueError(f"{source}: expected a mapping with the place lists")
+    city = str(document.get("city", tree.city.code))
+    if city != tree.city.code:
+        # another city's units file (CIVICLINE_UNITS_PATH) beside the shipped gazetteer: its
+        # units are places; the roads and landmarks of this file are not theirs
+        log.warning(
+            "gazetteer of another city: roads and landmarks not used",
+            extra={"gazetteer_city": city, "units_city": tree.city.code},
+        )
+        document = {}
     places: list[Place] = []
     for group in PLACE_TYPES:
         entries = document.get(group, [])
@@ -200,8 +210,8 @@ def load_gazetteer(path: Path | None = None, units: Path | None = None) -> Gazet
             other = seen.setdefault(name.casefold(), place.zh)
             if other != place.zh:
                 raise ValueError(f"{source}: {name!r} names both {other} and {place.zh}")
-    city = tree.city
-    return Gazetteer(city_zh=city.name_zh, city_en=city.name_en, places=tuple(places), tree=tree)
+    root = tree.city
+    return Gazetteer(city_zh=root.name_zh, city_en=root.name_en, places=tuple(places), tree=tree)
 
 
 _ABBREVIATIONS: Final = (("Road", "Rd"), ("Street", "St"), ("Avenue", "Ave"))
@@ -265,7 +275,7 @@ class _GazetteerIndex:
 
 @functools.cache
 def default_gazetteer() -> Gazetteer:
-    return load_gazetteer()
+    return load_gazetteer(units=_UNITS.get("path"))
 
 
 @functools.cache
@@ -291,8 +301,23 @@ def district_of(text: str) -> str | None:
     return next((district for name, district in _districts() if name in folded), None)
 
 
-def warm_up() -> None:
-    """Load the gazetteer and jieba's dictionary now rather than on the first message."""
+_UNITS: dict[str, Path] = {}  # the units file the default gazetteer reads, when not the shipped
+
+
+def use_units(path: Path) -> None:
+    """Recognise the units of ``path`` (the city's CIVICLINE_UNITS_PATH) from now on."""
+    if path.resolve() == (_UNITS.get("path") or default_units_path()).resolve():
+        return
+    _UNITS["path"] = path
+    for cached in (default_gazetteer, _default_index, _districts):
+        cached.cache_clear()
+
+
+def warm_up(units: Path | None = None) -> None:
+    """Load the gazetteer (with the units of ``units``, when given) and jieba's dictionary now
+    rather than on the first message."""
+    if units is not None:
+        use_units(units)
     _default_index()
     jieba.initialize()
 
