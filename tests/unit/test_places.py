@@ -9,7 +9,13 @@ import pytest
 
 from civicline.domain.units import UnitTree
 from civicline.nlu.divisions import build_units, render_units
-from civicline.nlu.entities import default_units_path, extract_entities, use_units, warm_up
+from civicline.nlu.entities import (
+    default_gazetteer,
+    default_units_path,
+    extract_entities,
+    use_units,
+    warm_up,
+)
 from civicline.nlu.places import nearest_unit, places_in, unit_of
 
 # (text, the unit to route by): with and without the city's prefix, in Chinese and in
@@ -188,3 +194,12 @@ def test_another_city_s_units_file_gives_its_units_as_places(tmp_path: Path) -> 
         use_units(default_units_path())
     assert unit_of("宁国市河沥溪街道") == "341881003"
     assert unit_of("敬亭山") == "341802005"
+
+
+def test_every_unit_is_recognised_by_its_names_with_its_code() -> None:
+    gazetteer = default_gazetteer()
+    assert gazetteer.tree is not None
+    for unit in gazetteer.tree:
+        for name in (unit.name_zh, unit.name_en):
+            found = places_in(f"我住在{name}，门口的路坏了")
+            assert [(p.zh, p.unit) for p in found] == [(unit.name_zh, unit.code)], name

@@ -268,7 +268,8 @@ class _GazetteerIndex:
         self.english = english
         alternatives = _trie_pattern(english)
         self.english_pattern = re.compile(
-            rf"(?<![\w])(?:(?:No\.?\s*)?(?P<number>\d+[A-Za-z]?),?\s+)?(?P<name>{alternatives})(?![\w])",
+            rf"(?<![A-Za-z0-9])(?:(?:No\.?\s*)?(?P<number>\d+[A-Za-z]?),?\s+)?(?P<name>{alternatives})"
+            r"(?![A-Za-z0-9])",
             re.IGNORECASE,
         )
 
