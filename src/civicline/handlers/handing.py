@@ -14,9 +14,9 @@ from datetime import UTC, datetime, tzinfo
 
 from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.calendar import WorkCalendar
-from civicline.domain.cases import Case, CaseEvent, EventKind
+from civicline.domain.cases import AWAITING_REPLY, Case, CaseEvent, EventKind
 from civicline.domain.claims import ClaimRule
-from civicline.domain.errors import NotAllowed
+from civicline.domain.errors import NotAllowed, NotFound
 from civicline.domain.governance import Notification
 from civicline.domain.handing import (
     Assignment,
@@ -24,6 +24,7 @@ from civicline.domain.handing import (
     Handover,
     Move,
     hand_down,
+    holding,
     report_up,
     transfer,
     unit_of_department,
@@ -163,6 +164,48 @@ async def follow(
     if not may_follow(user, case, chain, tree):
         raise NotAllowed(f"{user.username} may not follow case {number}")
     return case, [Link(a, tree.get(a.unit), a.late(now)) for a in chain]
+
+
+@dataclass(frozen=True, slots=True)
+class HandingView:
+    """What a case's page shows of the tree: who held it, and where the user may move it."""
+
+    links: list[Link]
+    movable: bool  # the user may move it, and it awaits its answer
+    below: list[Unit]  # hand-down targets
+    siblings: list[Unit]  # transfer targets
+    outside: list[str]  # outside bodies' departments, transfer targets too
+    up: Unit | None  # the unit a report up goes to
+
+
+async def handing_view(
+    case: Case,
+    *,
+    user: StaffUser,
+    uow: UnitOfWork,
+    tree: UnitTree,
+    taxonomy: Taxonomy,
+    now: datetime,
+) -> HandingView:
+    """For a case the user may already see (``case_screen`` checked it)."""
+    assert case.id is not None
+    async with uow:
+        chain = await uow.assignments.of_case(case.id)
+    links = [Link(a, tree.get(a.unit), a.late(now)) for a in chain]
+    try:
+        holder = unit_of_department(case.department, tree) if case.department else None
+    except NotFound:  # a department of a unit the file no longer lists
+        holder = None
+    if holder is None or case.status not in AWAITING_REPLY or not may_move(user, case, tree):
+        return HandingView(links, False, [], [], [], None)
+    mine = holding(chain)
+    parent = next((a for a in chain if mine and a.id == mine.parent_id), None)
+    up = tree.get(parent.unit) if parent else tree.get(holder.parent)
+    siblings = (
+        [u for u in tree.children(holder.parent) if u.code != holder.code] if holder.parent else []
+    )
+    outside = [code for code, d in taxonomy.departments.items() if d.outside]
+    return HandingView(links, True, tree.subtree(holder.code)[1:], siblings, outside, up)
 
 
 async def tell_parents(

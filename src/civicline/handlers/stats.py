@@ -1,6 +1,9 @@
 """The console's dashboard: the rates of the cases filed in the last 30 days per department,
 channel and day, the backlog, and its CSV export.
 
+A supervisor's figures are those of their unit's subtree, with a line for the unit's own
+departments and each child (``handlers.unit_rates``), each child a link one level down.
+
 The rates are ``domain.rates``'s, counted by the same SQL as the rates API's
 (``storage.stats``, described in ``handlers.rates``): timely acceptance, on-time completion and
 satisfaction (满意率: 满意 + 基本满意 over the answered return visits, both shown). A rate
@@ -11,11 +14,12 @@ completion deadline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from civicline.domain.accounts import StaffUser
 from civicline.handlers.rates import RateLine, csv_rows
+from civicline.handlers.unit_rates import Units, UnitScope, roll_up, unit_for, unit_scope
 from civicline.storage.base import UnitOfWork
 from civicline.storage.stats import BacklogCounts, ReportGroup, ReportRow
 
@@ -34,6 +38,8 @@ class Dashboard:
     by_day: list[RateLine]  # every day of the period, oldest first (days without cases: zeros)
     backlog_by_department: list[BacklogCounts]
     backlog_by_channel: list[BacklogCounts]
+    unit: UnitScope | None = None  # a supervisor's unit: its subtree's figures, drilled down
+    by_unit: list[RateLine] = field(default_factory=list)  # the unit's own, then each child
 
     @property
     def backlog(self) -> int:
@@ -55,19 +61,43 @@ async def dashboard(
     now: datetime,
     city_today: date,
     period: timedelta = PERIOD,
+    unit: str | None = None,
+    units: Units | None = None,
 ) -> Dashboard:
-    """The figures for the last ``period``; clerks get their own department's only."""
+    """The figures for the last ``period``; clerks get their own department's only. With a
+    units tree, a supervisor's or admin's are those of ``unit``'s subtree (their own unit's by
+    default), with a line per child to drill down."""
     department = None if user.sees_all_departments else user.department
+    scope = None
+    if units is not None and user.oversees:
+        scope = unit_scope(units.tree, units.departments, unit_for(user, unit, units.tree))
+    inside = None if scope is None else scope.departments
     since = now - period
     async with uow:
         groups = await uow.stats.report(
-            DASHBOARD_GROUPS, period="all", since=since, until=now, now=now, department=department
+            DASHBOARD_GROUPS,
+            period="all",
+            since=since,
+            until=now,
+            now=now,
+            department=department,
+            departments=inside,
         )
         days = await uow.stats.report(
-            ("total",), period="day", since=since, until=now, now=now, department=department
+            ("total",),
+            period="day",
+            since=since,
+            until=now,
+            now=now,
+            department=department,
+            departments=inside,
         )
-        backlog_departments = await uow.stats.backlog("department", now=now, department=department)
-        backlog_channels = await uow.stats.backlog("channel", now=now, department=department)
+        backlog_departments = await uow.stats.backlog(
+            "department", now=now, department=department, departments=inside
+        )
+        backlog_channels = await uow.stats.backlog(
+            "channel", now=now, department=department, departments=inside
+        )
     first_day = city_today - timedelta(days=period.days - 1)
     label = f"{first_day.isoformat()}/{city_today.isoformat()}"
     lines = [RateLine(r.group, r.key, label, r) for r in groups if r.cases]
@@ -89,6 +119,10 @@ async def dashboard(
         by_day=by_day,
         backlog_by_department=backlog_departments,
         backlog_by_channel=backlog_channels,
+        unit=scope,
+        by_unit=[]
+        if scope is None
+        else [RateLine(r.group, r.key, label, r) for r in roll_up(groups, scope)],
     )
 
 
@@ -96,7 +130,9 @@ def dashboard_csv_rows(board: Dashboard) -> list[list[str]]:
     """The dashboard's figures as the rates API's CSV (``handlers.rates.csv_rows``: the
     whole period's total, departments and channels, then each day's total), then the backlog
     per department and channel under a header of its own."""
-    rows = csv_rows([board.total, *board.by_department, *board.by_channel, *board.by_day])
+    rows = csv_rows(
+        [board.total, *board.by_unit, *board.by_department, *board.by_channel, *board.by_day]
+    )
     rows.append(["backlog_group", "key", "backlog", "overdue"])
     for group, backlog in (
         ("department", board.backlog_by_department),

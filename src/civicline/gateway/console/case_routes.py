@@ -34,7 +34,7 @@ from civicline.gateway.console.web import (
     services_of,
 )
 from civicline.gateway.pages.board_cache import clear_board_cache
-from civicline.handlers import board, case_actions, followup, incident_review
+from civicline.handlers import board, case_actions, followup, handing, incident_review
 from civicline.handlers.canned import canned_text
 from civicline.handlers.screens import CaseScreen, case_screen
 from civicline.storage.queue import queue_deliveries
@@ -91,7 +91,16 @@ async def page(
         screen = await case_screen(number, user=who.user, uow=services.uow(), now=services.now())
     except DomainError as exc:
         return error_page(request, who, exc)
-    context = _context(request, screen) | {"error": error}
+    context = _context(request, screen) | {"error": error, "handing": None}
+    if services.taxonomy.units is not None:
+        context["handing"] = await handing.handing_view(
+            screen.case,
+            user=who.user,
+            uow=services.uow(),
+            tree=services.taxonomy.units,
+            taxonomy=services.taxonomy,
+            now=services.now(),
+        )
     return render(request, "console_case.html", context, who=who, status_code=status)
 
 
