@@ -47,10 +47,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         responses=EVERY_REQUEST,
     )
     install_error_handlers(app)
-    # The letter forms (the mailbox, the registry's page) take files: their own limit, the
-    # files' and a margin for the text.
+    # The letter forms (the mailbox, the registry's page) and the reception's take files:
+    # their own limit, the files' and a margin for the text.
     letter_bytes = settings.letter_files_max * settings.letter_file_max_bytes + 1_000_000
-    letter_forms = ("/mailbox", "/console/letters/new", "/console/letters/suggest")
+    letter_forms = (
+        *("/mailbox", "/console/letters/new", "/console/letters/suggest"),
+        *("/console/visits/new", "/console/visits/suggest"),
+    )
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

@@ -17,6 +17,7 @@ from civicline.gateway.console import (
     hotline_routes,
     letter_routes,
     queue_routes,
+    visit_routes,
 )
 from civicline.gateway.console.web import PREFIX, ConsoleHeaders, SignInNeeded, redirect
 
@@ -31,6 +32,7 @@ def install(app: FastAPI) -> None:
         dashboard_routes,
         hotline_routes,
         letter_routes,
+        visit_routes,
     ):
         app.include_router(module.router)
     app.add_middleware(ConsoleHeaders)
