@@ -331,6 +331,7 @@ class MemoryCases:
         department: str | None,
         limit: int,
         offset: int = 0,
+        unit: str | None = None,
     ) -> list[Case]:
         wanted = set(statuses)
         found = [
@@ -338,6 +339,14 @@ class MemoryCases:
             for c in self.tx.rows("cases")
             if c.status in wanted and (department is None or c.department == department)
         ]
+        if unit is not None:  # a unit's path: its subtree's departments
+            paths = {u.code: u.path for u in self.tx.rows("units")}
+            inside = {
+                d.code
+                for d in self.tx.rows("departments")
+                if d.unit is not None and paths.get(d.unit, "").startswith(unit)
+            }
+            found = [c for c in found if c.department in inside]
         found.sort(key=lambda c: (c.complete_due_at, c.id))
         return found[offset : offset + limit]
 

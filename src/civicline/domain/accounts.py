@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from civicline.domain.errors import NotAllowed
+
 
 class Role(enum.StrEnum):
     OPERATOR = "operator"
@@ -32,6 +34,11 @@ class StaffUser:
     # The unit (domain.units) the account works for: supervisors and operators see its
     # subtree; a clerk's is their department's. None: the city.
     unit: str | None = None
+    # Set when the account is loaded and its unit is not the city: the unit's path (a subtree
+    # is a prefix of paths) and the departments of that subtree. A supervisor, operator or
+    # admin of a county then sees and handles that subtree only.
+    scope: str | None = None
+    reach: frozenset[str] | None = None
 
     @property
     def in_the_centre(self) -> bool:
@@ -47,12 +54,34 @@ class StaffUser:
 
     @property
     def sees_all_departments(self) -> bool:
-        return self.in_the_centre
+        """The city's hotline centre: every unit's cases."""
+        return self.in_the_centre and self.scope is None
+
+    @property
+    def unit_bound(self) -> bool:
+        """A supervisor, operator or admin of a unit below the city: its subtree only."""
+        return self.in_the_centre and self.scope is not None
 
     def may_handle(self, department: str | None) -> bool:
-        return self.sees_all_departments or (
-            department is not None and department == self.department
-        )
+        if self.sees_all_departments:
+            return True
+        if department is None:
+            return False
+        if department == self.department:
+            return True
+        return self.unit_bound and self.reach is not None and department in self.reach
+
+    def narrowed(self, department: str | None) -> tuple[str | None, str | None]:
+        """(department, unit path) a list the user asks for is limited to: a clerk's own
+        department; a unit-bound user's subtree (and the department asked for, when it lies
+        in it); everything for the city's centre. NotAllowed for a department out of reach."""
+        if self.sees_all_departments:
+            return department, None
+        if department is not None and not self.may_handle(department):
+            raise NotAllowed(f"{self.username} may not see department {department}")
+        if self.unit_bound:
+            return department, self.scope
+        return self.department, None
 
     @property
     def sees_contact_details(self) -> bool:

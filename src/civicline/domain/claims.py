@@ -111,6 +111,7 @@ class QueueFilter:
 
     kind: QueueKind = QueueKind.REPLY
     department: str | None = None
+    unit: str | None = None  # a unit's path: the cases of its subtree's departments only
     channel: str | None = None
     category: str | None = None
     urgent: bool = False

@@ -137,8 +137,8 @@ async def take_next(
     ttl: timedelta = CLAIM_TTL,
 ) -> str | None:
     """Claim the first case of the queue page nobody else holds; its number, or None."""
-    if not user.sees_all_departments:
-        query = _own_department(query, user)
+    department, unit = user.narrowed(query.department)
+    query = replace(query, department=department, unit=unit)
     async with uow:
         page = await uow.queue_view.page(query, now=now)
         claims = await uow.claims.of_cases(c.id for c in page.cases if c.id is not None)
@@ -152,12 +152,6 @@ async def take_next(
                 await uow.commit()
                 return case.number
         return None
-
-
-def _own_department(query: QueueFilter, user: StaffUser) -> QueueFilter:
-    if query.department not in (None, user.department):
-        raise NotAllowed(f"{user.username} sees the {user.department} department only")
-    return replace(query, department=user.department)
 
 
 @dataclass(frozen=True, slots=True)

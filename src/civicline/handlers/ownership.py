@@ -18,7 +18,7 @@ from civicline.domain.cases import CaseEvent, EventKind
 from civicline.domain.errors import InvalidInput, NotAllowed
 from civicline.domain.ownership import BacklogEntry, CaseOwner
 from civicline.handlers.access import check_access
-from civicline.handlers.supervision import may_supervise, own_department
+from civicline.handlers.supervision import may_supervise
 from civicline.storage.base import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -111,11 +111,12 @@ async def backlog(
     """Cases open for at least ``min_age_days`` calendar days, oldest first."""
     if not 0 <= min_age_days <= MAX_BACKLOG_DAYS:
         raise InvalidInput(f"min_age_days is from 0 to {MAX_BACKLOG_DAYS}")
-    department = own_department(user, department)
+    department, unit = user.narrowed(department)
     async with uow:
         return await uow.ownership.backlog(
             opened_before=now - timedelta(days=min_age_days),
             department=department,
             limit=limit,
             offset=offset,
+            unit=unit,
         )

@@ -77,11 +77,8 @@ def scoped(query: QueueFilter, user: StaffUser) -> QueueFilter:
     """The query as the user may run it: clerks see their own department's reply queue."""
     if query.kind == QueueKind.TRIAGE and not user.may_triage:
         raise NotAllowed(f"{user.username} may not see the triage queue")
-    if user.sees_all_departments:
-        return query
-    if query.department not in (None, user.department):
-        raise NotAllowed(f"{user.username} sees the {user.department} department only")
-    return replace(query, department=user.department)
+    department, unit = user.narrowed(query.department)  # a clerk's own; a county's subtree
+    return replace(query, department=department, unit=unit)
 
 
 async def queue_screen(

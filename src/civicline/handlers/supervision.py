@@ -305,10 +305,10 @@ async def listing(
     offset: int = 0,
 ) -> list[SupervisionOrder]:
     """Orders by deadline; department staff see their own department's only."""
-    department = own_department(user, department)
+    department, unit = user.narrowed(department)
     async with uow:
         return await uow.supervision.listing(
-            status=status, department=department, now=now, limit=limit, offset=offset
+            status=status, department=department, now=now, limit=limit, offset=offset, unit=unit
         )
 
 
@@ -328,16 +328,7 @@ async def report(
         rows = await uow.supervision.report(since=since, until=until, now=now)
     if user.sees_all_departments:
         return rows
-    return [r for r in rows if r.department == user.department]
-
-
-def own_department(user: StaffUser, department: str | None) -> str | None:
-    """The department a listing may show: any for supervisors, the user's own for staff."""
-    if user.sees_all_departments:
-        return department
-    if department not in (None, user.department):
-        raise NotAllowed(f"{user.username} sees the {user.department} department only")
-    return user.department
+    return [r for r in rows if user.may_handle(r.department)]
 
 
 async def remind(

@@ -8,15 +8,34 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicline.domain.accounts import Role, StaffUser
+from civicline.domain.accounts import CENTRE, Role, StaffUser
 from civicline.domain.claims import ConsoleSession, LockoutPolicy, LoginFailures
 from civicline.storage.rows import columns_of, from_row, row_of
-from civicline.storage.tables import ConsoleSessionRow, LoginFailureRow, StaffUserRow, UTCDateTime
+from civicline.storage.tables import (
+    ConsoleSessionRow,
+    LoginFailureRow,
+    StaffUserRow,
+    UnitRow,
+    UTCDateTime,
+)
+from civicline.storage.units import subtree_departments
 from civicline.storage.upsert import insert
 
 
 def _staff(row: StaffUserRow) -> StaffUser:
     return from_row(StaffUser, row, role=Role(row.role))
+
+
+async def _scoped(session: AsyncSession, user: StaffUser) -> StaffUser:
+    """The user with the scope of their unit, when it is not the city (the root)."""
+    if user.unit is None or user.role not in CENTRE:
+        return user
+    unit = await session.get(UnitRow, user.unit)
+    if unit is None or unit.parent is None:
+        return user
+    user.scope = unit.path
+    user.reach = frozenset(await session.scalars(subtree_departments(unit.path)))
+    return user
 
 
 class SqlStaff:
@@ -34,11 +53,11 @@ class SqlStaff:
         row = await self.session.scalar(
             select(StaffUserRow).where(StaffUserRow.username == username)
         )
-        return None if row is None else _staff(row)
+        return None if row is None else await _scoped(self.session, _staff(row))
 
     async def get(self, user_id: int) -> StaffUser:
         row = await row_of(self.session, StaffUserRow, user_id, "staff user")
-        return _staff(row)
+        return await _scoped(self.session, _staff(row))
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count(StaffUserRow.id))) or 0)

@@ -120,6 +120,7 @@ class CaseRepository(Protocol):
         department: str | None,
         limit: int,
         offset: int = 0,
+        unit: str | None = None,
     ) -> list[Case]:
         """Cases in the given states, earliest completion deadline first."""
         ...
@@ -242,6 +243,7 @@ class SupervisionRepository(Protocol):
         now: datetime,
         limit: int,
         offset: int = 0,
+        unit: str | None = None,
     ) -> list[SupervisionOrder]: ...
     async def reminder_candidates(
         self, *, now: datetime, within: timedelta, every: timedelta, limit: int
@@ -267,6 +269,7 @@ class OwnershipRepository(Protocol):
         department: str | None,
         limit: int,
         offset: int = 0,
+        unit: str | None = None,
     ) -> list[BacklogEntry]: ...
 
 

@@ -16,6 +16,7 @@ from civicline.storage.board import copied, follow_case
 from civicline.storage.case_numbers import next_numbers
 from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import CaseEventRow, CaseRow
+from civicline.storage.units import subtree_departments
 
 
 def case_from_row(row: CaseRow, events: Sequence[CaseEventRow] = ()) -> Case:
@@ -170,10 +171,13 @@ class SqlCases:
         department: str | None,
         limit: int,
         offset: int = 0,
+        unit: str | None = None,
     ) -> list[Case]:
         stmt = select(CaseRow).where(CaseRow.status.in_([str(s) for s in statuses]))
         if department is not None:
             stmt = stmt.where(CaseRow.department == department)
+        if unit is not None:  # a unit's path: its subtree's departments
+            stmt = stmt.where(CaseRow.department.in_(subtree_departments(unit)))
         stmt = stmt.order_by(CaseRow.complete_due_at, CaseRow.id).limit(limit).offset(offset)
         return [case_from_row(r) for r in await self.session.scalars(stmt)]
 

@@ -19,6 +19,7 @@ from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case
 from civicline.domain.claims import QueueFilter, QueueKind
 from civicline.storage.cases import case_from_row
 from civicline.storage.tables import CaseRow
+from civicline.storage.units import subtree_departments
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class SqlQueueView:
         where: list[Any] = [CaseRow.status.in_(sorted(str(s) for s in statuses))]
         if query.department is not None:
             where.append(CaseRow.department == query.department)
+        if query.unit is not None:
+            where.append(CaseRow.department.in_(subtree_departments(query.unit)))
         if query.channel:
             where.append(CaseRow.channel == query.channel)
         if query.category:

@@ -16,6 +16,7 @@ from civicline.domain.supervision import OrderStatus, SupervisionCounts, Supervi
 from civicline.storage.cases import case_from_row
 from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import CaseOwnerRow, CaseRow, SupervisionOrderRow
+from civicline.storage.units import subtree_departments
 
 OrderFilter = Literal["open", "answered", "closed", "overdue"]
 
@@ -77,6 +78,7 @@ class SqlSupervision:
         now: datetime,
         limit: int,
         offset: int = 0,
+        unit: str | None = None,
     ) -> list[SupervisionOrder]:
         """Orders by deadline, earliest first; ``overdue`` means open and past the deadline."""
         stmt = _with_case()
@@ -86,6 +88,8 @@ class SqlSupervision:
             stmt = stmt.where(_O.status == status)
         if department is not None:
             stmt = stmt.where(CaseRow.department == department)
+        if unit is not None:  # a unit's path: its subtree's departments
+            stmt = stmt.where(CaseRow.department.in_(subtree_departments(unit)))
         stmt = stmt.order_by(_O.due_at, _O.id).limit(limit).offset(offset)
         return [_order(*r) for r in await self.session.execute(stmt)]
 
@@ -180,6 +184,7 @@ class SqlOwnership:
         department: str | None,
         limit: int,
         offset: int = 0,
+        unit: str | None = None,
     ) -> list[BacklogEntry]:
         """Open cases filed at or before ``opened_before``, oldest first, with their leader
         and their count of orders waiting for a response."""
@@ -196,6 +201,8 @@ class SqlOwnership:
         )
         if department is not None:
             stmt = stmt.where(CaseRow.department == department)
+        if unit is not None:  # a unit's path: its subtree's departments
+            stmt = stmt.where(CaseRow.department.in_(subtree_departments(unit)))
         stmt = stmt.order_by(CaseRow.created_at, CaseRow.id).limit(limit).offset(offset)
         entries = []
         for row, leader, count in await self.session.execute(stmt):

@@ -4,12 +4,22 @@ removed, since departments, staff and cases may name it."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.units import Level, Unit, UnitTree
-from civicline.storage.tables import UnitRow
+from civicline.storage.tables import DepartmentRow, UnitRow
 from civicline.storage.upsert import insert
+
+
+def subtree_departments(path: str) -> Select[str]:
+    """The codes of the departments of the units whose path starts with ``path`` (a unit's
+    subtree): ``department IN (this)`` scopes a query of cases to the subtree."""
+    return (
+        select(DepartmentRow.code)
+        .join(UnitRow, DepartmentRow.unit == UnitRow.code)
+        .where(UnitRow.path.like(f"{path}%"))
+    )
 
 
 class SqlUnits:

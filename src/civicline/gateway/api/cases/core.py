@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -192,16 +192,13 @@ async def reply_queue(
     offset: Offset = 0,
 ) -> list[CaseSummary]:
     """The reply queue (or the triage queue), earliest deadline first."""
-    if not user.sees_all_departments:
-        if department not in (None, user.department):
-            raise HTTPException(403, "staff see their own department's cases only")
-        department = user.department
-    statuses = status or (AWAITING_REPLY if queue == "reply" else AWAITING_TRIAGE)
     if department is not None:
         services.taxonomy.department(department)
+    department, unit = user.narrowed(department)  # 403 for a department out of reach
+    statuses = status or (AWAITING_REPLY if queue == "reply" else AWAITING_TRIAGE)
     async with services.uow() as uow:
         cases = await uow.cases.queue(
-            statuses=statuses, department=department, limit=limit, offset=offset
+            statuses=statuses, department=department, limit=limit, offset=offset, unit=unit
         )
     summaries = [CaseSummary.of(c) for c in cases]
     if not user.sees_contact_details:
