@@ -7,7 +7,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from civicline.domain.errors import InvalidInput, NotFound
-from civicline.domain.units import OFFICE, Level, Unit, UnitTree, department_code, office_name
+from civicline.domain.units import (
+    OFFICE,
+    Level,
+    Unit,
+    UnitTree,
+    department_code,
+    office_name,
+    split_department_code,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,29 @@ class Taxonomy:
         category or the sub-category ``city_level``)."""
         sub = self.subcategory(category, subcategory)
         return (sub is not None and sub.city_level) or self.category(category).city_level
+
+    def routed(self, category: str, subcategory: str | None, place: str | None) -> str:
+        """Where a matter goes by its kind and its place (routing by matter x place): the
+        department of the matter's kind (``department_for``) in the nearest unit of the place's
+        chain that has one (township -> county -> city); the city's own department when there
+        is no place, no units tree, an unknown place, or the matter is ``city_level``."""
+        department = self.department_for(category, subcategory)
+        tree = self.units
+        if (
+            place is None
+            or tree is None
+            or tree.get(place) is None
+            or self.is_city_level(category, subcategory)
+        ):
+            return department
+        _, kind = split_department_code(department)
+        for unit in tree.chain(place):
+            if unit.code == tree.root:
+                break
+            code = department_code(unit.code, kind)
+            if code in self.departments:
+                return code
+        return department
 
     def unit_of(self, department: str) -> str | None:
         """The unit a department belongs to (the city's for the city's own departments); None

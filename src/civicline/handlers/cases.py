@@ -66,6 +66,7 @@ class Confirmed:
     department: str | None = None
     urgent: bool | None = None
     by: str = "citizen"
+    unit: str | None = None  # where it happened, as a unit code (a hotline operator's choice)
 
     def settled(self, taxonomy: Taxonomy) -> dict[str, object]:
         """What was settled, for the case history (unknown codes are left out)."""
@@ -87,6 +88,24 @@ async def read_complaint(text: str, *, nlu: Classifier) -> Reading:
         flags=assess(text),
         entities=extract_entities(text),
     )
+
+
+def place_unit(text: str, confirmed: Confirmed, taxonomy: Taxonomy) -> str | None:
+    """The unit a complaint's place lies in: the one the operator chose, else the one the
+    confirmed place or the text names (``UnitTree.named_in``), else the one nearest the
+    location the citizen shared; None without a units tree or when nothing tells."""
+    tree = taxonomy.units
+    if tree is None:
+        return None
+    if confirmed.unit is not None and tree.get(confirmed.unit) is not None:
+        return confirmed.unit
+    named = (confirmed.place and tree.named_in(confirmed.place)) or tree.named_in(text)
+    if named:
+        return named.code
+    if confirmed.location is not None:
+        near = tree.nearest(*confirmed.location)
+        return None if near is None else near.code
+    return None
 
 
 class Filing(Protocol):
@@ -163,8 +182,9 @@ def new_case(
     category = taxonomy.category(chosen or (classification.intent if placed else "other"))
     subcategory = _subcategory(category.code, classification, message.text, taxonomy)
     subcategory = subcategory if placed else None
+    unit = place_unit(message.text, confirmed, taxonomy)
     department = str(
-        settled.get("department", taxonomy.department_for(category.code, _code(subcategory)))
+        settled.get("department", taxonomy.routed(category.code, _code(subcategory), unit))
     )
     urgent = flags.urgent if confirmed.urgent is None else confirmed.urgent
     local_now = now.astimezone(routing.city_timezone)
@@ -196,6 +216,7 @@ def new_case(
         location=confirmed.location,
         subcategory=subcategory.code if subcategory else None,
         district=district_of(confirmed.place or message.text),
+        unit=unit,
     )
     case.record(
         CaseEvent(
@@ -233,6 +254,11 @@ def new_case(
         reason = "routed by category" if "department" not in settled else f"set by {confirmed.by}"
         if "department" not in settled and subcategory and subcategory.department:
             reason = "routed by sub-category"
+        if "department" not in settled and taxonomy.unit_of(department) not in (
+            None,
+            taxonomy.units and taxonomy.units.root,
+        ):
+            reason = f"{reason} and place"
         case.assign(department, actor=SYSTEM, at=now, reason=reason)
     return case
 
