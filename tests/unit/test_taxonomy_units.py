@@ -86,3 +86,16 @@ def test_city_level_must_be_a_flag() -> None:
     category = {**BASE_TRANSPORT, "city_level": "yes"}
     with pytest.raises(InvalidInput, match="true or false"):
         Taxonomy.from_dict({**BASE, "categories": {"transport": category}})
+
+
+def test_routed_by_matter_and_place(taxonomy: Taxonomy) -> None:
+    wages = "labour_social_security"
+    assert taxonomy.routed(wages, None, "341881003") == "341881.human_resources"  # township
+    assert taxonomy.routed(wages, None, "341881102201") == "341881.human_resources"  # village
+    assert taxonomy.routed(wages, None, "341802") == "341802.human_resources"  # county
+    assert taxonomy.routed(wages, None, None) == "human_resources"  # no place
+    assert taxonomy.routed(wages, None, "341800") == "human_resources"  # the city itself
+    assert taxonomy.routed(wages, None, "999999") == "human_resources"  # unknown place
+    assert taxonomy.routed("discipline", None, "341881003") == "discipline_commission"
+    # a kind no county has stays with the city (the hotline centre takes "other")
+    assert taxonomy.routed("other", None, "341881003") == taxonomy.department_for("other")

@@ -13,7 +13,6 @@ department's code the taxonomy routes a matter to; a township's or village's one
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -132,42 +131,6 @@ class UnitTree:
         top, unit = self.units.get(ancestor), self.units.get(code)
         return top is not None and unit is not None and top.contains(unit)
 
-    def named_in(self, text: str) -> Unit | None:
-        """The unit a text names (its Chinese or English name or an alias of two characters
-        or more), the deepest when it names several that lie one in another ("宁国市河沥溪街道"
-        -> 河沥溪街道), the one whose ancestors it names too when names repeat, and the
-        longest name then; None when it names none. The city itself counts only when nothing
-        below it is named."""
-        folded = text.casefold()
-        found: dict[str, int] = {}
-        for unit in self.units.values():
-            for name in (unit.name_zh, unit.name_en, *unit.aliases):
-                if len(name) >= 2 and name.casefold() in folded:
-                    found[unit.code] = max(found.get(unit.code, 0), len(name))
-        if not found:
-            return None
-
-        def rank(code: str) -> tuple[int, int, int]:
-            unit = self.units[code]
-            named_above = sum(1 for u in self.chain(code)[1:] if u.code in found)
-            return (named_above, unit.level.depth, found[code])
-
-        return self.units[max(found, key=rank)]
-
-    def nearest(self, latitude: float, longitude: float, *, within_km: float = 50.0) -> Unit | None:
-        """The unit below the city with coordinates nearest to a point (a county's seat, a
-        township's centre), the deepest at equal distance; None when none lies within
-        ``within_km``."""
-        best: tuple[float, int, Unit] | None = None
-        for unit in self.units.values():
-            if unit.latitude is None or unit.longitude is None or unit.parent is None:
-                continue
-            km = _km(latitude, longitude, unit.latitude, unit.longitude)
-            key = (km, -unit.level.depth)
-            if km <= within_km and (best is None or key < best[:2]):
-                best = (km, -unit.level.depth, unit)
-        return None if best is None else best[2]
-
     def county_of(self, code: str) -> Unit | None:
         """The county-level unit ``code`` lies in (itself when it is one); None for the city."""
         return next((u for u in self.chain(code) if u.level == Level.COUNTY), None)
@@ -218,11 +181,3 @@ def _unit(raw: Mapping[str, Any], level: Level, parent: str | None, parent_path:
         latitude=None if lat is None else float(lat),
         longitude=None if lon is None else float(lon),
     )
-
-
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(a))
