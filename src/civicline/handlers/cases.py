@@ -18,7 +18,7 @@ from civicline.handlers.incidents import join_incident, sign
 from civicline.nlu.base import Classification, Classifier, Entity
 from civicline.nlu.entities import district_of, extract_entities
 from civicline.nlu.masking import mask
-from civicline.nlu.places import nearest_unit, unit_of
+from civicline.nlu.places import nearest_unit, places_in, unit_of
 from civicline.nlu.urgency import Flags, assess
 from civicline.storage.base import UnitOfWork
 
@@ -92,22 +92,31 @@ async def read_complaint(text: str, *, nlu: Classifier) -> Reading:
 
 
 def place_unit(text: str, confirmed: Confirmed, taxonomy: Taxonomy) -> str | None:
-    """The unit a complaint's place lies in: the one the operator chose, else the one the
-    confirmed place or the text names (``nlu.places.unit_of``), else the one nearest the
-    location the citizen shared; None without a units tree or when nothing tells."""
+    """The unit a complaint's place lies in: the one the operator chose, else the unit the
+    confirmed place or the text names outright (a county, township or village, by
+    ``nlu.places.unit_of``; a road or compound alone does not move a case, as the same road
+    names recur across counties), else the one nearest the location the citizen shared; None
+    without a units tree or when nothing tells."""
     tree = taxonomy.units
     if tree is None:
         return None
     if confirmed.unit is not None and tree.get(confirmed.unit) is not None:
         return confirmed.unit
     for words in (confirmed.place, text):
-        named = unit_of(words) if words else None
+        named = unit_of(words) if words and _names_a_unit(words) else None
         if named is not None and tree.get(named) is not None:
             return named
     if confirmed.location is not None:
         near = nearest_unit(*confirmed.location, tree=tree)
         return None if near is None else near.unit
     return None
+
+
+_ADMINISTRATIVE = frozenset({"district", "township", "village"})
+
+
+def _names_a_unit(text: str) -> bool:
+    return any(p.kind in _ADMINISTRATIVE for p in places_in(text))
 
 
 class Filing(Protocol):
