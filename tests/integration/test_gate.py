@@ -155,6 +155,8 @@ async def test_a_sub_category_routes_to_its_own_department(
     async with uow() as u:
         case = await u.cases.by_number(handled.case_number or "", with_history=True)
     assert (case.category, case.subcategory) == ("urban_rural_construction", "street_vending")
-    assert case.department == "city_management" and "市城市管理局" in reply.text
-    assigned = [e for e in case.events if e.reason == "routed by sub-category"]
+    # the sub-category's kind (城管) in the county the place lies in (广德市桃州镇)
+    assert case.department == "341882.city_management" and "广德市城管局" in reply.text
+    assert case.unit == "341882100"
+    assigned = [e for e in case.events if e.reason == "routed by sub-category and place"]
     assert assigned
