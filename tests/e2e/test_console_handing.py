@@ -3,36 +3,15 @@ and the dashboard's drill-down city → county → township, over HTTP."""
 
 from __future__ import annotations
 
-from civicline.domain.accounts import Role
-from civicline.gateway.users import create_user
 from tests.support.console import console, file_complaint, post_form
-from tests.support.gateway import PASSWORD, Gateway
+from tests.support.gateway import Gateway
+from tests.support.units import COUNTY, TOWNSHIP, unit_accounts
 
 STREETLIGHT = "幸福路88号小区门口的路灯坏了一个星期了，晚上一片漆黑，老人出门很危险"
-COUNTY, TOWNSHIP = "341881", "341881003"
-
-
-async def _accounts(gateway: Gateway) -> None:
-    services = gateway.services
-    for name, role, department, unit in [
-        ("ningguo", Role.STAFF, f"{COUNTY}.housing_construction", None),
-        ("helixi", Role.STAFF, f"{TOWNSHIP}.office", None),
-        ("ningguo_lead", Role.SUPERVISOR, None, COUNTY),
-    ]:
-        await create_user(
-            services.uow(),
-            services.taxonomy,
-            name,
-            PASSWORD,
-            role,
-            department,
-            now=services.now(),
-            unit=unit,
-        )
 
 
 async def test_hand_down_twice_report_up_and_drill_down(gateway: Gateway) -> None:
-    await _accounts(gateway)
+    await unit_accounts(gateway)
     number = await file_complaint(gateway, STREETLIGHT)
     page = f"/console/cases/{number}"
     boss = await console(gateway, "boss")

@@ -11,33 +11,11 @@ from typing import Any
 
 import httpx
 
-from civicline.domain.accounts import Role
-from civicline.gateway.users import create_user
-from tests.support.gateway import PASSWORD, Gateway
+from tests.support.gateway import Gateway
 from tests.support.polling import eventually
+from tests.support.units import COUNTY, OTHER_COUNTY, TOWNSHIP, unit_accounts
 
-COUNTY, TOWNSHIP, OTHER_COUNTY = "341881", "341881003", "341802"
 LAMP = "幸福路88号小区门口的路灯坏了一个星期了，晚上一片漆黑，老人出门很危险"
-
-
-async def _accounts(gateway: Gateway) -> None:
-    services = gateway.services
-    for name, role, department, unit in [
-        ("ningguo", Role.STAFF, f"{COUNTY}.housing_construction", None),
-        ("helixi", Role.STAFF, f"{TOWNSHIP}.office", None),
-        ("xuanzhou", Role.STAFF, f"{OTHER_COUNTY}.housing_construction", None),
-        ("ningguo_lead", Role.SUPERVISOR, None, COUNTY),
-    ]:
-        await create_user(
-            services.uow(),
-            services.taxonomy,
-            name,
-            PASSWORD,
-            role,
-            department,
-            now=services.now(),
-            unit=unit,
-        )
 
 
 async def _file(gateway: Gateway) -> tuple[httpx.AsyncClient, str]:
@@ -70,7 +48,7 @@ async def _unit_rows(staff: httpx.AsyncClient, unit: str | None) -> dict[str | N
 
 
 async def test_city_to_county_to_township_answered_and_counted_once(gateway: Gateway) -> None:
-    await _accounts(gateway)
+    await unit_accounts(gateway)
     citizen, number = await _file(gateway)
     boss = await gateway.staff("boss")
     ningguo = await gateway.staff("ningguo")

@@ -10,29 +10,25 @@ from datetime import date
 import pytest
 
 from civicline.domain.accounts import Role, StaffUser
-from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import NotAllowed
-from civicline.domain.messages import Channel, Language
 from civicline.domain.taxonomy import Department
-from civicline.domain.units import UnitTree
 from civicline.handlers.rates import RateLine, rates_report
 from civicline.handlers.unit_rates import Units
 from tests.support.factories import DEPARTMENTS, T0
 from tests.support.places import SqlUnitOfWorkFactory
-from tests.support.rates_cases import BY_DEPARTMENT, CITY, HOUSING, NOW, TOTAL, TRANSPORT, november
-
-TREE = UnitTree.from_dict(
-    {
-        "city": {"code": "341800", "zh": "宣城市"},
-        "units": [
-            {"code": "341802", "zh": "宣州区", "level": "county", "parent": "341800"},
-            {"code": "341881", "zh": "宁国市", "level": "county", "parent": "341800"},
-            {"code": "341881001", "zh": "河沥溪街道", "level": "township", "parent": "341881"},
-            {"code": "341802001", "zh": "鳌峰街道", "level": "township", "parent": "341802"},
-        ],
-    }
+from tests.support.rates_cases import (
+    BY_DEPARTMENT,
+    CITY,
+    HOUSING,
+    NOW,
+    TOTAL,
+    TRANSPORT,
+    store_november,
 )
-COUNTY_HOUSING, TOWNSHIP = "341881.housing_construction", "341881001.office"
+from tests.support.units import SMALL_TREE
+
+TREE = SMALL_TREE
+COUNTY_HOUSING, TOWNSHIP = "341881.housing_construction", "341881003.office"
 HELD_BY = {HOUSING: COUNTY_HOUSING, TRANSPORT: TOWNSHIP}
 UNIT_DEPARTMENTS = [
     Department(COUNTY_HOUSING, "宁国市住建局", "Ningguo Housing"),
@@ -54,20 +50,8 @@ def _sum(*rows: tuple[int, ...]) -> tuple[int, ...]:
 async def uow(uow_factory: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
     async with uow_factory() as u:
         await u.departments.sync([*DEPARTMENTS, *UNIT_DEPARTMENTS])
-        citizens: dict[int, int] = {}
-        for citizen, case in november():
-            if citizen not in citizens:
-                found = await u.citizens.get_or_create(
-                    ContactHandle(Channel.WEBCHAT, f"addr-{citizen}"),
-                    at=case.created_at,
-                    language=Language.ZH,
-                )
-                assert found.id is not None
-                citizens[citizen] = found.id
-            case.citizen_id = citizens[citizen]
-            case.department = HELD_BY.get(case.department or "", case.department)
-            await u.cases.add(case)
         await u.commit()
+    await store_november(uow_factory(), HELD_BY)
     return uow_factory
 
 
@@ -105,13 +89,13 @@ async def test_every_level_counts_each_case_once_in_the_unit_holding_it(
     assert _lines(ningguo, "total") == {None: county}
     assert _lines(ningguo, "unit") == {
         "341881": BY_DEPARTMENT[HOUSING],
-        "341881001": BY_DEPARTMENT[TRANSPORT],
+        "341881003": BY_DEPARTMENT[TRANSPORT],
     }
     assert set(_lines(ningguo, "department")) == {COUNTY_HOUSING, TOWNSHIP}
 
-    township = await _report(uow, BOSS, "341881001")
+    township = await _report(uow, BOSS, "341881003")
     assert _lines(township, "total") == {None: BY_DEPARTMENT[TRANSPORT]}
-    assert _lines(township, "unit") == {"341881001": BY_DEPARTMENT[TRANSPORT]}
+    assert _lines(township, "unit") == {"341881003": BY_DEPARTMENT[TRANSPORT]}
 
     assert await _report(uow, BOSS, "341802") == []  # another county: nothing of it
 
@@ -120,9 +104,9 @@ async def test_a_county_supervisor_reads_their_subtree_only(uow: SqlUnitOfWorkFa
     own = await _report(uow, NINGGUO_LEAD, None)  # their unit by default
     assert _lines(own, "unit") == {
         "341881": BY_DEPARTMENT[HOUSING],
-        "341881001": BY_DEPARTMENT[TRANSPORT],
+        "341881003": BY_DEPARTMENT[TRANSPORT],
     }
-    assert _lines(await _report(uow, NINGGUO_LEAD, "341881001"), "total") == {
+    assert _lines(await _report(uow, NINGGUO_LEAD, "341881003"), "total") == {
         None: BY_DEPARTMENT[TRANSPORT]
     }
     for elsewhere in ("341802", "341800"):

@@ -7,6 +7,7 @@ lines, not by running the code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -131,8 +132,9 @@ def november() -> list[tuple[int, Case]]:
     return cases
 
 
-async def store_november(uow: UnitOfWork) -> None:
-    """Store the cases, each citizen under their own web chat handle."""
+async def store_november(uow: UnitOfWork, held_by: Mapping[str, str] | None = None) -> None:
+    """Store the cases, each citizen under their own web chat handle; ``held_by`` moves the
+    cases of a department to another (a unit's)."""
     async with uow:
         citizens: dict[int, int] = {}
         for citizen, case in november():
@@ -145,6 +147,7 @@ async def store_november(uow: UnitOfWork) -> None:
                 assert found.id is not None
                 citizens[citizen] = found.id
             case.citizen_id = citizens[citizen]
+            case.department = (held_by or {}).get(case.department or "", case.department)
             await uow.cases.add(case)
         await uow.commit()
 

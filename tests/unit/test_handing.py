@@ -24,29 +24,18 @@ from civicline.domain.handing import (
     transfer,
     unit_of_department,
 )
-from civicline.domain.units import UnitTree
 from tests.support.factories import case as make_case
+from tests.support.units import SMALL_TREE
 
-TREE = UnitTree.from_dict(
-    {
-        "city": {"code": "341800", "zh": "宣城市"},
-        "units": [
-            {"code": "341802", "zh": "宣州区", "level": "county", "parent": "341800"},
-            {"code": "341881", "zh": "宁国市", "level": "county", "parent": "341800"},
-            {"code": "341802001", "zh": "鳌峰街道", "level": "township", "parent": "341802"},
-            {"code": "341881001", "zh": "河沥溪街道", "level": "township", "parent": "341881"},
-            {"code": "341881002", "zh": "西津街道", "level": "township", "parent": "341881"},
-        ],
-    }
-)
+TREE = SMALL_TREE
 DEPARTMENTS = {
     "human_resources",
     "housing_construction",
     "341881.human_resources",
     "341802.human_resources",
+    "341881003.office",
     "341881001.office",
-    "341881002.office",
-    "341802001.office",
+    "341802003.office",
     "341802.office",
     "power_supply",
 }
@@ -99,17 +88,17 @@ def test_the_city_hands_down_to_a_county_department_then_the_county_to_a_townshi
     assert case.status == CaseStatus.FORWARDED
 
     later = MONDAY + timedelta(days=1)
-    second = hand_down(case, chain, "341881001", handover(later, "staff:ningguo"))
+    second = hand_down(case, chain, "341881003", handover(later, "staff:ningguo"))
     chain = saved(second, chain, 3)
     township = chain[-1]
-    assert township.department == "341881001.office" and township.parent_id == county.id
+    assert township.department == "341881003.office" and township.parent_id == county.id
     assert [a.state for a in chain] == ["handed_down", "handed_down", "holding"]
     assert township.due_at < county.due_at < root.due_at
     assert holding(chain) is township
     assert case.number == "261130-00001"  # one number however often it is handed down
     moves = [e for e in case.events if e.kind == EventKind.TRANSITION]
     assert [e.data["handing"] for e in moves] == ["down", "down"]
-    assert [e.data["unit"] for e in moves] == ["341881", "341881001"]
+    assert [e.data["unit"] for e in moves] == ["341881", "341881003"]
     assert moves[1].data["from_department"] == "341881.human_resources"
     assert moves[1].reason == "交办 河沥溪街道" and moves[1].actor == "staff:ningguo"
 
@@ -119,7 +108,7 @@ def test_a_hand_down_goes_only_below_the_holder() -> None:
     chain = saved(hand_down(case, [], "341881", handover()), [], 1)
     before = list(chain)
     for target, problem in [
-        ("341802001", "not below"),  # another county's township
+        ("341802003", "not below"),  # another county's township
         ("341881", "not below"),  # itself
         ("341800", "not below"),  # its parent
         ("999999", "not in the tree"),
@@ -175,7 +164,7 @@ def test_a_hand_down_with_an_explicit_deadline_after_the_parent_s_is_refused() -
 def test_a_township_reports_up_to_the_county_that_handed_it_down() -> None:
     case = city_case()
     chain = saved(hand_down(case, [], "341881", handover()), [], 1)
-    chain = saved(hand_down(case, chain, "341881001", handover()), chain, 3)
+    chain = saved(hand_down(case, chain, "341881003", handover()), chain, 3)
     with pytest.raises(InvalidInput, match="needs a reason"):
         report_up(case, chain, handover(), reason="  ")
     move = report_up(
@@ -192,7 +181,7 @@ def test_a_township_reports_up_to_the_county_that_handed_it_down() -> None:
 
 def test_a_case_routed_straight_to_a_township_reports_up_to_its_parent_unit() -> None:
     case = city_case()
-    case.department = "341881001.office"
+    case.department = "341881003.office"
     move = report_up(case, [], handover(), reason="需要市级协调")
     chain = saved(move, [], 1)
     above, mine = chain
@@ -207,17 +196,17 @@ def test_a_case_routed_straight_to_a_township_reports_up_to_its_parent_unit() ->
 def test_a_transfer_goes_to_a_sibling_or_an_outside_body_and_keeps_the_deadline() -> None:
     case = city_case()
     chain = saved(hand_down(case, [], "341881", handover()), [], 1)
-    chain = saved(hand_down(case, chain, "341881001", handover()), chain, 3)
+    chain = saved(hand_down(case, chain, "341881003", handover()), chain, 3)
     township = chain[-1]
     with pytest.raises(InvalidInput, match="not a sibling"):
-        transfer(case, chain, handover(), reason="不属本街道", unit="341802001")
+        transfer(case, chain, handover(), reason="不属本街道", unit="341802003")
     with pytest.raises(InvalidInput, match="either a unit or a department"):
         transfer(case, chain, handover(), reason="不属本街道")
-    move = transfer(case, chain, handover(), reason="事发地在西津街道", unit="341881002")
+    move = transfer(case, chain, handover(), reason="事发地在西津街道", unit="341881001")
     chain = saved(move, chain, 4)
     across = chain[-1]
     assert township.state == AssignmentState.TRANSFERRED
-    assert (across.unit, across.department) == ("341881002", "341881002.office")
+    assert (across.unit, across.department) == ("341881001", "341881001.office")
     assert across.due_at == township.due_at and across.parent_id == township.parent_id
     assert case.events[-1].data["handing"] == "across"
     outside = transfer(
@@ -249,5 +238,5 @@ def test_late_is_past_the_own_deadline_unanswered_or_answered_after_it() -> None
     assert a.late(MONDAY + timedelta(days=9))
     a.finish(AssignmentState.HOLDING, MONDAY)  # reported back up to it
     assert a.finished_at is None
-    assert unit_of_department("341881001.office", TREE).code == "341881001"
+    assert unit_of_department("341881003.office", TREE).code == "341881003"
     assert unit_of_department("human_resources", TREE).code == "341800"

@@ -185,6 +185,31 @@ def _root(case: Case, unit: Unit, h: Handover) -> Assignment:
     )
 
 
+def _next(
+    mine: Assignment,
+    unit: Unit,
+    department: str,
+    due: datetime,
+    handing: Handing,
+    reason: str,
+    h: Handover,
+) -> Assignment:
+    """The assignment a move gives ``unit``: under ``mine`` when handed down, beside it when
+    sent across (the same parent), above it (linked when saved) when reported up."""
+    parent = {Handing.DOWN: mine.id, Handing.ACROSS: mine.parent_id, Handing.UP: None}[handing]
+    return Assignment(
+        case_id=mine.case_id,
+        unit=unit.code,
+        department=department,
+        due_at=due,
+        created_at=h.now,
+        actor=h.actor,
+        parent_id=parent,
+        handing=handing,
+        reason=reason,
+    )
+
+
 def _movable(case: Case, what: str) -> None:
     if case.status not in AWAITING_REPLY or case.department is None:
         raise IllegalTransition(case.number, case.status, what)
@@ -243,17 +268,7 @@ def hand_down(
     text = reason or f"交办 {below.name_zh}"
     _forward(case, department, Handing.DOWN, below, due, text, h)
     mine.finish(AssignmentState.HANDED_DOWN, h.now)
-    child = Assignment(
-        case_id=mine.case_id,
-        unit=below.code,
-        department=department,
-        due_at=due,
-        created_at=h.now,
-        actor=h.actor,
-        parent_id=mine.id,
-        handing=Handing.DOWN,
-        reason=text,
-    )
+    child = _next(mine, below, department, due, Handing.DOWN, text, h)
     return Move(Handing.DOWN, department, below.code, [mine, child], {1: 0})
 
 
@@ -279,16 +294,7 @@ def report_up(case: Case, chain: Sequence[Assignment], h: Handover, *, reason: s
     if parent is not None:
         parent.finish(AssignmentState.HOLDING, h.now)
         return Move(Handing.UP, department, up.code, [mine, parent])
-    above = Assignment(
-        case_id=mine.case_id,
-        unit=up.code,
-        department=department,
-        due_at=due,
-        created_at=h.now,
-        actor=h.actor,
-        handing=Handing.UP,
-        reason=reason.strip(),
-    )
+    above = _next(mine, up, department, due, Handing.UP, reason.strip(), h)
     return Move(Handing.UP, department, up.code, [above, mine], {1: 0})
 
 
@@ -335,15 +341,5 @@ def transfer(
         raise InvalidInput(f"case {case.number} is already with {department}")
     _forward(case, department, Handing.ACROSS, there, mine.due_at, reason, h)
     mine.finish(AssignmentState.TRANSFERRED, h.now)
-    across = Assignment(
-        case_id=mine.case_id,
-        unit=there.code,
-        department=department,
-        due_at=mine.due_at,
-        created_at=h.now,
-        actor=h.actor,
-        parent_id=mine.parent_id,
-        handing=Handing.ACROSS,
-        reason=reason.strip(),
-    )
+    across = _next(mine, there, department, mine.due_at, Handing.ACROSS, reason.strip(), h)
     return Move(Handing.ACROSS, department, there.code, [mine, across])

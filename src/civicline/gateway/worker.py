@@ -84,9 +84,12 @@ async def deliver_outbound(ctx: dict[str, Any], outbound_id: int) -> None:
 
 
 async def watch_deadlines(ctx: dict[str, Any]) -> None:
-    """Warn before cases fall due, escalate overdue ones, close unanswered return visits."""
+    """Warn before cases fall due, escalate overdue ones (and handed-down ones to their parent
+    unit), close unanswered return visits."""
     services: Services = ctx["services"]
-    schedule = Schedule(services.calendar, services.settings.timezone)
+    schedule = Schedule(
+        services.calendar, services.settings.timezone, units=services.taxonomy.units
+    )
     await run_schedule(uow_factory=services.uow, schedule=schedule, now=services.now())
     # Supervision orders due within a day or overdue: one reminder per order a day at most.
     await remind(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from civicline.domain.accounts import StaffUser
 from civicline.handlers.rates import RateLine, csv_rows
@@ -74,24 +75,9 @@ async def dashboard(
     inside = None if scope is None else scope.departments
     since = now - period
     async with uow:
-        groups = await uow.stats.report(
-            DASHBOARD_GROUPS,
-            period="all",
-            since=since,
-            until=now,
-            now=now,
-            department=department,
-            departments=inside,
-        )
-        days = await uow.stats.report(
-            ("total",),
-            period="day",
-            since=since,
-            until=now,
-            now=now,
-            department=department,
-            departments=inside,
-        )
+        report = partial(uow.stats.report, since=since, until=now, now=now, department=department)
+        groups = await report(DASHBOARD_GROUPS, period="all", departments=inside)
+        days = await report(("total",), period="day", departments=inside)
         backlog_departments = await uow.stats.backlog(
             "department", now=now, department=department, departments=inside
         )
