@@ -16,6 +16,7 @@ import pytest
 from civicline.gateway.worker import send_reminders
 from tests.e2e.test_sms_flow import OUR_NUMBER, Sms
 from tests.fakes.twilio_server import running_fake_twilio
+from tests.support.console import console
 from tests.support.gateway import serving
 from tests.support.places import Places
 from tests.support.ports import free_port
@@ -114,6 +115,8 @@ async def test_booked_reminded_received_counted(sms: Sms) -> None:
     assert "1 batches, 3 people" in stats["sentence"]["en"]
     csv = await boss.get("/api/v1/stats/visits", params={"month": "2026-12", "format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv") and on_duty in csv.text
+    dashboard = (await console(sms.gateway, "boss")).get("/console/dashboard")
+    assert "1 批 3 人次" in (await dashboard).text
 
     # A week later the first visitor comes back alone, about the same case: a repeat visit.
     services.clock = lambda: datetime(2026, 12, 15, 9, 30, tzinfo=CITY)

@@ -1,5 +1,6 @@
 """The dashboard: the three rates per unit, department, channel and day, backlog, CSV export;
-a supervisor drills down their units (``?unit=341881``)."""
+a supervisor drills down their units (``?unit=341881``); this month's receptions of the
+public (the centre, supervisors, admins)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from civicline.gateway.downloads import csv_file
 from civicline.handlers.rates import RateLine
 from civicline.handlers.stats import Dashboard, dashboard, dashboard_csv_rows
 from civicline.handlers.unit_rates import units_of
+from civicline.handlers.visits import MonthStats, month_stats
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 SHOWN = ("timely_acceptance", "completion", "satisfaction")  # domain.rates' names, charted
@@ -93,8 +95,20 @@ async def dashboard_page(request: Request, who: ViewerDep, unit: UnitQuery = Non
             "charts": charts,
             "department_name": department_name,
             "unit_name": unit_name,
+            "receptions": await _receptions(request, who),
         },
         who=who,
+    )
+
+
+async def _receptions(request: Request, who: Viewer) -> MonthStats | None:
+    """This month's receptions (``handlers.visits.month_stats``), for whom may read them."""
+    if not (who.user.in_the_centre or who.user.oversees):
+        return None
+    services = services_of(request)
+    month = f"{services.today():%Y-%m}"
+    return await month_stats(
+        month, user=who.user, uow=services.uow(), city=services.settings.timezone
     )
 
 

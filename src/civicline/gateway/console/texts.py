@@ -397,6 +397,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "visit_day": ("日期", "Day"),
     "visit_name_leader": ("改派", "Name"),
     "visit_to_be_named": ("待定", "to be named"),
+    "visit_stats": ("本月领导接访", "Leaders' receptions this month"),
+    "visit_receptions": ("接访次数", "Receptions"),
+    "visit_batches": ("批次", "Batches"),
+    "visit_first_time": (
+        "首次接待当场化解 {share}%。",
+        "{share}% resolved at the first reception.",
+    ),
     "post_title": ("邮寄答复", "Replies by post"),
     "post_sent_on": ("寄出日期", "Posted on"),
     "post_tracking": ("挂号信单号", "Tracking number"),
