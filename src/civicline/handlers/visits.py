@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 OPENS_A_CASE = frozenset({Outcome.ANSWERED, Outcome.ACCEPTED})
 MAX_REGISTER_ID = 64
 MAX_CASES = 50
+FUTURE_SLACK = timedelta(minutes=10)  # a clerk's clock a little ahead of the server's
+ROTA_REACH_DAYS = 366  # how far from today the rota is read or edited
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,8 @@ class Registered:
 async def register(draft: Draft, reception: Reception, *, actor: str, now: datetime) -> Registered:
     """Register a visit (once per registration id): the persons, the visit, its cases."""
     draft.check(reception)
+    if draft.received_at > now + FUTURE_SLACK:
+        raise InvalidInput("a visit cannot be received in the future")
     async with reception.uow_factory() as uow:
         before = await uow.visits.by_register_id(draft.register_id)
     if before is not None:
@@ -360,6 +364,7 @@ async def name_leader(
     """Name another leader for one reception day (None: back to the rota file's turn)."""
     if not user.edits_rota:
         raise NotAllowed(f"{user.username} may not edit the rota")
+    check_reach(day, reception.local_day(now))
     rota = Rota(reception.venues, reception.routing.calendar)
     if not rota.receives_on(unit, day):
         raise InvalidInput(f"{unit} receives no one on {day}: not a working reception day")
@@ -367,6 +372,13 @@ async def name_leader(
     async with reception.uow_factory() as uow:
         await uow.rota.name_leader(unit, day, name, by=user.actor, at=now)
         await uow.commit()
+
+
+def check_reach(day: date, today: date) -> None:
+    """The rota is read and edited within a year of today (its turns are counted day by day
+    from the rota file's start)."""
+    if abs((day - today).days) > ROTA_REACH_DAYS:
+        raise InvalidInput(f"the rota is kept within {ROTA_REACH_DAYS} days of today")
 
 
 def staff_names(raw: Sequence[str]) -> tuple[str, ...]:

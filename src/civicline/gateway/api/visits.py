@@ -73,10 +73,14 @@ class VisitIn(BaseModel):
     leader: str | None = Field(
         default=None, min_length=1, max_length=MAX_LEADER, description="default: on duty"
     )
-    staff: list[str] = Field(default_factory=list, max_length=20)
+    staff: list[Annotated[str, Field(max_length=MAX_NAME)]] = Field(
+        default_factory=list, max_length=20
+    )
     counsel: str | None = Field(default=None, max_length=MAX_NAME)
     reason: str | None = Field(default=None, max_length=MAX_REASON)
-    case_numbers: list[str] = Field(default_factory=list, max_length=MAX_CASES)
+    case_numbers: list[Annotated[str, Field(pattern=CASE_NUMBER)]] = Field(
+        default_factory=list, max_length=MAX_CASES
+    )
     appointment: str | None = Field(default=None, pattern=BOOKING_NUMBER)
     category: str | None = Field(default=None, max_length=64)
     department: str | None = Field(default=None, max_length=64)
@@ -317,6 +321,8 @@ async def rota(
 ) -> list[ReceptionOut]:
     first = start or services.today()
     last = first + timedelta(days=days - 1)
+    visits.check_reach(first, services.today())
+    visits.check_reach(last, services.today())
     found = await services.reception.rota(first, last)
     return [ReceptionOut.of(r, found.venues[r.unit]) for r in found.receptions(first, last, unit)]
 
