@@ -1,7 +1,8 @@
 """Visits end to end (issue 15), on SQLite and PostgreSQL: a reception day booked on the web
 and by SMS, the reminder the day before, the batch registered at the slot opening one case
 with three reporters and the leader on duty from the rota, the month's statistics, a second
-visit by the same ID number marked repeat; and bad bookings refused with nothing lost."""
+visit by the same ID number marked repeat; bad bookings refused with nothing lost; a Telegram
+chat booking, reminded and cancelling; department staff reading the register masked."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import httpx
 import pytest
 
 from civicline.gateway.worker import send_reminders
+from tests.e2e import test_telegram_flow as telegram
 from tests.e2e.test_sms_flow import OUR_NUMBER, Sms
+from tests.e2e.test_telegram_flow import Tg, as_chat, payload
 from tests.fakes.twilio_server import running_fake_twilio
-from tests.support.console import console
-from tests.support.gateway import serving
+from tests.support.console import console, csrf_of
+from tests.support.gateway import Gateway, serving
 from tests.support.places import Places
 from tests.support.ports import free_port
 
+tg = telegram.tg  # a chat over the fake Bot API, as the Telegram tests drive it
 CITY = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 12, 7, 10, 0, tzinfo=CITY)
 TUESDAY = date(2026, 12, 8)
@@ -190,3 +194,46 @@ async def test_bad_bookings_are_refused_and_nothing_is_lost(sms: Sms) -> None:
     await sms.text("预约 341881001 2026-12-14 宅基地纠纷", sender="+8613900000300")
     _, booked = await sms.sent_to("+8613900000300", 2)
     assert NUMBER.search(booked.body), booked.body
+
+
+async def test_a_telegram_chat_books_is_reminded_and_cancels(tg: Tg) -> None:
+    services = tg.gateway.services
+    services.clock = lambda: MONDAY
+    chat = 5550001
+    booked = as_chat(payload("message_zh.json"), chat, text=f"/book 341800 {TUESDAY} 工资拖欠")
+    assert (await tg.post(booked)).status_code == 200
+    [confirmation] = await tg.answers(chat, 1)
+    found = NUMBER.search(confirmation.params["text"])
+    assert found, confirmation.params["text"]
+    await send_reminders(services)
+    _, reminder = await tg.answers(chat, 2)
+    assert "提醒" in reminder.params["text"] and found.group(1) in reminder.params["text"]
+    cancel = as_chat(payload("message_zh.json"), chat, text=f"取消预约 {found.group(1)}")
+    assert (await tg.post(cancel)).status_code == 200
+    *_, cancelled = await tg.answers(chat, 3)
+    assert "已取消" in cancelled.params["text"]
+
+
+async def test_department_staff_see_the_register_masked_and_cannot_register(
+    gateway: Gateway,
+) -> None:
+    services = gateway.services
+    boss = await gateway.staff("boss")
+    visit = {
+        "register_id": "desk-mask",
+        "unit": "341800",
+        "received_at": services.now().isoformat(),
+        "matter": f"身份证{IDS[0]}，电话13900000001，小区拆迁补偿款一直没有发放",
+        "outcome": "referred",
+        "reason": "已起诉，引导至法院",
+        "visitors": [_visitor(0, WEB_PHONE)],
+    }
+    assert (await boss.post("/api/v1/visits", json=visit)).status_code == 201
+    li = await console(gateway, "li")
+    page = (await li.get("/console/visits")).text
+    assert "register-row" in page and 'data-testid="visit-form"' not in page
+    assert IDS[0] not in page and "13900000001" not in page and "34**************17" in page
+    listed = (await (await gateway.staff("li")).get("/api/v1/visits")).json()
+    assert IDS[0] not in str(listed) and "13900000001" not in str(listed)
+    form = {"csrf": csrf_of(page), "visitors": "甲 13900000001", "matter": "x"}
+    assert (await li.post("/console/visits/new", data=form)).status_code == 403
