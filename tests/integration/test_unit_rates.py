@@ -37,7 +37,16 @@ UNIT_DEPARTMENTS = [
 ]
 UNITS = Units(TREE, frozenset(d.code for d in [*DEPARTMENTS, *UNIT_DEPARTMENTS]))
 BOSS = StaffUser("boss", "x", Role.SUPERVISOR, T0, id=1)
-NINGGUO_LEAD = StaffUser("ng", "x", Role.SUPERVISOR, T0, department=COUNTY_HOUSING, id=2)
+NINGGUO_LEAD = StaffUser(
+    "ng",
+    "x",
+    Role.SUPERVISOR,
+    T0,
+    id=2,
+    unit="341881",
+    scope="341800/341881/",  # as the account is loaded: its subtree and its departments
+    reach=frozenset({COUNTY_HOUSING, TOWNSHIP}),
+)
 CLERK = StaffUser("li", "x", Role.STAFF, T0, department=COUNTY_HOUSING, id=3)
 NOVEMBER = {"since": date(2026, 11, 1), "until": date(2026, 11, 30)}
 
@@ -114,3 +123,31 @@ async def test_a_county_supervisor_reads_their_subtree_only(uow: SqlUnitOfWorkFa
             await _report(uow, NINGGUO_LEAD, elsewhere)
     with pytest.raises(NotAllowed):
         await _report(uow, CLERK, "341881")
+
+
+async def test_a_county_supervisor_s_plain_report_is_their_subtree(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    report = await rates_report(
+        user=NINGGUO_LEAD,
+        uow=uow(),
+        now=NOW,
+        city=CITY,
+        period="all",
+        units=UNITS,
+        **NOVEMBER,  # type: ignore[arg-type]
+    )
+    assert report.unit is not None and report.unit.unit.code == "341881"
+    assert _lines(report.lines, "total") == {
+        None: _sum(BY_DEPARTMENT[HOUSING], BY_DEPARTMENT[TRANSPORT])
+    }
+    assert set(_lines(report.lines, "department")) == {COUNTY_HOUSING, TOWNSHIP}
+    with pytest.raises(NotAllowed):
+        await rates_report(
+            user=NINGGUO_LEAD,
+            uow=uow(),
+            now=NOW,
+            city=CITY,
+            department=HOUSING,  # the city's bureau: not theirs
+            units=UNITS,
+        )

@@ -97,9 +97,11 @@ def city_midnight(day: date, city: ZoneInfo) -> datetime:
 
 
 def scope_for(user: StaffUser, department: str | None) -> str | None:
-    """Supervisors and admins see every department (or the one asked for); a department's
-    staff see their own; nobody else reads the rates."""
+    """Supervisors and admins see every department of their unit's subtree (or the one asked
+    for); a department's staff see their own; nobody else reads the rates."""
     if user.oversees:
+        if department is not None and not user.may_handle(department):
+            raise NotAllowed(f"{user.username} reads the rates of their unit's departments only")
         return department
     if user.role == Role.STAFF and user.department:
         if department not in (None, user.department):
@@ -129,7 +131,8 @@ async def rates_report(
     scope = scope_for(user, department)
     chosen = tuple(g for g in (*REPORT_GROUPS, "unit") if g in groups)
     by_unit = None
-    if unit is not None or "unit" in chosen:
+    # A supervisor of a unit below the city reads that unit's subtree, asked or not.
+    if unit is not None or "unit" in chosen or user.unit_bound:
         if units is None:
             raise InvalidInput("no units tree: rates by unit are not available")
         by_unit = unit_scope(units.tree, units.departments, unit_for(user, unit, units.tree))
