@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -237,3 +237,32 @@ async def test_department_staff_see_the_register_masked_and_cannot_register(
     assert IDS[0] not in str(listed) and "13900000001" not in str(listed)
     form = {"csrf": csrf_of(page), "visitors": "甲 13900000001", "matter": "x"}
     assert (await li.post("/console/visits/new", data=form)).status_code == 403
+
+    # The reception's video record, uploaded on the console's form, opens for the centre only.
+    desk = await console(gateway, "boss")
+    page = (await desk.get("/console/visits")).text
+    register_id = re.search(r'name="register_id" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    fields = {
+        "csrf": csrf_of(page),
+        "register_id": register_id,
+        "unit": "341800",
+        "kind": "centre",
+        "received_at": f"{services.now().astimezone(CITY) + timedelta(minutes=2):%Y-%m-%dT%H:%M}",
+        "visitors": f"张三 {IDS[0]} 13900000001",
+        "matter": "小区拆迁补偿款一直没有发放",
+        "outcome": "answered",
+    }
+    video = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
+    done = await desk.post("/console/visits/new", data=fields, files={"files": ("接访.mp4", video)})
+    assert done.status_code == 201, done.text
+    listed = (await boss.get("/api/v1/visits")).json()
+    recorded = next(v for v in listed if v["attachments"])
+    assert recorded["attachments"][0].startswith("file:") and recorded["repeat"]
+    path = f"/api/v1/visits/{recorded['id']}/attachments/0"
+    opened = await boss.get(path)
+    assert opened.status_code == 200 and opened.content == video
+    assert opened.headers["content-disposition"].startswith("attachment")
+    assert (await (await gateway.staff("li")).get(path)).status_code == 403
+    exe = await desk.post("/console/visits/new", data=fields | {"register_id": "desk-exe"},
+                          files={"files": ("x.exe", b"MZ\x90\x00")})  # fmt: skip
+    assert exe.status_code == 415 and "小区拆迁补偿款" in exe.text

@@ -19,6 +19,7 @@ from civicline.domain.visits import (
     check_booking,
     history_flags,
     month_report,
+    record_type,
 )
 from civicline.storage.calendar_file import load_calendar
 from civicline.storage.rota_file import load_venues
@@ -138,3 +139,13 @@ def test_the_month_report_counts_receptions_batches_and_people() -> None:
         ("乙", 1, 1, 1),
         ("甲", 1, 2, 9),
     ]
+
+
+def test_a_receptions_records_are_told_by_their_bytes() -> None:
+    assert record_type(b"\x00\x00\x00\x18ftypmp42\x00\x00") == "video/mp4"
+    assert record_type(b"\x00\x00\x00\x18ftypM4A \x00\x00") == "audio/mp4"
+    assert record_type(b"ID3\x04\x00") == "audio/mpeg"
+    assert record_type(b"RIFF\x24\x00\x00\x00WAVEfmt ") == "audio/wav"
+    assert record_type(b"\x1a\x45\xdf\xa3\x9f") == "video/webm"
+    assert record_type(b"%PDF-1.4") == "application/pdf"
+    assert record_type(b"MZ\x90\x00 an executable") is None

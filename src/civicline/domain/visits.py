@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from civicline.domain.errors import DomainError, InvalidInput
+from civicline.domain.letters import file_type
 from civicline.domain.rota import Level, Rota
 
 COLLECTIVE_AT = 5  # people in one batch that make a collective visit (集体访)
@@ -34,6 +35,23 @@ MAX_NAME = 100
 MAX_REASON = 500
 MAX_BRIEF = 200
 BOOK_AHEAD_DAYS = 60
+
+
+def record_type(data: bytes) -> str | None:
+    """What a reception's file is, by its bytes: a letter's types (images, PDF) or the
+    reception's video or audio record (MP4, M4A, MP3, WAV, WebM); None for anything else."""
+    if data[4:8] == b"ftyp":
+        return "audio/mp4" if data[8:11] == b"M4A" else "video/mp4"
+    if data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    return file_type(data)
+
+
+RECORD_TYPES_TEXT = "images, PDF, MP4, M4A, MP3, WAV or WebM"
 
 
 class Outcome(enum.StrEnum):

@@ -16,7 +16,7 @@ sniffing and scripts, so a document cannot run as a page of the console.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -61,6 +61,16 @@ async def serve_attachment(
 async def _stored(
     message: InboundMessage, index: int, digest: str, services: Services
 ) -> StreamingResponse:
+    return await stored_file(digest, stored_name(message, index), services)
+
+
+async def stored_file(
+    digest: str,
+    name: str,
+    services: Services,
+    sniff: Callable[[bytes], str | None] = file_type,
+) -> StreamingResponse:
+    """A file of the store by its hash, its type read again from its bytes with ``sniff``."""
     data = await services.files.get(digest)
     if data is None:
         raise HTTPException(404, "the file is no longer in the file store")
@@ -68,7 +78,7 @@ async def _stored(
     async def chunks() -> AsyncIterator[bytes]:
         yield data
 
-    return _response(chunks(), file_type(data), stored_name(message, index))
+    return _response(chunks(), sniff(data), name)
 
 
 def stored_name(message: InboundMessage, index: int) -> str:

@@ -22,10 +22,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from civicline.channels.sms import normalize_phone
-from civicline.domain.errors import NotAllowed
+from civicline.domain.errors import NotAllowed, NotFound
 from civicline.domain.messages import Channel
 from civicline.domain.rota import MAX_LEADER, MAX_RANGE_DAYS, Reception, Venue
 from civicline.domain.visits import (
@@ -40,9 +41,11 @@ from civicline.domain.visits import (
     Visit,
     VisitKind,
     Visitor,
+    record_type,
 )
+from civicline.gateway.attachments import INLINE_TYPES, stored_file
 from civicline.gateway.bootstrap import Services
-from civicline.gateway.bounds import Day, Moment, RowId
+from civicline.gateway.bounds import Day, Index, Moment, RowId
 from civicline.gateway.deps import ServicesDep, UserDep
 from civicline.handlers import appointments, visits
 from civicline.handlers.visits import MAX_CASES, MAX_REGISTER_ID
@@ -53,6 +56,7 @@ router = APIRouter(prefix="/visits", tags=["visits"])
 CASE_NUMBER = r"^\d{6}-\d{5,}$"
 ID_NUMBER = r"^\d{17}[\dXx]$"
 UNIT = Field(min_length=1, max_length=32, description="a reception venue's code (rota.yml)")
+DOWNLOADS = ("application/pdf", "application/octet-stream")
 BOOKING_NUMBER = r"^[0-9A-Za-z]{4,16}$"
 
 
@@ -345,6 +349,29 @@ async def name_leader(
     )
     [named] = (await reception.rota(day, day)).receptions(day, day, unit)
     return ReceptionOut.of(named, reception.venues[unit])
+
+
+@router.get(
+    "/{visit_id}/attachments/{index}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {kind: {} for kind in (*sorted(INLINE_TYPES), *DOWNLOADS)},
+            "description": "images inline, PDF, anything else (video, audio) as a download",
+        }
+    },
+)
+async def open_attachment(
+    visit_id: RowId, index: Index, user: UserDep, services: ServicesDep
+) -> StreamingResponse:
+    """A reception's video or audio record or a document brought (the centre only)."""
+    if not user.registers_visits:
+        raise NotAllowed("only the reception centre opens the reception's records")
+    found = await visits.visit_of(visit_id, user=user, uow=services.uow())
+    if index >= len(found.attachments):
+        raise NotFound("attachment", index)
+    digest = found.attachments[index].removeprefix("file:")
+    return await stored_file(digest, f"visit-{visit_id}-{index + 1}", services, record_type)
 
 
 @router.get("/{visit_id}", response_model=VisitOut)

@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from civicline.channels.sms import normalize_phone
 from civicline.domain.errors import DomainError, InvalidInput, NotAllowed
-from civicline.domain.visits import Outcome, VisitKind, Visitor
+from civicline.domain.visits import RECORD_TYPES_TEXT, Outcome, VisitKind, Visitor, record_type
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.console.errors import error_page
 from civicline.gateway.console.hotline_routes import TIME_FORMAT, FormErrors, suggestion_context
@@ -259,7 +259,7 @@ async def register(request: Request, who: ViewerDep) -> Response:
     values = _kept(form)
     t = translator(who.lang)
     try:
-        uploads = await read_files(form, services)
+        uploads = await read_files(form, services, record_type, RECORD_TYPES_TEXT)
         draft = _draft(values, uploads, services, t)
         done = await visits.register(
             draft, services.reception, actor=who.user.actor, now=services.now()

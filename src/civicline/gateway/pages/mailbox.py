@@ -20,6 +20,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +148,14 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-async def read_files(form: FormData, services: Services) -> tuple[LetterFile, ...]:
-    """The images and PDFs of a letter's ``files`` field (type told by their bytes, within
-    the settings' count and size); ``Refused`` (400, 413, 415) otherwise."""
+async def read_files(
+    form: FormData,
+    services: Services,
+    sniff: Callable[[bytes], str | None] = file_type,
+    kinds: str = "JPEG, PNG, GIF, WebP images and PDF",
+) -> tuple[LetterFile, ...]:
+    """The images and PDFs of a letter's ``files`` field (type told by their bytes with
+    ``sniff``, within the settings' count and size); ``Refused`` (400, 413, 415) otherwise."""
     uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile) and u.filename]
     limit = services.settings.letter_file_max_bytes
     if len(uploads) > services.settings.letter_files_max:
@@ -159,9 +165,9 @@ async def read_files(form: FormData, services: Services) -> tuple[LetterFile, ..
         data = await upload.read(limit + 1)
         if len(data) > limit:
             raise Refused(413, f"{upload.filename}: larger than {limit // 1_000_000} MB")
-        media_type = file_type(data)
+        media_type = sniff(data)
         if media_type is None:
-            raise Refused(415, f"{upload.filename}: only JPEG, PNG, GIF, WebP images and PDF")
+            raise Refused(415, f"{upload.filename}: only {kinds}")
         files.append(
             LetterFile(name=(upload.filename or "file")[:200], media_type=media_type, data=data)
         )
