@@ -182,3 +182,17 @@ async def test_the_callers_number_is_shown_only_to_roles_that_need_it(hotline: H
     queue = (await hotline.staff.get("/api/v1/cases")).json()
     assert "13912345678" not in str(queue)
     assert as_operator["contact"] == CALLER_E164 and "13912345678" in as_operator["summary"]
+
+
+async def test_the_operator_chooses_the_unit_where_it_happened(hotline: Hotline) -> None:
+    # The caller names only a road; the operator knows it is in 宁国市 and says so.
+    filed = await hotline.operator.post(
+        "/api/v1/hotline/transcripts", json=call(unit="341881", sms_consent=False)
+    )
+    assert filed.status_code in (200, 201), filed.text
+    case = (await hotline.operator.get(f"/api/v1/cases/{filed.json()['case_number']}")).json()
+    assert case["department"] == "341881.housing_construction", case  # 宁国市住建局
+    unknown = await hotline.operator.post(
+        "/api/v1/hotline/transcripts", json=call(unit="999999", sms_consent=False)
+    )
+    assert unknown.status_code == 422, unknown.text

@@ -97,6 +97,7 @@ class Transcript:
     category: str | None = None
     department: str | None = None
     urgent: bool | None = None
+    unit: str | None = None  # where it happened, as the operator chose it (a unit's code)
     sms_consent: bool = False
     # The operator asked whether the matter may be published on the board (None: not asked).
     publish_consent: bool | None = None
@@ -128,6 +129,9 @@ class Transcript:
             raise InvalidInput(f"unknown category {self.category}")
         if self.department is not None and self.department not in taxonomy.departments:
             raise InvalidInput(f"unknown department {self.department}")
+        tree = taxonomy.units
+        if self.unit is not None and (tree is None or tree.get(self.unit) is None):
+            raise InvalidInput(f"unknown unit {self.unit}")
 
     def caller_words(self) -> str:
         return caller_words(self.turns)
@@ -158,6 +162,7 @@ class Transcript:
                         ("category", self.category),
                         ("department", self.department),
                         ("urgent", self.urgent),
+                        ("unit", self.unit),
                     )
                     if v is not None
                 },
@@ -182,6 +187,7 @@ class Transcript:
             category=choice.get("category"),
             department=choice.get("department"),
             urgent=choice.get("urgent"),
+            unit=choice.get("unit"),
             sms_consent=bool(call.get("sms_consent")),
             publish_consent=call.get("publish_consent"),
             language=Language(call["language"]) if call.get("language") else None,
@@ -315,6 +321,7 @@ async def process_stored(message_id: int, hotline: Hotline, *, now: datetime) ->
         department=transcript.department,
         urgent=transcript.urgent,
         by="operator",
+        unit=transcript.unit,
     )
     async with hotline.uow_factory() as uow:
         message = await uow.inbox.get(message_id, lock=True)

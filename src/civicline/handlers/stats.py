@@ -72,6 +72,8 @@ async def dashboard(
     scope = None
     if units is not None and user.oversees:
         scope = unit_scope(units.tree, units.departments, unit_for(user, unit, units.tree))
+    elif units is not None and user.unit_bound and user.unit is not None:
+        scope = unit_scope(units.tree, units.departments, user.unit)  # a county's operator
     inside = None if scope is None else scope.departments
     since = now - period
     async with uow:

@@ -56,6 +56,12 @@ class TranscriptIn(SuggestIn):
     ended_at: Moment
     category: str | None = Field(default=None, max_length=64)
     department: str | None = Field(default=None, max_length=64)
+    unit: str | None = Field(
+        default=None,
+        max_length=32,
+        description="where it happened, a unit's code (units.yml): routes the matter to that "
+        "unit's department of its kind",
+    )
     urgent: Flag | None = None
     sms_consent: Flag = False
     publish_consent: Flag | None = Field(
@@ -120,6 +126,7 @@ async def file_call(
         category=body.category,
         department=body.department,
         urgent=body.urgent,
+        unit=body.unit,
         sms_consent=body.sms_consent,
         publish_consent=body.publish_consent,
         language=body.language,

@@ -55,6 +55,7 @@ FIELDS = (
     "transcript",
     "category",
     "department",
+    "unit",
     "urgent",
     "sms_consent",
     "publish_consent",
@@ -143,6 +144,8 @@ def _transcript(
         errors["category"] = t("hotline_unknown")
     if values["department"] and values["department"] not in taxonomy.departments:
         errors["department"] = t("hotline_unknown")
+    if values["unit"] and (taxonomy.units is None or taxonomy.units.get(values["unit"]) is None):
+        errors["unit"] = t("hotline_unknown")
     if errors:
         raise FormErrors(errors)
     started, ended = times
@@ -155,6 +158,7 @@ def _transcript(
         turns=turns,
         category=values["category"] or None,
         department=values["department"] or None,
+        unit=values["unit"] or None,
         urgent=URGENCY.get(values["urgent"]),
         sms_consent=values["sms_consent"] == "on",
         publish_consent=URGENCY.get(values["publish_consent"]),

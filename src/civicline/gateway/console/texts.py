@@ -30,6 +30,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav_hotline": ("来电登记", "Hotline call"),
     "filters": ("筛选", "Filters"),
     "department": ("部门", "Department"),
+    "hotline_unit": ("事发地（单位）", "Place (unit)"),
+    "unit_from_text": ("按诉求内容识别", "From the caller's words"),
     "all_departments": ("全部部门", "All departments"),
     "channel": ("渠道", "Channel"),
     "all_channels": ("全部渠道", "All channels"),
