@@ -170,6 +170,19 @@ async def test_bad_bookings_are_refused_and_nothing_is_lost(sms: Sms) -> None:
         "/api/v1/visits/appointments", json=call_in("+8613900000300", day="2026-12-15")
     )
     assert day_off.status_code == 422 and "receives no one" in day_off.json()["detail"]
+    # The rota over the API: a supervisor names another leader; a holiday and a clerk refused.
+    named = await boss.put("/api/v1/visits/rota/341800/2026-12-08", json={"leader": "副市长 赵明"})
+    assert named.status_code == 200 and named.json()["leader"] == "副市长 赵明"
+    rota = (await boss.get("/api/v1/visits/rota", params={"start": "2026-12-08", "days": 1})).json()
+    assert [(r["unit"], r["leader"]) for r in rota if r["unit"] == "341800"] == [
+        ("341800", "副市长 赵明")
+    ]
+    holiday = await boss.put("/api/v1/visits/rota/341800/2027-01-01", json={"leader": "甲"})
+    assert holiday.status_code == 422
+    li = await sms.gateway.staff("li")
+    assert (
+        await li.put("/api/v1/visits/rota/341800/2026-12-09", json={"leader": "甲"})
+    ).status_code == 403
     listed = (await boss.get("/api/v1/visits/appointments", params={"day": "2026-12-14"})).json()
     assert len(listed) == 8 and {a["status"] for a in listed} == {"booked"}
 

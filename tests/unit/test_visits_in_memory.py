@@ -12,7 +12,14 @@ from civicline.domain.accounts import Role, StaffUser
 from civicline.domain.errors import InvalidInput, NotAllowed, NotFound
 from civicline.domain.messages import Channel
 from civicline.domain.rota import Rota
-from civicline.domain.visits import AlreadyBooked, AppointmentStatus, Full, Outcome, Visitor
+from civicline.domain.visits import (
+    AlreadyBooked,
+    AppointmentStatus,
+    Full,
+    Outcome,
+    VisitKind,
+    Visitor,
+)
 from civicline.handlers import appointments, visits
 from civicline.handlers.cases import Routing
 from civicline.storage.calendar_file import load_calendar
@@ -183,3 +190,33 @@ async def test_only_supervisors_name_another_leader_and_only_on_reception_days(
         await visits.name_leader(
             "341800", date(2027, 1, 1), "戊", user=SUPERVISOR, reception=reception, now=NOW
         )
+
+
+async def test_a_field_visit_joins_the_cases_the_leader_took_along(tmp_path: Path) -> None:
+    store = MemoryStore()
+    reception = _reception(store, tmp_path)
+    first = await visits.register(_draft("r1", PEOPLE[0]), reception, actor="x", now=NOW)
+    second = await visits.register(_draft("r2", PEOPLE[1]), reception, actor="x", now=NOW)
+    assert first.opened and second.opened
+    field = _draft(
+        "f1",
+        PEOPLE[0],
+        PEOPLE[1],
+        kind=VisitKind.FIELD,
+        unit="341881001",
+        leader="王建国",
+        case_numbers=(first.opened, second.opened),
+        outcome=Outcome.ANSWERED,
+        received_at=NOW + timedelta(hours=2),
+    )
+    later = NOW + timedelta(hours=2)
+    done = await visits.register(field, reception, actor="staff:clerk", now=later)
+    taken_along = sorted([first.opened, second.opened])
+    assert done.opened is None and sorted(done.case_numbers) == taken_along
+    assert done.visit.repeat and not done.visit.level_skipping
+    async with store.uow() as uow:
+        for number in (first.opened, second.opened):
+            case = await uow.cases.by_number(number, with_history=True)
+            event = case.events[-1].data
+            assert event["kind"] == "field" and event["leader"] == "王建国"
+            assert [v.id for v in await uow.visits.for_case(case.id or 0)][-1] == done.visit.id
