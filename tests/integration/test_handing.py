@@ -201,3 +201,32 @@ async def test_a_late_township_is_told_to_its_county_once(uow: SqlUnitOfWorkFact
         case.number, user=await _user(uow, "ningguo"), uow=uow(), tree=TREE, now=after
     )
     assert [link.late for link in links] == [False, False, True]
+
+
+async def test_a_returned_case_s_late_township_tells_nobody(uow: SqlUnitOfWorkFactory) -> None:
+    case = await _open(uow)
+    await _move(uow, case.number, "boss", handing.HandRequest(Handing.DOWN, unit="341881"), FILED)
+    _, chain = await _move(
+        uow,
+        case.number,
+        "ningguo",
+        handing.HandRequest(Handing.DOWN, unit="341881003", due_working_days=1),
+        FILED,
+    )
+    boss = await _user(uow, "boss")
+    await case_actions.act(
+        case.number,
+        case_actions.ActionRequest(case_actions.Action.RETURN, reason="非本单位事项"),
+        user=boss,
+        uow=uow(),
+        taxonomy=TAXONOMY,
+        now=FILED + timedelta(hours=1),
+    )
+    after = chain[-1].due_at + timedelta(hours=1)
+    run = await run_schedule(uow_factory=uow, schedule=Schedule(CHINA, SHANGHAI), now=after)
+    assert run.parents_told == 0
+    async with uow.engine.connect() as conn:
+        audiences = list(await conn.scalars(select(NotificationRow.audience)))
+    assert "department_head" not in audiences  # the triage's own deadline rung may be there
+    async with uow() as u:
+        assert await u.assignments.late(now=after, limit=10) == []  # not looked at again

@@ -218,7 +218,8 @@ async def tell_parents(
 ) -> int:
     """Each handed-down assignment past its own deadline, once: an escalation event on the
     case and a notification to the department that handed it down. Of several workers, one
-    marks the assignment (an UPDATE … WHERE escalated_at IS NULL) and tells."""
+    marks the assignment (an UPDATE … WHERE escalated_at IS NULL) and tells. A case no longer
+    awaiting its answer is marked and nobody is told; a paused one waits."""
     async with uow_factory() as uow:
         late = await uow.assignments.late(now=now, limit=batch)
     told = 0
@@ -228,10 +229,15 @@ async def tell_parents(
             if child is None or child.parent_id is None:
                 continue
             parent = await uow.assignments.get(child.parent_id)
-            if parent is None or not await uow.assignments.mark_escalated(child.id or 0, at=now):
-                continue
             case = await uow.cases.get(child.case_id)
             case = await uow.cases.by_number(case.number, lock=True)
+            if parent is None or case.paused_since is not None:
+                continue  # waiting for the citizen: looked at again once resumed
+            if not await uow.assignments.mark_escalated(child.id or 0, at=now):
+                continue
+            if case.status not in AWAITING_REPLY:
+                await uow.commit()  # closed, merged or answered meanwhile: nobody to tell
+                continue
             unit = tree.get(child.unit) if tree is not None else None
             name = unit.name_zh if unit is not None else child.unit
             case.record(
