@@ -230,3 +230,41 @@ async def test_a_returned_case_s_late_township_tells_nobody(uow: SqlUnitOfWorkFa
     assert "department_head" not in audiences  # the triage's own deadline rung may be there
     async with uow() as u:
         assert await u.assignments.late(now=after, limit=10) == []  # not looked at again
+
+
+async def test_a_wait_for_the_citizen_moves_the_hand_down_s_deadline(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    case = await _open(uow)
+    await _move(uow, case.number, "boss", handing.HandRequest(Handing.DOWN, unit="341881"), FILED)
+    _, chain = await _move(
+        uow,
+        case.number,
+        "ningguo",
+        handing.HandRequest(Handing.DOWN, unit="341881003", due_working_days=2),
+        FILED,
+    )
+    due = chain[-1].due_at
+    paused, resumed = FILED + timedelta(hours=1), CHINA.add_working_days(FILED, 1)
+    async with uow() as u:
+        held = await u.cases.by_number(case.number, lock=True)
+        held.pause(actor="staff:helixi", at=paused, reason="等市民补充地址")
+        await u.cases.save(held)
+        await u.commit()
+    schedule = Schedule(CHINA, SHANGHAI, units=TREE)
+    waiting = await run_schedule(uow_factory=uow, schedule=schedule, now=due + timedelta(hours=1))
+    assert waiting.parents_told == 0  # paused: nobody is late
+    async with uow() as u:
+        held = await u.cases.by_number(case.number, lock=True)
+        held.resume(actor="citizen", at=resumed, calendar=CHINA)
+        await u.cases.save(held)
+        await u.commit()
+    moved_on = CHINA.add_working_time(due, CHINA.working_time_between(paused, resumed))
+    first = await run_schedule(uow_factory=uow, schedule=schedule, now=due + timedelta(hours=1))
+    assert first.parents_told == 0
+    async with uow() as u:
+        assert (await u.assignments.of_case(case.id or 0))[-1].due_at == moved_on
+    later = await run_schedule(
+        uow_factory=uow, schedule=schedule, now=moved_on + timedelta(minutes=1)
+    )
+    assert later.parents_told == 1

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from civicline.domain.accounts import StaffUser
 from civicline.domain.calendar import WorkCalendar
-from civicline.domain.cases import AWAITING_REPLY, Case
+from civicline.domain.cases import AWAITING_REPLY, Case, EventKind
 from civicline.domain.errors import IllegalTransition, InvalidInput
 from civicline.domain.units import OFFICE, Unit, UnitTree, department_code, split_department_code
 
@@ -130,6 +130,19 @@ def holding(chain: Sequence[Assignment]) -> Assignment | None:
     """The assignment that owes the answer now (the newest holding or answered one)."""
     live = (AssignmentState.HOLDING, AssignmentState.ANSWERED)
     return next((a for a in reversed(chain) if a.state in live), None)
+
+
+def waited_since(case: Case, since: datetime) -> timedelta:
+    """The working time the case waited for the citizen (paused, then resumed) since
+    ``since``: an assignment's deadline moves on by it, as the case's own did."""
+    return sum(
+        (
+            timedelta(seconds=int(e.data.get("waited_seconds", 0)))
+            for e in case.events
+            if e.kind == EventKind.RESUMED and e.at > since
+        ),
+        timedelta(0),
+    )
 
 
 def whole_working_days(calendar: WorkCalendar, start: datetime, end: datetime) -> int:

@@ -84,6 +84,7 @@ async def run_schedule(
         now=now,
         city_timezone=schedule.city_timezone,
         tree=schedule.units,
+        calendar=schedule.calendar,
         batch=schedule.batch,
     )
     if run.warned or run.escalated or run.unreachable or run.parents_told:

@@ -29,6 +29,7 @@ from civicline.domain.handing import (
     transfer,
     unit_of_department,
     unit_of_user,
+    waited_since,
 )
 from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.units import Unit, UnitTree
@@ -214,12 +215,14 @@ async def tell_parents(
     now: datetime,
     city_timezone: tzinfo = UTC,
     tree: UnitTree | None = None,
+    calendar: WorkCalendar | None = None,
     batch: int = 200,
 ) -> int:
     """Each handed-down assignment past its own deadline, once: an escalation event on the
     case and a notification to the department that handed it down. Of several workers, one
     marks the assignment (an UPDATE … WHERE escalated_at IS NULL) and tells. A case no longer
-    awaiting its answer is marked and nobody is told; a paused one waits."""
+    awaiting its answer is marked and nobody is told; a paused one waits, and once resumed its
+    deadline first moves on by the working time waited (with ``calendar``)."""
     async with uow_factory() as uow:
         late = await uow.assignments.late(now=now, limit=batch)
     told = 0
@@ -230,9 +233,17 @@ async def tell_parents(
                 continue
             parent = await uow.assignments.get(child.parent_id)
             case = await uow.cases.get(child.case_id)
-            case = await uow.cases.by_number(case.number, lock=True)
+            case = await uow.cases.by_number(case.number, lock=True, with_history=True)
             if parent is None or case.paused_since is not None:
                 continue  # waiting for the citizen: looked at again once resumed
+            waited = waited_since(case, child.updated_at or child.created_at)
+            if calendar is not None and waited:
+                child.due_at = calendar.add_working_time(child.due_at, waited)
+                child.updated_at = now
+                await uow.assignments.save(child)
+                if child.due_at >= now:
+                    await uow.commit()
+                    continue  # its deadline moved on by the wait, as the case's did
             if not await uow.assignments.mark_escalated(child.id or 0, at=now):
                 continue
             if case.status not in AWAITING_REPLY:
