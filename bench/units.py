@@ -51,8 +51,8 @@ INSERT INTO cases (number, citizen_id, channel, reply_to, summary, language, cat
     department, status, urgent, created_at, updated_at, accept_due_at, complete_due_at,
     accepted_at, first_reply_at, closed_at)
 SELECT 'B' || g, 1 + g % 1000, 'webchat', 'chat-' || (g % 1000), '工地拖欠工资三个月', 'zh',
-    ($2::text[])[1 + (g * 7919) % cardinality($1::text[])],
-    ($1::text[])[1 + (g * 7919) % cardinality($1::text[])],
+    ($2::text[])[1 + (g::bigint * 7919) % cardinality($1::text[])],
+    ($1::text[])[1 + (g::bigint * 7919) % cardinality($1::text[])],
     CASE WHEN random() < 0.02 + 0.9 * exp(-age / 6.0) THEN 'assigned' ELSE 'closed' END,
     false, created, created, created + interval '1 day', created + interval '10 days',
     created + interval '2 hours', created + interval '3 days', created + interval '4 days'

@@ -307,20 +307,22 @@ class Taxonomy:
 def _unit_departments(unit: Unit, county: Sequence[CountyDepartment]) -> list[Department]:
     """A county-level unit's departments of each kind, a township's or village's one office;
     none for the city (the file's departments are its own)."""
-    if unit.level == Level.COUNTY:
-        return [
-            Department(
-                department_code(unit.code, kind.kind),
-                f"{unit.name_zh}{kind.zh}",
-                f"{unit.name_en} {kind.en}",
-                unit=unit.code,
-            )
-            for kind in county
-        ]
-    if unit.level in (Level.TOWNSHIP, Level.VILLAGE):
-        zh, en = office_name(unit)
-        return [Department(department_code(unit.code, OFFICE), zh, en, unit=unit.code)]
-    return []
+    if unit.level == Level.CITY:
+        return []
+    named = {kind.kind: kind for kind in county}
+    kinds = unit.kinds
+    if kinds is None:
+        kinds = tuple(named) if unit.level == Level.COUNTY else (OFFICE,)
+    out = []
+    for code in kinds:
+        if code == OFFICE:
+            zh, en = office_name(unit)
+        elif code in named:
+            zh, en = f"{unit.name_zh}{named[code].zh}", f"{unit.name_en} {named[code].en}"
+        else:
+            raise InvalidInput(f"unit {unit.code}: unknown department kind {code}")
+        out.append(Department(department_code(unit.code, code), zh, en, unit=unit.code))
+    return out
 
 
 def _flag(entry: dict[str, Any], key: str, code: str) -> bool:

@@ -77,6 +77,9 @@ class Unit:
     aliases: tuple[str, ...] = ()
     latitude: float | None = None
     longitude: float | None = None
+    # The unit's department kinds when an admin set them (``departments:`` in the file); None:
+    # the default (a county's: the taxonomy's county_departments; a township's: its office).
+    kinds: tuple[str, ...] | None = None
 
     def contains(self, other: Unit) -> bool:
         """True when ``other`` is this unit or lies below it."""
@@ -131,6 +134,27 @@ class UnitTree:
         top, unit = self.units.get(ancestor), self.units.get(code)
         return top is not None and unit is not None and top.contains(unit)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The units file's content for this tree (``from_dict`` reads it back)."""
+        entries = [_entry(u) for u in self.units.values()]
+        return {"city": entries[0], "units": entries[1:]}
+
+    def replaced(self, unit: Unit) -> UnitTree:
+        """The tree with ``unit`` put in the place of the one of its code, or added after its
+        parent's subtree; checked as a file is."""
+        raw = self.to_dict()
+        new = _entry(unit)
+        if unit.parent is None:
+            return UnitTree.from_dict({**raw, "city": new})
+        entries = raw["units"]
+        if unit.code in self.units:
+            entries = [new if e["code"] == unit.code else e for e in entries]
+        else:
+            inside = [i for i, e in enumerate(entries) if self.contains(unit.parent, e["code"])]
+            at = max(inside) + 1 if inside else len(entries)
+            entries = [*entries[:at], new, *entries[at:]]
+        return UnitTree.from_dict({"city": raw["city"], "units": entries})
+
     def county_of(self, code: str) -> Unit | None:
         """The county-level unit ``code`` lies in (itself when it is one); None for the city."""
         return next((u for u in self.chain(code) if u.level == Level.COUNTY), None)
@@ -180,4 +204,18 @@ def _unit(raw: Mapping[str, Any], level: Level, parent: str | None, parent_path:
         aliases=tuple(str(a) for a in raw.get("aliases") or ()),
         latitude=None if lat is None else float(lat),
         longitude=None if lon is None else float(lon),
+        kinds=None if raw.get("departments") is None else tuple(str(k) for k in raw["departments"]),
     )
+
+
+def _entry(unit: Unit) -> dict[str, Any]:
+    entry: dict[str, Any] = {"code": unit.code, "zh": unit.name_zh, "en": unit.name_en}
+    if unit.parent is not None:
+        entry |= {"level": unit.level.value, "parent": unit.parent}
+    if unit.aliases:
+        entry["aliases"] = list(unit.aliases)
+    if unit.latitude is not None and unit.longitude is not None:
+        entry |= {"lat": unit.latitude, "lon": unit.longitude}
+    if unit.kinds is not None:
+        entry["departments"] = list(unit.kinds)
+    return entry
