@@ -17,6 +17,7 @@ from civicline.gateway.console import (
     hotline_routes,
     letter_routes,
     queue_routes,
+    unit_routes,
     visit_routes,
 )
 from civicline.gateway.console.web import PREFIX, ConsoleHeaders, SignInNeeded, redirect
@@ -33,6 +34,7 @@ def install(app: FastAPI) -> None:
         hotline_routes,
         letter_routes,
         visit_routes,
+        unit_routes,
     ):
         app.include_router(module.router)
     app.add_middleware(ConsoleHeaders)
