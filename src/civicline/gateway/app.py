@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from civicline.gateway import api, console, metrics, pages, webhooks
+from civicline.gateway.api.webchat import WebchatFastLane
 from civicline.gateway.bootstrap import Services, services_for
 from civicline.gateway.deps import ServicesDep
 from civicline.gateway.errors import EVERY_REQUEST, BodyLimit, install_error_handlers
@@ -54,6 +55,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         *("/mailbox", "/console/letters/new", "/console/letters/suggest"),
         *("/console/visits/new", "/console/visits/suggest"),
     )
+    # Innermost: the web chat's usual message, answered before routing (api/webchat.py).
+    app.add_middleware(WebchatFastLane, path=api.PREFIX + "/webchat/messages")
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

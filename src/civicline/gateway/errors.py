@@ -88,21 +88,28 @@ def status_for(exc: DomainError) -> int:
     return next((code for kind, code in STATUS_FOR if isinstance(exc, kind)), 400)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DomainError)
+def error_response(scope: Scope, exc: Exception) -> JSONResponse | None:
+    """The answer to a refused action or a lost database, or None for any other error (a
+    bug: the server answers 500 and logs it)."""
+    if isinstance(exc, DomainError):
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
-
-    async def database_error(request: Request, exc: Exception) -> JSONResponse:
-        if not unreachable(exc):
-            raise exc
+    if isinstance(exc, DBAPIError) and unreachable(exc):
         # A killed connection or a restarting database: nothing was stored, so try again.
-        log.warning("database unreachable", extra={"path": request.url.path})
+        log.warning("database unreachable", extra={"path": scope["path"]})
         return JSONResponse(
             {"detail": "the database is unreachable just now: try again"},
             status_code=503,
             headers={"Retry-After": "1"},
         )
+    return None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def domain_or_database_error(request: Request, exc: Exception) -> JSONResponse:
+        answer = error_response(request.scope, exc)
+        if answer is None:
+            raise exc
+        return answer
 
     async def http_error(request: Request, exc: Exception) -> Any:
         assert isinstance(exc, StarletteHTTPException)
@@ -112,8 +119,8 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(request))}
         return await http_exception_handler(request, exc)
 
-    app.add_exception_handler(DomainError, domain_error)
-    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(DomainError, domain_or_database_error)
+    app.add_exception_handler(DBAPIError, domain_or_database_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 

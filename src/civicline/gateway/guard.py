@@ -47,6 +47,12 @@ async def refuse_unstorable(request: Request) -> None:
     )
 
 
+def looks_unstorable(json_body: bytes) -> bool:
+    """Whether a JSON body might carry what ``refuse_unstorable`` refuses (a fast path that
+    skips the check hands such a body to the app instead)."""
+    return b"\x00" in json_body or _SUSPECT_JSON.search(json_body) is not None
+
+
 def _in_path_or_query(request: Request) -> tuple[Place, str] | None:
     problem = flaw(request.scope["path"])
     if problem is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+import uvloop
 
 from civicline.domain.accounts import Role
 from civicline.gateway.app import create_app
@@ -91,6 +93,14 @@ async def _first_admin(services: Services) -> None:
     typer.echo(f"Created staff account 'admin'; its password is in {path}")
 
 
+def serve_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
+    """Run an HTTP server's event loop on uvloop, as ``uvicorn --loop uvloop`` would (its
+    default when installed): asyncio's own loop cost a web chat request about 0.1 ms more of
+    CPU (README, benchmarks)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 @app.command()
 def gateway() -> None:
     """Serve HTTP only (run workers separately with ``civicline worker``)."""
@@ -100,7 +110,7 @@ def gateway() -> None:
         with StopSignals().caught() as signals:
             await signals.serve(_server(settings, None))
 
-    asyncio.run(main())
+    serve_on_uvloop(main())
 
 
 @app.command()
