@@ -313,7 +313,15 @@ def test_the_fast_path_gives_scikit_learns_own_features_and_probabilities(
     classifier: LocalClassifier, shipped: list[Example]
 ) -> None:
     model = classifier.model
-    texts = [e.text[:1000] for e in shipped[::7]] + ["", "路灯", "The light is broken", "？？？"]
+    texts = [e.text[:1000] for e in shipped[::7]] + [
+        "",
+        "路灯",
+        "The light is broken",
+        "？？？",
+        "路灯  坏了\n\n\t三天 ，LIGHT\u3000\u3000out",  # runs of white space fold to one
+        "楼下烧烤太吵了😡😡 \ud800 𠀀𠀀 ﷺ",  # outside the alphabet, astral, a lone surrogate
+        "a" * 5,
+    ]
     reference = sparse.hstack(
         [v.transform(texts) for v in model.features.vectorizers], format="csr"
     )
