@@ -302,6 +302,12 @@ def cross_validated(
         print(f"{code:<26} {local_scores.support:>4} " + " ".join(f"{f:7.3f}" for f in row))
 
 
+def load() -> str:
+    """The machine's load average (1 minute) with its cores: CPU-time figures on a shared
+    machine are read next to it."""
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def speed(local: LocalClassifier, texts: list[str], n: int) -> None:
     local.classify_sync(texts[0])
     timings = []
@@ -315,7 +321,7 @@ def speed(local: LocalClassifier, texts: list[str], n: int) -> None:
     print(
         f"\nlocal classifications/s, one at a time   {n / cpu:8.0f}  (CPU time; aim >= 1,000)"
         f"  p50 {1000 * ordered[n // 2]:.2f} ms, p99 {1000 * ordered[int(n * 0.99)]:.2f} ms,"
-        f" mean length {statistics.mean(len(t) for t in texts):.0f} characters"
+        f" mean length {statistics.mean(len(t) for t in texts):.0f} characters; {load()}"
     )
 
 
@@ -344,7 +350,7 @@ def training_time(shipped: list[Example]) -> None:
     took = time.perf_counter() - started
     print(
         f"local training on 10,000 tickets + the shipped data {took:6.1f} s"
-        f" ({time.process_time() - cpu:.1f} s CPU; aim < 60 s)"
+        f" ({time.process_time() - cpu:.1f} s CPU; aim < 60 s; {load()})"
     )
 
 
@@ -375,7 +381,8 @@ def main() -> None:
     complaints, short, offdomain = dev_set(args.dev)
     print(
         f"development set: {len(complaints)} complaints ({len(short)} short), "
-        f"{len(offdomain)} off-domain; shipped training data: {len(shipped)} examples"
+        f"{len(offdomain)} off-domain; shipped training data: {len(shipped)} examples;"
+        f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {load()}"
     )
     local = out_of_the_box(shipped, taxonomy, complaints, short, offdomain)
     cross_validated(
