@@ -91,7 +91,12 @@ async def read_complaint(text: str, *, nlu: Classifier) -> Reading:
     )
 
 
-def place_unit(text: str, confirmed: Confirmed, taxonomy: Taxonomy) -> str | None:
+def place_unit(
+    text: str,
+    confirmed: Confirmed,
+    taxonomy: Taxonomy,
+    location: tuple[float, float] | None = None,
+) -> str | None:
     """The unit a complaint's place lies in: the one the operator chose, else the unit the
     confirmed place or the text names outright (a county, township or village, by
     ``nlu.places.unit_of``; a road or compound alone does not move a case, as the same road
@@ -106,8 +111,9 @@ def place_unit(text: str, confirmed: Confirmed, taxonomy: Taxonomy) -> str | Non
         named = unit_of(words) if words and _names_a_unit(words) else None
         if named is not None and tree.get(named) is not None:
             return named
-    if confirmed.location is not None:
-        near = nearest_unit(*confirmed.location, tree=tree)
+    shared = confirmed.location or location
+    if shared is not None:
+        near = nearest_unit(*shared, tree=tree)
         return None if near is None else near.unit
     return None
 
@@ -193,7 +199,7 @@ def new_case(
     category = taxonomy.category(chosen or (classification.intent if placed else "other"))
     subcategory = _subcategory(category.code, classification, message.text, taxonomy)
     subcategory = subcategory if placed else None
-    unit = place_unit(message.text, confirmed, taxonomy)
+    unit = place_unit(message.text, confirmed, taxonomy, message.location)
     department = str(
         settled.get("department", taxonomy.routed(category.code, _code(subcategory), unit))
     )
