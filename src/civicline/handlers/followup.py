@@ -143,8 +143,8 @@ async def phone_visit(
 async def notices(
     user: StaffUser, uow: UnitOfWork, *, unread_only: bool, limit: int
 ) -> list[Notification]:
-    department = None if user.sees_all_departments else user.department
-    if department is None and not user.sees_all_departments:
+    department, unit = user.narrowed(None)  # a county's centre: its subtree's notices
+    if department is None and unit is None and not user.sees_all_departments:
         return []
     async with uow:
         return await uow.governance.notifications(
@@ -152,6 +152,7 @@ async def notices(
             department=department,
             limit=limit,
             unread_only=unread_only,
+            unit=unit,
         )
 
 

@@ -14,6 +14,7 @@ from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE
 from civicline.domain.governance import Notification, VisitStatus
 from civicline.storage.rows import columns_of, from_row
 from civicline.storage.tables import CaseRow, EscalationRow, NotificationRow, SurgeAlertRow
+from civicline.storage.units import subtree_departments
 
 HORIZON = timedelta(days=30)  # how far back a missed deadline is still escalated
 NEAR_DUE_LEVEL = 0  # the "due soon" warning takes rung 0, so it too is given once
@@ -103,12 +104,21 @@ class SqlGovernance:
         return _notification(row)
 
     async def notifications(
-        self, *, audiences: list[str], department: str | None, limit: int, unread_only: bool
+        self,
+        *,
+        audiences: list[str],
+        department: str | None,
+        limit: int,
+        unread_only: bool,
+        unit: str | None = None,
     ) -> list[Notification]:
-        """Newest first; ``department`` None means every department's."""
+        """Newest first; ``department`` None means every department's (those of the subtree
+        of the unit whose path is ``unit``, when given)."""
         query = select(NotificationRow).where(NotificationRow.audience.in_(audiences))
         if department is not None:
             query = query.where(NotificationRow.department == department)
+        if unit is not None:
+            query = query.where(NotificationRow.department.in_(subtree_departments(unit)))
         if unread_only:
             query = query.where(NotificationRow.read_at.is_(None))
         rows = await self.session.scalars(query.order_by(NotificationRow.id.desc()).limit(limit))
