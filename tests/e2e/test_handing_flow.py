@@ -121,6 +121,11 @@ async def test_city_to_county_to_township_answered_and_counted_once(gateway: Gat
         ("down", TOWNSHIP),
     ]
     assert detail["status"] == "answered"
+    assert [(a["unit"], a["state"]) for a in detail["assignments"]] == [
+        ("341800", "handed_down"),
+        (COUNTY, "handed_down"),
+        (TOWNSHIP, "answered"),
+    ]
 
     # Every level's report counts the case once, in the unit holding it.
     assert await _unit_rows(boss, None) == {"total": 1, COUNTY: 1}

@@ -167,6 +167,15 @@ async def follow(
     return case, [Link(a, tree.get(a.unit), a.late(now)) for a in chain]
 
 
+async def links_of(case: Case, *, uow: UnitOfWork, tree: UnitTree, now: datetime) -> list[Link]:
+    """The assignments of a case the user may already see (checked by the caller), oldest
+    first."""
+    assert case.id is not None
+    async with uow:
+        chain = await uow.assignments.of_case(case.id)
+    return [Link(a, tree.get(a.unit), a.late(now)) for a in chain]
+
+
 @dataclass(frozen=True, slots=True)
 class HandingView:
     """What a case's page shows of the tree: who held it, and where the user may move it."""
@@ -189,10 +198,8 @@ async def handing_view(
     now: datetime,
 ) -> HandingView:
     """For a case the user may already see (``case_screen`` checked it)."""
-    assert case.id is not None
-    async with uow:
-        chain = await uow.assignments.of_case(case.id)
-    links = [Link(a, tree.get(a.unit), a.late(now)) for a in chain]
+    links = await links_of(case, uow=uow, tree=tree, now=now)
+    chain = [link.assignment for link in links]
     try:
         holder = unit_of_department(case.department, tree) if case.department else None
     except NotFound:  # a department of a unit the file no longer lists

@@ -14,9 +14,11 @@ from civicline.bots.dialogue import FOLLOWUP_TEXTS
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, Case, CaseStatus
 from civicline.domain.governance import Outcome
 from civicline.domain.messages import InboundMessage, OutboundMessage
+from civicline.gateway.api.cases.chain import AssignmentOut, assignment_out
+from civicline.gateway.bootstrap import Services
 from civicline.gateway.bounds import Flag, Offset
 from civicline.gateway.deps import ServicesDep, UserDep
-from civicline.handlers import case_actions, followup
+from civicline.handlers import case_actions, followup, handing
 from civicline.nlu.masking import mask
 from civicline.storage.queue import queue_deliveries
 
@@ -129,6 +131,10 @@ class CaseDetail(CaseSummary):
     )
     messages: list[ThreadMessage]
     history: list[EventOut]
+    assignments: list[AssignmentOut] = Field(
+        default_factory=list,
+        description="who held it down the units' tree, oldest first (empty: never handed down)",
+    )
 
 
 class ReplyIn(BaseModel):
@@ -237,7 +243,15 @@ async def get_case(number: str, user: UserDep, services: ServicesDep) -> CaseDet
             )
             for e in case.events
         ],
+        assignments=[assignment_out(link) for link in await _links(case, services)],
     )
+
+
+async def _links(case: Case, services: Services) -> list[handing.Link]:
+    tree = services.taxonomy.units
+    if tree is None:
+        return []
+    return await handing.links_of(case, uow=services.uow(), tree=tree, now=services.now())
 
 
 @router.post("/{number}/replies", status_code=202, response_model=ReplyOut)

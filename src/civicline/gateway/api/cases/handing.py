@@ -7,7 +7,6 @@ case, its history and its assignments are unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from annotated_types import Interval
@@ -17,8 +16,9 @@ from pydantic import BaseModel, Field, Strict
 from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import Case
 from civicline.domain.errors import InvalidInput
-from civicline.domain.handing import MAX_REASON, AssignmentState, Handing
+from civicline.domain.handing import MAX_REASON, Handing
 from civicline.domain.units import UnitTree
+from civicline.gateway.api.cases.chain import AssignmentOut, assignment_out
 from civicline.gateway.api.cases.core import CaseSummary
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep, UserDep
@@ -57,21 +57,6 @@ class TransferIn(BaseModel):
     )
 
 
-class AssignmentOut(BaseModel):
-    id: int
-    unit: str
-    unit_name: str | None = Field(description="the unit's Chinese name, when the tree lists it")
-    department: str
-    parent_id: int | None
-    handing: Handing | None = Field(description="how it came to the unit; null: it began there")
-    state: AssignmentState
-    due_at: datetime
-    late: bool = Field(description="past its own deadline unanswered, or answered after it")
-    created_at: datetime
-    finished_at: datetime | None
-    reason: str | None
-
-
 class HandingOut(BaseModel):
     case: CaseSummary
     assignments: list[AssignmentOut] = Field(description="oldest first")
@@ -82,25 +67,6 @@ def _tree(services: Services) -> UnitTree:
     if tree is None:
         raise InvalidInput("no units tree is set up: nothing to hand a case along")
     return tree
-
-
-def _out(link: handing.Link) -> AssignmentOut:
-    a = link.assignment
-    assert a.id is not None
-    return AssignmentOut(
-        id=a.id,
-        unit=a.unit,
-        unit_name=link.unit.name_zh if link.unit else None,
-        department=a.department,
-        parent_id=a.parent_id,
-        handing=a.handing,
-        state=a.state,
-        due_at=a.due_at,
-        late=link.late,
-        created_at=a.created_at,
-        finished_at=a.finished_at,
-        reason=a.reason,
-    )
 
 
 async def _move(
@@ -120,7 +86,7 @@ async def _move(
     )
     return HandingOut(
         case=_summary(case, user),
-        assignments=[_out(handing.Link(a, tree.get(a.unit), a.late(now))) for a in chain],
+        assignments=[assignment_out(handing.Link(a, tree.get(a.unit), a.late(now))) for a in chain],
     )
 
 
@@ -170,4 +136,4 @@ async def assignments(number: str, user: UserDep, services: ServicesDep) -> list
     _case, links = await handing.follow(
         number, user=user, uow=services.uow(), tree=_tree(services), now=services.now()
     )
-    return [_out(link) for link in links]
+    return [assignment_out(link) for link in links]
