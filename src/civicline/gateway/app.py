@@ -21,6 +21,7 @@ from civicline.gateway.guard import refuse_unstorable
 from civicline.gateway.pages.board_cache import ServeCachedBoard
 from civicline.gateway.proxies import TrustedProxies
 from civicline.gateway.settings import Settings
+from civicline.gateway.webhooks.sms import TwilioSmsFastLane
 
 HERE = Path(__file__).parent
 PROBE_TIMEOUT = 2.0
@@ -55,8 +56,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         *("/mailbox", "/console/letters/new", "/console/letters/suggest"),
         *("/console/visits/new", "/console/visits/suggest"),
     )
-    # Innermost: the web chat's usual message, answered before routing (api/webchat.py).
+    # Innermost: the usual web chat message and SMS, answered before routing (gateway/lanes.py).
     app.add_middleware(WebchatFastLane, path=api.PREFIX + "/webchat/messages")
+    app.add_middleware(TwilioSmsFastLane)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

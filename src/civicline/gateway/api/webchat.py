@@ -10,14 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from civicline.channels import webchat
 from civicline.domain.messages import Channel, DeliveryStatus
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.deps import ServicesDep
-from civicline.gateway.errors import error_response
 from civicline.gateway.guard import looks_unstorable
+from civicline.gateway.lanes import FastLane, header
 from civicline.gateway.pages.webchat import conversation_of
 from civicline.handlers.delivery import record_receipt
 from civicline.handlers.intake import Accepted, accept
@@ -69,93 +69,38 @@ async def take(
     )
 
 
-class WebchatFastLane:
-    """``POST /api/v1/webchat/messages`` without FastAPI's routing, dependency solving and
-    response model: the same steps as ``post_message`` for the usual message (JSON within the
-    limits, an existing conversation), answered with the same bytes. Anything else (no or a
-    bad cookie, a query string, another content type, text the edge refuses or might, a body
-    the model refuses, empty or too long text) goes on to the app with its body, untouched,
-    so every refusal is FastAPI's own. Installed inside ``BodyLimit`` (413 as before) and
-    ``TrustedProxies``. In the intake's profile routing and dependencies were a third of a
-    request's CPU (README, benchmarks)."""
+class WebchatFastLane(FastLane):
+    """``POST /api/v1/webchat/messages`` in a fast lane (``gateway/lanes.py``): the same steps
+    as ``post_message`` for the usual message (JSON within the limits, an existing
+    conversation), answered with the same bytes. Anything else (no or a bad cookie, a query
+    string, another content type, text the edge refuses or might, a body the model refuses,
+    empty or too long text) reaches ``post_message``."""
 
     def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path  # where the app's API router put post_message
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        body, more = await _read_body(receive)
-        payload, conversation = (None, None) if more else _usual(scope, body)
-        if payload is None or conversation is None:
-            await self.app(scope, _replay(body, more, receive), send)
-            return
-        services: Services = scope["app"].state.services
-        try:
-            accepted = await take(services, conversation, payload)
-        except Exception as exc:
-            answer = error_response(scope, exc)
-            if answer is None:
-                raise
-            await answer(scope, receive, send)
-            return
-        if accepted is None:
-            await JSONResponse({"detail": TOO_MANY}, 429)(scope, receive, send)
-            return
-        created = b"false" if accepted.created else b"true"
-        answer_body = b'{"message_id":%d,"duplicate":%s}' % (accepted.id, created)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 202 if accepted.created else 200,
-                "headers": [
-                    (b"content-length", str(len(answer_body)).encode()),
-                    (b"content-type", b"application/json"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer_body})
+        super().__init__(app, path, _answer)
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The request body, and whether reading stopped before its end (a disconnect)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), True
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
-
-
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
-    """``receive`` for the app: the body read so far, then whatever the client sends next."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": more}
-
-    return replay
+async def _answer(scope: Scope, body: bytes) -> Response | None:
+    payload, conversation = _usual(scope, body)
+    if payload is None or conversation is None:
+        return None
+    accepted = await take(scope["app"].state.services, conversation, payload)
+    if accepted is None:
+        return JSONResponse({"detail": TOO_MANY}, 429)
+    duplicate = b"false" if accepted.created else b"true"
+    return Response(
+        b'{"message_id":%d,"duplicate":%s}' % (accepted.id, duplicate),
+        202 if accepted.created else 200,
+        media_type="application/json",
+    )
 
 
 def _usual(scope: Scope, body: bytes) -> tuple[webchat.ChatMessageIn | None, str | None]:
     """The message and its conversation when the request is the usual kind, else Nones."""
     if scope["query_string"] or looks_unstorable(body):
         return None, None
-    content_type = cookie = None
-    for name, value in scope["headers"]:
-        if name == b"content-type" and content_type is None:
-            content_type = value
-        elif name == b"cookie" and cookie is None:
-            cookie = value
-    if content_type != b"application/json" or cookie is None:
+    cookie = header(scope, b"cookie")
+    if header(scope, b"content-type") != b"application/json" or cookie is None:
         return None, None
     conversation = cookie_parser(cookie.decode("latin-1")).get(webchat.COOKIE)
     if not webchat.valid_conversation_id(conversation):
