@@ -42,6 +42,8 @@ from sqlalchemy.schema import CreateIndex
 
 from civicline.domain.cases import AWAITING_REPLY
 from civicline.domain.claims import QueueFilter
+from civicline.gateway.bootstrap import sync_departments
+from civicline.gateway.settings import Settings
 from civicline.handlers.rates import current_figures
 from civicline.storage import database
 from civicline.storage.stats import REPORT_GROUPS
@@ -305,10 +307,14 @@ async def main(total: int, runs: int, keep: bool, reuse: bool) -> None:
         await asyncio.to_thread(database.upgrade, URL)
         sessions = database.session_factory(engine)
         if fill:
-            taxonomy = load_taxonomy()
-            async with SqlUnitOfWork(sessions) as uow:
-                await uow.departments.sync(list(taxonomy.departments.values()))
-                await uow.commit()
+            settings = Settings(_env_file=None)  # type: ignore[call-arg]
+            # Units first: a department belongs to one (migration 0013).
+            await sync_departments(
+                SqlUnitOfWork(sessions),
+                load_taxonomy(
+                    settings.taxonomy_path, settings.nlu_training_dir, settings.units_path
+                ),
+            )
             seconds = await _fill(total)
             print(
                 f"filled {total:,} cases over {DAYS} days by COPY, VACUUM ANALYZE: {seconds:.0f} s"
