@@ -414,3 +414,69 @@ def test_cli_import_prints_the_summary_and_retrains(
     result = CliRunner().invoke(app, ["nlu", "import", str(tmp_path / "missing.csv")], env=env)
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+class Crash(Exception):
+    pass
+
+
+def test_an_import_stopped_half_way_resumes_and_ends_as_one_never_stopped(
+    taxonomy: Taxonomy, shipped: Path, tmp_path: Path
+) -> None:
+    rows = ["text,label"]
+    for i in range(230):
+        rows.append(f"幸福路{i}号的路灯坏了{i % 7}天，电话13912345{i % 1000:03d},城乡建设")
+        if i % 40 == 0:
+            rows.append(f"幸福路{i}号的路灯坏了{i % 7}天，电话13912345{i % 1000:03d},城乡建设")
+        if i % 50 == 0:
+            rows.append(f"幸福路{i}号的路灯坏了{i % 7}天，电话13912345{i % 1000:03d},环境保护")
+    rows.append(",城乡建设")
+    path = tmp_path / "tickets.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    whole = import_tickets(
+        path,
+        taxonomy=taxonomy,
+        shipped_paths=[shipped],
+        imported_path=tmp_path / "whole" / "imported.yml",
+        checkpoint_rows=50,
+    )
+
+    masked = 0
+
+    def crash_at_row_170(text: str) -> str:
+        nonlocal masked
+        masked += 1
+        if masked == 170:
+            raise Crash
+        return importer.default_mask()(text)
+
+    imported = tmp_path / "var" / "imported.yml"
+    staging = imported.with_name("imported.yml.partial")
+    with pytest.raises(Crash):
+        import_tickets(
+            path,
+            taxonomy=taxonomy,
+            shipped_paths=[shipped],
+            imported_path=imported,
+            mask=crash_at_row_170,
+            checkpoint_rows=50,
+        )
+    assert not imported.exists() and len(staging.read_text("utf-8").splitlines()) == 1 + 3
+    with staging.open("ab") as file:
+        file.write(b'{"rows_done": 200, "read": 5')  # a line a kill cut short
+
+    resumed = import_tickets(
+        path, taxonomy=taxonomy, shipped_paths=[shipped], imported_path=imported,
+        checkpoint_rows=50,
+    )  # fmt: skip
+    assert resumed.resumed == 150 and whole.resumed == 0
+    assert imported.read_text("utf-8") == (tmp_path / "whole" / "imported.yml").read_text("utf-8")
+    for field in ("read", "imported", "duplicates", "rejected", "by_category", "total"):
+        assert getattr(resumed, field) == getattr(whole, field), field
+    assert whole.duplicates == 6 and len(whole.rejected) == 6  # 5 conflicts, 1 empty text
+    assert not staging.exists()
+
+    # Another file (or --restart) does not resume from this one's checkpoint.
+    staging.write_text('{"source": "another file"}\n', encoding="utf-8")
+    again = run_import(path, taxonomy, shipped, imported)
+    assert again.resumed == 0 and again.imported == 0 and again.duplicates == whole.read - 6

@@ -20,9 +20,7 @@ quotes the caller's number or words. A call id seen earlier in the same file is 
 
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from civicline.domain.errors import InvalidInput
 from civicline.domain.messages import Language
 from civicline.domain.taxonomy import Taxonomy
 from civicline.handlers.hotline import Transcript, Turn
+from civicline.nlu.files import text_encoding
 from civicline.nlu.importer import resolve_label
 
 FORMATS = ("csv", "jsonl")
@@ -113,7 +112,10 @@ def read_export(path: Path, fmt: str, reading: Reading) -> Iterator[Record]:
     Raises ``UnreadableExport`` when the file cannot be read: its encoding, its header, or a
     CSV quote left open (nothing after it can be trusted).
     """
-    encoding = text_encoding(path)
+    try:
+        encoding = text_encoding(path)
+    except ValueError as exc:
+        raise UnreadableExport(str(exc)) from None
     # JSONL lines end at \n only: U+2028 and a lone \r may sit inside a JSON string.
     with path.open(encoding=encoding, newline="" if fmt == "csv" else "\n") as stream:
         records = _csv_records(stream, path) if fmt == "csv" else _jsonl_records(stream)
@@ -131,42 +133,20 @@ def read_export(path: Path, fmt: str, reading: Reading) -> Iterator[Record]:
             yield Call(line, transcript) if first == line else Duplicate(line, first)
 
 
-def text_encoding(path: Path) -> str:
-    """The file's encoding, as ``civicline nlu import`` reads: UTF-8 (BOM or not), else
-    GB18030 (a superset of GBK); checked in chunks without holding the file."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            with path.open("rb") as file:
-                while chunk := file.read(1 << 20):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        except OSError as exc:
-            raise UnreadableExport(f"{path}: {exc.strerror or exc}") from None
-        return encoding
-    raise UnreadableExport(f"{path}: not UTF-8 or GBK/GB18030 text")
-
-
 def count_records(path: Path, fmt: str) -> int:
     """How many records the file holds (non-blank lines of a JSONL file, CSV records but the
     header): the total of the import's progress bar. Quick: nothing is parsed into calls."""
-    with path.open(encoding=text_encoding(path), newline="" if fmt == "csv" else "\n") as stream:
+    try:
+        encoding = text_encoding(path)
+    except ValueError as exc:
+        raise UnreadableExport(str(exc)) from None
+    with path.open(encoding=encoding, newline="" if fmt == "csv" else "\n") as stream:
         try:
             if fmt == "csv":
                 return max(0, sum(1 for cells in csv.reader(stream) if any(cells)) - 1)
             return sum(1 for raw in stream if raw.strip())
         except csv.Error:
             return 0
-
-
-def file_identity(path: Path, head: int = 1 << 20) -> str:
-    """The file's size and a hash of its first megabyte: what names it for a resumed import
-    (the same export copied elsewhere resumes; a file grown or changed starts over)."""
-    with path.open("rb") as file:
-        digest = hashlib.sha256(file.read(head)).hexdigest()[:32]
-    return f"{path.stat().st_size}:{digest}"
 
 
 def _csv_records(

@@ -12,16 +12,18 @@ never the complaint text.
 from __future__ import annotations
 
 import csv
-import io
+import json
+import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from civicline.domain.taxonomy import Taxonomy
 from civicline.nlu import masking
-from civicline.nlu.files import atomic_writer
+from civicline.nlu.files import atomic_writer, file_identity, text_encoding
 from civicline.nlu.training_data import (
     Example,
     load_data,
@@ -102,6 +104,8 @@ class ImportSummary:
     """Earlier imported examples dropped because the shipped data now holds their text."""
     written: bool = False
     """Whether the imported file changed."""
+    resumed: int = 0
+    """Rows an earlier, killed run of the same file had checked (not read again)."""
 
     def rejected_by_reason(self) -> Counter[str]:
         return Counter(rejection.reason for rejection in self.rejected)
@@ -140,7 +144,11 @@ def read_tickets(path: Path) -> Iterator[Row]:
     UTF-8 with or without a BOM, or GB18030 (a superset of GBK). Raises ValueError, naming the
     file, when it cannot be decoded, has no such header, or is not CSV.
     """
-    reader = csv.reader(io.StringIO(_decode(path.read_bytes(), path), newline=""))
+    with path.open(encoding=text_encoding(path), newline="") as stream:
+        yield from _rows(csv.reader(stream), path)
+
+
+def _rows(reader: Any, path: Path) -> Iterator[Row]:
     columns = _header(reader, path)
     width = len(columns)
     text_at, label_at = columns.index("text"), columns.index("label")
@@ -161,15 +169,6 @@ def read_tickets(path: Path) -> Iterator[Row]:
         yield Row(start, record[text_at], record[label_at])
 
 
-def _decode(content: bytes, path: Path) -> str:
-    for encoding in _ENCODINGS:
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValueError(f"{path}: not UTF-8 or GBK/GB18030 text")
-
-
 def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
     try:
         for record in reader:
@@ -185,14 +184,25 @@ def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
 
 def resolve_label(label: str, taxonomy: Taxonomy) -> str | None:
     """The category code for a code, a Chinese name or an English name (any case), else None."""
-    wanted = " ".join(label.split()).casefold()
-    if not wanted:
-        return None
+    return _labels(taxonomy).get(" ".join(label.split()).casefold())
+
+
+_LABELS: dict[int, tuple[Taxonomy, dict[str, str]]] = {}
+
+
+def _labels(taxonomy: Taxonomy) -> dict[str, str]:
+    """Every way of naming a category, normalised as ``resolve_label`` reads a label (built
+    once per taxonomy: a million rows each compared with every name was the import's cost)."""
+    cached = _LABELS.get(id(taxonomy))
+    if cached is not None and cached[0] is taxonomy:
+        return cached[1]
+    names: dict[str, str] = {}
     for category in taxonomy.categories.values():
-        names = (category.code, category.name_zh, category.name_en)
-        if any(" ".join(name.split()).casefold() == wanted for name in names):
-            return category.code
-    return None
+        for name in (category.code, category.name_zh, category.name_en):
+            names.setdefault(" ".join(name.split()).casefold(), category.code)
+    names.pop("", None)
+    _LABELS[id(taxonomy)] = (taxonomy, names)
+    return names
 
 
 def clean_text(text: str) -> str:
@@ -231,12 +241,14 @@ def prepare_rows(
     rows: Sequence[Row],
     *,
     taxonomy: Taxonomy,
-    shipped: Sequence[Example],
-    previous: Sequence[Example] = (),
+    shipped: Sequence[Example] | Mapping[str, str],
+    previous: Sequence[Example] | Mapping[str, str] = (),
     mask: Mask,
     progress: Progress | None = None,
+    seen: dict[str, tuple[int, str]] | None = None,
 ) -> Merge:
-    """Check, mask and de-duplicate rows exactly as an import does, without writing anything."""
+    """Check, mask and de-duplicate rows exactly as an import does, without writing anything.
+    ``seen``: the texts (line, intent) accepted from earlier rows of the same file."""
     candidates: list[tuple[int, Example]] = []
     rejected: list[Rejection] = []
     for done, row in enumerate(rows, start=1):
@@ -249,7 +261,7 @@ def prepare_rows(
             )
         if progress is not None:
             progress(done, len(rows))
-    merge = merge_examples(candidates, shipped=shipped, previous=previous)
+    merge = merge_examples(candidates, shipped=shipped, previous=previous, seen=seen)
     merge.rejected = sorted(rejected + merge.rejected, key=lambda rejection: rejection.line)
     return merge
 
@@ -257,15 +269,18 @@ def prepare_rows(
 def merge_examples(
     candidates: Iterable[tuple[int, Example]],
     *,
-    shipped: Sequence[Example],
-    previous: Sequence[Example] = (),
+    shipped: Sequence[Example] | Mapping[str, str],
+    previous: Sequence[Example] | Mapping[str, str] = (),
+    seen: dict[str, tuple[int, str]] | None = None,
 ) -> Merge:
     """Keep the candidates whose text is new; the same text with the same intent is a duplicate,
     with another intent a conflict (the shipped data, then earlier imports, then earlier rows win).
+    ``shipped`` and ``previous`` may be given as text -> intent already; ``seen`` (text -> line,
+    intent of earlier rows) is updated with the accepted ones.
     """
-    shipped_intent = {example.text: example.intent for example in shipped}
-    previous_intent = {example.text: example.intent for example in previous}
-    seen: dict[str, tuple[int, str]] = {}
+    shipped_intent = _intents(shipped)
+    previous_intent = _intents(previous)
+    seen = {} if seen is None else seen
     merge = Merge()
     for line, example in candidates:
         earlier = seen.get(example.text)
@@ -289,6 +304,16 @@ def merge_examples(
     return merge
 
 
+def _intents(examples: Sequence[Example] | Mapping[str, str]) -> Mapping[str, str]:
+    if isinstance(examples, Mapping):
+        return examples
+    return {example.text: example.intent for example in examples}
+
+
+CHECKPOINT_ROWS = 50_000
+"""Rows checked between two checkpoints of an import (``Staging``)."""
+
+
 def import_tickets(
     path: Path,
     *,
@@ -297,34 +322,66 @@ def import_tickets(
     imported_path: Path,
     mask: Mask | None = None,
     progress: Progress | None = None,
+    checkpoint_rows: int = CHECKPOINT_ROWS,
+    restart: bool = False,
 ) -> ImportSummary:
     """Merge the CSV's valid rows into ``imported_path``; the file is rewritten only on change.
 
+    Rows are checked ``checkpoint_rows`` at a time; after each such chunk what it accepted is
+    appended to a staging file beside ``imported_path`` (``Staging``) with the count of rows
+    done, so an import killed half-way continues from there when run again on the same file
+    (unless ``restart``), and its summary is the one of an import never stopped. The merged
+    file is written once, at the end, and the staging file removed.
+
     Raises ValueError when the CSV or the existing data cannot be read.
     """
-    rows = list(read_tickets(path))
+    mask = mask or default_mask()
+    total = count_rows(path)
     shipped = load_data(shipped_paths)
     shipped_intent = {example.text: example.intent for example in shipped}
     earlier = load_examples(imported_path) if imported_path.exists() else []
     kept = [example for example in earlier if example.text not in shipped_intent]
-    merge = prepare_rows(
-        rows,
-        taxonomy=taxonomy,
-        shipped=shipped,
-        previous=kept,
-        mask=mask or default_mask(),
-        progress=progress,
-    )
-    merged = kept + merge.accepted
-    summary = ImportSummary(
-        read=len(rows),
-        imported=len(merge.accepted),
-        duplicates=merge.duplicates,
-        rejected=merge.rejected,
-        by_category=Counter(example.intent for example in merge.accepted),
-        total=len(merged),
-        dropped=len(earlier) - len(kept),
-    )
+    kept_intent = {example.text: example.intent for example in kept}
+    staging = Staging(imported_path.with_name(imported_path.name + STAGING_SUFFIX))
+    state = staging.open(file_identity(path), restart=restart)
+    seen = {example.text: (line, example.intent) for line, example in state.accepted}
+    summary = ImportSummary(resumed=state.rows_done)
+    chunk: list[Row] = []
+
+    def check(rows_done: int) -> None:
+        before = rows_done - len(chunk)
+
+        def advance(done: int, _: int) -> None:
+            if progress is not None:
+                progress(before + done, max(total, before + done))
+
+        merge = prepare_rows(
+            chunk, taxonomy=taxonomy, shipped=shipped_intent, previous=kept_intent, mask=mask,
+            seen=seen, progress=advance,
+        )  # fmt: skip
+        staging.append(merge, rows_done=rows_done, read=len(chunk))
+        chunk.clear()
+
+    done = 0
+    for row in read_tickets(path):
+        done += 1
+        if done <= state.rows_done:
+            continue
+        chunk.append(row)
+        if len(chunk) >= checkpoint_rows:
+            check(done)
+    if chunk or done > state.rows_done:
+        check(done)
+    state = staging.state
+    accepted = [example for _, example in state.accepted]
+    merged = kept + accepted
+    summary.read = state.read
+    summary.imported = len(accepted)
+    summary.duplicates = state.duplicates
+    summary.rejected = sorted(state.rejected, key=lambda rejection: rejection.line)
+    summary.by_category = Counter(example.intent for example in accepted)
+    summary.total = len(merged)
+    summary.dropped = len(earlier) - len(kept)
     if merged:
         content = dump_examples(merged, order=list(taxonomy.categories))
         if not imported_path.exists() or imported_path.read_text(encoding="utf-8") != content:
@@ -333,7 +390,107 @@ def import_tickets(
     elif imported_path.exists():
         imported_path.unlink()
         summary.written = True
+    staging.remove()
     return summary
+
+
+def count_rows(path: Path) -> int:
+    """Non-blank CSV records under the header (what the progress counts); 0 when unreadable
+    (``read_tickets`` then says why)."""
+    try:
+        with path.open(encoding=text_encoding(path), newline="") as stream:
+            return max(
+                0, sum(1 for record in csv.reader(stream) if any(map(str.strip, record))) - 1
+            )
+    except (ValueError, csv.Error):
+        return 0
+
+
+STAGING_SUFFIX = ".partial"
+
+
+@dataclass(slots=True)
+class StagedState:
+    rows_done: int = 0
+    read: int = 0
+    duplicates: int = 0
+    accepted: list[tuple[int, Example]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class Staging:
+    """An import's progress on disk: a JSON line naming the file (its size and a hash of its
+    head), then one line per chunk of rows with what it accepted and rejected and the rows done
+    so far, each synced before the next chunk starts. A line cut short by a kill is dropped when
+    the import resumes. Masked texts only, as in the imported file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state = StagedState()
+
+    def open(self, source: str, *, restart: bool) -> StagedState:
+        self.state = StagedState()
+        if not restart and self.path.exists():
+            good = 0
+            with self.path.open("rb") as file:
+                lines = file.read().split(b"\n")
+            try:
+                resumed = json.loads(lines[0]).get("source") == source
+            except (json.JSONDecodeError, AttributeError):
+                resumed = False
+            if resumed:
+                good = len(lines[0]) + 1
+                for raw in lines[1:]:
+                    try:
+                        self._add(json.loads(raw))
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        break
+                    good += len(raw) + 1
+                with self.path.open("r+b") as file:
+                    file.truncate(good)
+                return self.state
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("wb") as file:
+            file.write(json.dumps({"source": source}).encode() + b"\n")
+            file.flush()
+            os.fsync(file.fileno())
+        return self.state
+
+    def append(self, merge: Merge, *, rows_done: int, read: int) -> None:
+        record = {
+            "rows_done": rows_done,
+            "read": read,
+            "duplicates": merge.duplicates,
+            "accepted": [
+                [line, e.text, e.intent]
+                for line, e in zip(merge.lines, merge.accepted, strict=True)
+            ],
+            "rejected": [[r.line, r.reason, r.detail] for r in merge.rejected],
+        }
+        with self.path.open("ab") as file:
+            file.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+            file.flush()
+            os.fsync(file.fileno())
+        self._add(record)
+
+    def _add(self, record: dict[str, Any]) -> None:
+        state = self.state
+        accepted = [
+            (int(line), Example(str(text), str(intent)))
+            for line, text, intent in record["accepted"]
+        ]
+        rejected = [
+            Rejection(int(line), str(reason), str(detail))
+            for line, reason, detail in record["rejected"]
+        ]
+        state.rows_done = int(record["rows_done"])
+        state.read += int(record["read"])
+        state.duplicates += int(record["duplicates"])
+        state.accepted += accepted
+        state.rejected += rejected
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def dump_examples(

@@ -37,7 +37,6 @@ from civicline.channels.call_centre_file import (
     UnreadableExport,
     count_records,
     export_format,
-    file_identity,
     read_export,
 )
 from civicline.gateway import logs
@@ -69,7 +68,7 @@ from civicline.handlers.hotline_import import (
 )
 from civicline.nlu import masking
 from civicline.nlu.corrections import HEADER, Corrections, CorrectionsFile, corrections_path
-from civicline.nlu.files import atomic_writer
+from civicline.nlu.files import atomic_writer, file_identity
 from civicline.nlu.importer import MAX_TEXT_LENGTH, dump_examples, training_text
 from civicline.nlu.local import LocalClassifier
 from civicline.nlu.training_data import Example, load_examples

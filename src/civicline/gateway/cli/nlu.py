@@ -39,6 +39,7 @@ from civicline.gateway.cli.common import (
     progress_bar,
     taxonomy_of,
 )
+from civicline.gateway.cli.rows_progress import rows_progress
 from civicline.gateway.settings import Settings
 from civicline.nlu import importer, rasa_export
 from civicline.nlu.base import Classifier
@@ -69,7 +70,11 @@ IMPORT_HELP = (
     "training data ({var_dir}/nlu/imported.yml).\n\n"
     "Phone and ID numbers are masked before anything is written. A row is rejected, with its "
     "line number, for an empty or too long text, an unknown label, a malformed line, or a text "
-    "that the shipped data, an earlier import or an earlier row files under another category."
+    "that the shipped data, an earlier import or an earlier row files under another category.\n\n"
+    "Rows are checked 50,000 at a time and each chunk's result is kept beside the imported file "
+    "({var_dir}/nlu/imported.yml.partial): an import killed half-way continues where it stopped "
+    "when run again on the same file (--restart: from the start). The progress (rows, rate, "
+    "time left) is a bar on a terminal and a line every 10 s otherwise."
 )
 EVAL_HELP = (
     "Per-category precision, recall and F1, accuracy, macro-F1 and a confusion matrix, for the "
@@ -203,13 +208,29 @@ FileArgument = Annotated[
 
 
 @nlu_app.command("import", help=IMPORT_HELP)
-def import_command(file: FileArgument) -> None:
+def import_command(
+    file: FileArgument,
+    train: Annotated[
+        bool,
+        typer.Option(
+            "--train/--no-train",
+            help="retrain the local model afterwards (the gateway otherwise trains at its start)",
+        ),
+    ] = True,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="read the file from its start, not from a checkpoint")
+    ] = False,
+) -> None:
     context = _context()
-    with progress_bar() as progress:
-        task = progress.add_task("reading tickets", total=None)
+    total = importer.count_rows(file)
+    with rows_progress("reading tickets", total) as bar:
+        shown = 0
 
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def advance(done: int, _: int) -> None:
+            nonlocal shown
+            if done - shown >= 1_000 or done == total:
+                bar.advance(done - shown)
+                shown = done
 
         try:
             summary = importer.import_tickets(
@@ -218,31 +239,36 @@ def import_command(file: FileArgument) -> None:
                 shipped_paths=context.shipped_paths,
                 imported_path=context.imported_path,
                 progress=advance,
+                restart=restart,
             )
         except (ValueError, OSError) as exc:
             fail(str(exc))
-        progress.remove_task(task)
-        _print_summary(summary)
-        if summary.read == 0:
-            fail(f"{file}: no rows under the header")
-        if summary.imported + summary.duplicates == 0:
-            fail(f"{file}: no valid rows; nothing imported")
-        paths = importer.training_data_paths(context.shipped_paths, context.imported_path)
-        with _step(progress, "training the local model"):
-            try:
-                LocalClassifier.load_or_train(paths, context.model_dir)
-            except (ValueError, OSError) as exc:
-                fail(f"training the local model failed: {exc}")
-    model = context.model_dir / model_file_name(*(path.read_bytes() for path in paths))
+    _print_summary(summary)
+    if summary.read == 0:
+        fail(f"{file}: no rows under the header")
+    if summary.imported + summary.duplicates == 0:
+        fail(f"{file}: no valid rows; nothing imported")
+    paths = importer.training_data_paths(context.shipped_paths, context.imported_path)
     if context.imported_path.exists():
         typer.echo(
             f"training data: {context.imported_path} ({summary.total} imported examples, Rasa "
             "NLU format; `make rasa-train` reads it with the shipped data)"
         )
+    if not train:
+        typer.echo("local model: not retrained (--no-train); the gateway trains it at its start")
+        return
+    with progress_bar() as progress, _step(progress, "training the local model"):
+        try:
+            LocalClassifier.load_or_train(paths, context.model_dir)
+        except (ValueError, OSError) as exc:
+            fail(f"training the local model failed: {exc}")
+    model = context.model_dir / model_file_name(*(path.read_bytes() for path in paths))
     typer.echo(f"local model: {model} (restart the gateway and workers to use it)")
 
 
 def _print_summary(summary: importer.ImportSummary) -> None:
+    if summary.resumed:
+        typer.echo(f"resumed after {summary.resumed} rows an earlier run checked")
     typer.echo(
         f"read {summary.read} rows: {summary.imported} imported, {summary.duplicates} "
         f"duplicates, {len(summary.rejected)} rejected"
