@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicline.domain.cases import Case
@@ -86,10 +87,22 @@ class SqlHistory:
     ) -> FiledBatch:
         """File ``calls`` and record ``rows_done`` for ``source`` (None: finished, the
         checkpoint goes), in one transaction."""
-        async with self.sessions() as session, session.begin():
-            batch = await _file(session, calls, receipt_text)
-            await _record(session, source, rows_done, now)
-        return batch
+        for attempt in (1, 2):
+            try:
+                async with self.sessions() as session, session.begin():
+                    batch = await _file(session, calls, receipt_text)
+                    await _record(session, source, rows_done, now)
+                for call in batch.filed:
+                    call.case.pending_events.clear()  # stored
+                return batch
+            except IntegrityError:
+                # Another writer filed one of these calls, or a first message from one of
+                # these callers, meanwhile: the batch rolled back whole; once more finds them.
+                if attempt == 2:
+                    raise
+                for call in calls:
+                    call.case.id = call.message.id = call.message.case_id = None
+        raise AssertionError("unreachable")
 
 
 async def _file(
@@ -129,7 +142,6 @@ async def _file(
             {"case_id": case_id, **columns_of(e, CaseEventRow.__table__, skip=("id",))}
             for e in call.case.pending_events
         ]
-        call.case.pending_events.clear()
     await session.execute(insert(session, CaseEventRow.__table__), events)
     message_ids = await _insert_returning_ids(
         session,
@@ -205,8 +217,8 @@ async def _citizens(
             ],
         )
         citizens.update(zip(new, ids, strict=True))
-        # Another writer's first message from the same phone would make this batch fail on
-        # the unique handle (and roll back whole): the import's retry then finds it.
+        # Another writer's first message from the same phone makes this batch fail on the
+        # unique handle (and roll back whole): ``file`` tries it once more.
         await session.execute(
             insert(session, ContactHandleRow.__table__),
             [{"citizen_id": citizens[p], "channel": Channel.SMS, "address": p} for p in new],
