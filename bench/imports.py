@@ -182,21 +182,24 @@ def run_command(
     load = os.getloadavg()
     command = ["nice", str(BIN / "civicline"), *argv]
     runs, output = 0, ""
+    log = Path(tempfile.mkstemp(prefix="civicline-bench-import-", suffix=".log")[1])
     while True:
         runs += 1
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        if kill_after is not None and runs == 1:
-            try:
-                output, _ = process.communicate(timeout=kill_after)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.communicate()
-                print(f"    killed after {kill_after:.0f} s; running it again", flush=True)
-                continue
-        else:
-            output, _ = process.communicate()
+        # To a file, not a pipe: a killed command's worker may hold a pipe open a moment.
+        with log.open("w") as out:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+            if kill_after is not None and runs == 1:
+                try:
+                    process.wait(timeout=kill_after)
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGKILL)
+                    process.wait()
+                    print(f"    killed after {kill_after:.0f} s; running it again", flush=True)
+                    continue
+            else:
+                process.wait()
+        output = log.read_text()
+        log.unlink()
         if process.returncode != 0:
             raise SystemExit(f"{argv[:2]} failed ({process.returncode}):\n{output}")
         break

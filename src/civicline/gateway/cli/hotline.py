@@ -323,7 +323,10 @@ async def _preparing(
         return
     rules = CaseRules(hotline.taxonomy, hotline.routing)
     pool = ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(settings,)
+        workers,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(settings, os.getpid()),
     )
     loop = asyncio.get_running_loop()
 
@@ -339,15 +342,18 @@ async def _preparing(
 _worker_nlu: list[LocalClassifier] = []
 
 
-def _start_worker(settings: Settings) -> None:
-    _exit_with(os.getppid())
+def _start_worker(settings: Settings, command: int) -> None:
+    _exit_with(command)
     logs.configure(settings.log_level)
     taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir)
     _worker_nlu.append(asyncio.run(load_classifier(settings, taxonomy.shares())))
 
 
 def _exit_with(parent: int) -> None:
-    """End this worker when the import is killed (SIGKILL leaves it no time to say so)."""
+    """End this worker when the import is killed (SIGKILL leaves it no time to say so), also
+    when that happened while this worker was starting."""
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
