@@ -279,3 +279,41 @@ async def test_department_staff_see_the_register_masked_and_cannot_register(
     exe = await desk.post("/console/visits/new", data=fields | {"register_id": "desk-exe"},
                           files={"files": ("x.exe", b"MZ\x90\x00")})  # fmt: skip
     assert exe.status_code == 415 and "小区拆迁补偿款" in exe.text
+
+
+async def test_the_same_registration_at_the_same_moment_is_one_visit(
+    sms: Sms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two desks submit one registration at once: both pass the look-up before either commits;
+    the database's unique register id turns the second into the first's answer, not a 500."""
+    from civicline.storage.visits import SqlVisits
+
+    services = sms.gateway.services
+    services.clock = lambda: datetime(2026, 12, 8, 9, 30, tzinfo=CITY)
+    boss = await sms.gateway.staff("boss")
+    batch = {
+        "register_id": "desk-race",
+        "unit": "341800",
+        "matter": "村里的道路修了一半就停工了，雨天没法通行，希望尽快复工",
+        "outcome": "accepted",
+        "visitors": [_visitor(0), _visitor(1)],
+    }
+    first = await boss.post("/api/v1/visits", json=batch)
+    assert first.status_code == 201, first.text
+
+    real = SqlVisits.by_register_id
+    looked = 0
+
+    async def not_yet_committed(self: SqlVisits, register_id: str) -> object:
+        nonlocal looked
+        looked += 1
+        return None if looked == 1 else await real(self, register_id)
+
+    monkeypatch.setattr(SqlVisits, "by_register_id", not_yet_committed)
+    second = await boss.post("/api/v1/visits", json=batch | {"visitors": [_visitor(2)]})
+    assert second.status_code == 200, second.text
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["case_numbers"] == first.json()["case_numbers"]
+    assert looked == 2
+    listed = (await boss.get("/api/v1/visits", params={"since": "2026-12-08"})).json()
+    assert [v["id"] for v in listed] == [first.json()["id"]]

@@ -40,3 +40,12 @@ class Claimed(DomainError):
         )
         self.number = number
         self.holder = holder
+
+
+class AlreadyStored(DomainError):
+    """A row that must be unique was written by someone else at the same moment (the same
+    registration id, the same person's ID number): read it back instead of writing it again."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"this {what} was stored at the same moment by another request")
+        self.what = what

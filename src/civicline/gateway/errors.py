@@ -21,6 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicline.domain.errors import (
+    AlreadyStored,
     Claimed,
     DomainError,
     IllegalTransition,
@@ -38,6 +39,7 @@ STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (IllegalTransition, 409),
     (NotAllowed, 403),
     (Claimed, 409),  # someone else is answering the case
+    (AlreadyStored, 409),  # written at the same moment by another request
     (InvalidInput, 422),
     (Full, 409),  # no appointment left that day
     (AlreadyBooked, 409),  # the same phone or chat holds one there that day

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from civicline.domain.accounts import StaffUser
 from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
 from civicline.domain.citizens import ContactHandle
-from civicline.domain.errors import InvalidInput, NotAllowed, NotFound
+from civicline.domain.errors import AlreadyStored, InvalidInput, NotAllowed, NotFound
 from civicline.domain.letters import LetterFile
 from civicline.domain.messages import Channel, InboundMessage, Language, guess_language
 from civicline.domain.rota import Rota, Venue, check_leader
@@ -171,6 +171,40 @@ async def register(draft: Draft, reception: Reception, *, actor: str, now: datet
     opens = not draft.case_numbers and draft.outcome in OPENS_A_CASE
     reading = await read_complaint(visit.matter, nlu=reception.nlu) if opens else None
     rota = Rota(reception.venues, reception.routing.calendar)
+    for attempt in range(2):
+        try:
+            return await _write(
+                replace(visit, visitors=list(visit.visitors), case_ids=[]),
+                draft,
+                reception,
+                reading=reading,
+                rota=rota,
+                actor=actor,
+                now=now,
+            )
+        except AlreadyStored:
+            # The same registration, or a new visitor of it, written by another request at
+            # the same moment: that registration stands, or (a shared visitor) try once more.
+            async with reception.uow_factory() as uow:
+                before = await uow.visits.by_register_id(draft.register_id)
+            if before is not None:
+                return await _registered_before(before, reception)
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _write(
+    visit: Visit,
+    draft: Draft,
+    reception: Reception,
+    *,
+    reading: Reading | None,
+    rota: Rota,
+    actor: str,
+    now: datetime,
+) -> Registered:
+    """One transaction: the persons, the visit, the case it opens or joins."""
     async with reception.uow_factory() as uow:
         joined = [await uow.cases.by_number(n, lock=True) for n in draft.case_numbers]
         visit.visitors = [await _person(v, uow, now=now) for v in visit.visitors]

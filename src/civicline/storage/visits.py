@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicline.domain.errors import AlreadyStored
 from civicline.domain.visits import Earlier, Outcome, Visit, VisitKind, Visitor
 from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import VisitCaseRow, VisitorRow, VisitPersonRow, VisitRow
@@ -35,7 +37,7 @@ class SqlVisits:
         else:
             row.phone = visitor.phone or row.phone
             row.citizen_id = row.citizen_id or visitor.citizen_id
-        await self.session.flush()
+        await _flush(self.session, "person")
         return from_row(Visitor, row)
 
     async def add(self, visit: Visit, register_id: str) -> Visit:
@@ -45,7 +47,7 @@ class SqlVisits:
             **values, register_id=register_id, people=visit.people, collective=visit.collective
         )
         self.session.add(row)
-        await self.session.flush()
+        await _flush(self.session, "visit")
         visit.id = row.id
         for visitor in visit.visitors:
             assert visitor.id is not None
@@ -143,3 +145,12 @@ class SqlVisits:
             )
             for row in rows
         ]
+
+
+async def _flush(session: AsyncSession, what: str) -> None:
+    """Flush, telling a unique row written by another request at the same moment
+    (``AlreadyStored``: the transaction is spent, the caller starts again)."""
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise AlreadyStored(what) from None
