@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from civicline.domain.errors import InvalidInput
-from civicline.domain.rota import Level, Rota, Venue, venues_from_dict
+from civicline.domain.rota import Level, Rota, Venue, check_venues, venues_from_dict
 from civicline.domain.visits import (
     Earlier,
     Outcome,
@@ -23,6 +23,7 @@ from civicline.domain.visits import (
 )
 from civicline.storage.calendar_file import load_calendar
 from civicline.storage.rota_file import load_venues
+from civicline.storage.units_file import load_units
 
 CHINA = load_calendar()
 CITY = Venue(
@@ -75,6 +76,16 @@ def test_the_shipped_rota_file_loads_and_bad_files_are_refused(tmp_path: Path) -
         venues_from_dict({"venues": {"1": {**_entry(), "address": ""}}})
     with pytest.raises(InvalidInput, match="unknown unit"):
         ROTA.venue("999999")
+
+
+def test_the_shipped_venues_are_units_of_the_shipped_tree_at_their_level() -> None:
+    units = load_units()
+    check_venues(load_venues(), units)
+    with pytest.raises(InvalidInput, match="not a unit"):
+        check_venues(venues_from_dict({"venues": {"999999": _entry()}}), units)
+    township_as_city = venues_from_dict({"venues": {"341881001": _entry()}})
+    with pytest.raises(InvalidInput, match="is a township"):
+        check_venues(township_as_city, units)
 
 
 def _entry() -> dict[str, object]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from civicline.domain.calendar import WorkCalendar
 from civicline.domain.errors import InvalidInput
+from civicline.domain.units import UnitTree
 
 DAY = timedelta(days=1)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -175,3 +176,16 @@ def check_leader(name: str) -> str:
     if not name.strip() or len(name) > MAX_LEADER:
         raise InvalidInput(f"a leader's name must be 1-{MAX_LEADER} characters")
     return name.strip()
+
+
+def check_venues(venues: Mapping[str, Venue], units: UnitTree) -> None:
+    """Every venue is a unit of the city's tree, at the level the rota file says."""
+    for venue in venues.values():
+        unit = units.get(venue.code)
+        if unit is None:
+            raise InvalidInput(f"rota venue {venue.code} is not a unit of the units file")
+        if unit.level.value != venue.level.name.lower():
+            raise InvalidInput(
+                f"rota venue {venue.code} is a {venue.level.name.lower()} venue, "
+                f"but unit {unit.code} ({unit.name_zh}) is a {unit.level.value}"
+            )

@@ -25,7 +25,7 @@ from civicline.channels.webchat import WebchatSender
 from civicline.domain.calendar import WEEKDAYS_ONLY, WorkCalendar
 from civicline.domain.letters import Addressee
 from civicline.domain.messages import Channel, ChannelKind, InboundMessage
-from civicline.domain.rota import Venue
+from civicline.domain.rota import Venue, check_venues
 from civicline.domain.taxonomy import Taxonomy
 from civicline.gateway import logs
 from civicline.gateway.mail import email_sender
@@ -319,6 +319,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         senders[Channel.TELEGRAM] = TelegramSender(telegram.bot)
     addressees = {box.code: box for box in load_mailboxes(taxonomy, settings.mailboxes_path)}
     venues = load_venues(settings.rota_path)
+    if taxonomy.units is not None:
+        check_venues(venues, taxonomy.units)
     http = httpx.AsyncClient() if settings.rasa_url else None
     try:
         redis = await connect(redis_url)
