@@ -51,3 +51,9 @@ async def test_routed_by_place_and_a_county_sees_its_subtree_only(gateway: Gatew
     assert (await page.get(f"/console/cases/{xuanzhou}")).status_code == 403
     queue = await page.get("/console/queue")
     assert queue.status_code == 200 and ningguo in queue.text and xuanzhou not in queue.text
+    # the department filter offers the subtree's departments only, and the page says the unit
+    assert 'value="341881.human_resources"' in queue.text
+    assert 'value="341802.human_resources"' not in queue.text
+    assert "宁国市" in queue.text.split('data-testid="me"')[1].split("</span>")[0]
+    refused = await page.get("/console/queue", params={"department": "341802.human_resources"})
+    assert refused.status_code == 403
