@@ -14,6 +14,7 @@ from civicline.domain.errors import AlreadyStored
 from civicline.domain.visits import Earlier, Outcome, Visit, VisitKind, Visitor
 from civicline.storage.rows import columns_of, from_row, row_of
 from civicline.storage.tables import VisitCaseRow, VisitorRow, VisitPersonRow, VisitRow
+from civicline.storage.upsert import is_unique_violation
 
 
 class SqlVisits:
@@ -152,5 +153,7 @@ async def _flush(session: AsyncSession, what: str) -> None:
     (``AlreadyStored``: the transaction is spent, the caller starts again)."""
     try:
         await session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         raise AlreadyStored(what) from None
