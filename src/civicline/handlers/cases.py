@@ -18,7 +18,7 @@ from civicline.handlers.incidents import join_incident, sign
 from civicline.nlu.base import Classification, Classifier, Entity
 from civicline.nlu.entities import district_of, extract_entities
 from civicline.nlu.masking import mask
-from civicline.nlu.places import nearest_unit, places_in, unit_of
+from civicline.nlu.places import FoundPlace, nearest_unit, places_in, unit_among
 from civicline.nlu.urgency import Flags, assess
 from civicline.storage.base import UnitOfWork
 
@@ -99,7 +99,7 @@ def place_unit(
 ) -> str | None:
     """The unit a complaint's place lies in: the one the operator chose, else the unit the
     confirmed place or the text names outright (a county, township or village, by
-    ``nlu.places.unit_of``; a road or compound alone does not move a case, as the same road
+    ``nlu.places.unit_among``; a road or compound alone does not move a case, as the same road
     names recur across counties), else the one nearest the location the citizen shared; None
     without a units tree or when nothing tells."""
     tree = taxonomy.units
@@ -108,7 +108,8 @@ def place_unit(
     if confirmed.unit is not None and tree.get(confirmed.unit) is not None:
         return confirmed.unit
     for words in (confirmed.place, text):
-        named = unit_of(words) if words and _names_a_unit(words) else None
+        found = places_in(words) if words else ()
+        named = unit_among(found) if _names_a_unit(found) else None
         if named is not None and tree.get(named) is not None:
             return named
     shared = confirmed.location or location
@@ -121,8 +122,8 @@ def place_unit(
 _ADMINISTRATIVE = frozenset({"district", "township", "village"})
 
 
-def _names_a_unit(text: str) -> bool:
-    return any(p.kind in _ADMINISTRATIVE for p in places_in(text))
+def _names_a_unit(places: Sequence[FoundPlace]) -> bool:
+    return any(p.kind in _ADMINISTRATIVE for p in places)
 
 
 class Filing(Protocol):

@@ -19,6 +19,7 @@ All are pure functions of the text or the point and the files, read once.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from civicline.domain.units import Level, Unit, UnitTree
@@ -78,9 +79,13 @@ def _kind(gazetteer: Gazetteer, value: str) -> str:
 def unit_of(text: str, gazetteer: Gazetteer | None = None) -> str | None:
     """The code of the unit to route ``text`` by, or None when it names no place of the city
     below the city itself."""
-    gazetteer = gazetteer or default_gazetteer()
-    tree = _tree(gazetteer)
-    found = [p for p in places_in(text, gazetteer) if p.level != Level.CITY]
+    return unit_among(places_in(text, gazetteer), gazetteer)
+
+
+def unit_among(places: Sequence[FoundPlace], gazetteer: Gazetteer | None = None) -> str | None:
+    """``unit_of`` over the places ``places_in`` already found in a text."""
+    tree = _tree(gazetteer or default_gazetteer())
+    found = [p for p in places if p.level != Level.CITY]
     if not found:
         return None
     named = [p.unit for p in found if p.kind in ("district", "township", "village")]
