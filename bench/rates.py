@@ -278,15 +278,16 @@ def _month() -> tuple[datetime, datetime, date]:
     return since, until, first_last
 
 
-async def _fresh_database(reuse: bool) -> bool:
-    """True when the database must be filled; with ``reuse``, an existing one is kept."""
+async def fresh_database(reuse: bool, name: str = NAME) -> bool:
+    """True when the database ``name`` must be filled; with ``reuse``, an existing one is
+    kept."""
     admin = await asyncpg.connect(ADMIN_DSN)
     try:
-        found = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", NAME)
+        found = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if reuse and found:
             return False
-        await admin.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{NAME}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
         return True
     finally:
         await admin.close()
@@ -301,7 +302,7 @@ async def _restore_indexes(engine: Any) -> None:
 
 
 async def main(total: int, runs: int, keep: bool, reuse: bool) -> None:
-    fill = await _fresh_database(reuse)
+    fill = await fresh_database(reuse)
     engine = database.create_engine(URL)
     try:
         await asyncio.to_thread(database.upgrade, URL)

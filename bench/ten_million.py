@@ -62,20 +62,6 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-async def fresh_database(reuse: bool) -> bool:
-    """True when the database must be filled; with ``reuse``, an existing one is kept."""
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        found = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", NAME)
-        if reuse and found:
-            return False
-        await admin.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{NAME}"')
-        return True
-    finally:
-        await admin.close()
-
-
 async def fill(total: int) -> None:
     conn = await asyncpg.connect(URL.replace("+asyncpg", ""))
     started = time.perf_counter()
@@ -168,7 +154,7 @@ def queue_calls(
 
 async def main(args: argparse.Namespace) -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {load()}", flush=True)
-    must_fill = await fresh_database(args.reuse)
+    must_fill = await rates.fresh_database(args.reuse, NAME)
     engine = database.create_engine(URL)
     try:
         await asyncio.to_thread(database.upgrade, URL)
