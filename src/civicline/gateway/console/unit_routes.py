@@ -7,6 +7,7 @@ processes (workers, more gateways) read the file at their next start.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from civicline.domain.accounts import Role
 from civicline.domain.errors import DomainError, InvalidInput, NotAllowed
+from civicline.domain.taxonomy import Taxonomy
 from civicline.domain.units import OFFICE, Level, Unit, UnitTree
 from civicline.gateway.bootstrap import Services, sync_departments
 from civicline.gateway.console.errors import error_page
@@ -26,6 +28,7 @@ from civicline.gateway.console.web import (
     render,
     services_of,
 )
+from civicline.gateway.settings import Settings
 from civicline.storage.taxonomy_file import load_taxonomy
 from civicline.storage.units_file import save_units
 
@@ -48,17 +51,21 @@ def _admin(role: Role) -> None:
 async def _apply(services: Services, tree: UnitTree) -> None:
     """Write the tree, load it back with the taxonomy (undoing a change that does not load),
     sync the database, and route by it in this process."""
-    settings = services.settings
+    taxonomy = await asyncio.to_thread(_write_and_load, services.settings, tree)
+    await sync_departments(services.uow(), taxonomy)
+    services.taxonomy = taxonomy
+
+
+def _write_and_load(settings: Settings, tree: UnitTree) -> Taxonomy:
+    """File work, off the event loop: write the tree, read the taxonomy back with it."""
     path = settings.units_path
     before = path.read_text(encoding="utf-8")
     save_units(tree, path)
     try:
-        taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir, path)
+        return load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir, path)
     except DomainError:
         path.write_text(before, encoding="utf-8")
         raise
-    await sync_departments(services.uow(), taxonomy)
-    services.taxonomy = taxonomy
 
 
 @router.get("/units", response_class=HTMLResponse)
