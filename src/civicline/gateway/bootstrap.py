@@ -220,7 +220,13 @@ async def load_classifier(
     await asyncio.to_thread(entities.warm_up, settings.units_path)
     cache = settings.model_dir or settings.var_dir / "models"
     return await asyncio.to_thread(
-        functools.partial(LocalClassifier.load_or_train, paths, cache, priors=priors)
+        functools.partial(
+            LocalClassifier.load_or_train,
+            paths,
+            cache,
+            priors=priors,
+            tickets=paths[len(shipped) :],
+        )
     )
 
 

@@ -13,7 +13,8 @@ words, sublinear TF-IDF, of the first ``base.MAX_CHARS`` characters):
    Bayes (``mixed``), its probabilities a softmax with one temperature fitted on held-out
    decisions (folds that keep each sub-category whole, so that they are those of texts worded
    unlike the training examples), shifted from the training data's class mix to the city's
-   (``priors``: the taxonomy's shares), so that rare categories (纪检监察, 组织人事, 党务政务) do
+   (``priors``: the taxonomy's shares; once the city has imported its own tickets, their mix,
+   ``history_priors``), so that rare categories (纪检监察, 组织人事, 党务政务) do
    not collect the doubtful cases. Below the gateway's routing threshold a case goes to triage.
 3. **The sub-category** within that category (one model per category, from the examples that
    name one), which decides the department where the taxonomy routes it elsewhere.
@@ -34,7 +35,7 @@ import math
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ from civicline.nlu.training_data import Example, load_data
 
 log = logging.getLogger(__name__)
 
-MODEL_REVISION = 5
+MODEL_REVISION = 6
 """Part of the cache file name: bump it when training changes so cached models retrain."""
 
 GATE_MISS = 0.005
@@ -73,6 +74,13 @@ way (in log terms). Neither mix is sure (the shares are a typical city's, and th
 data's mix is what people wrote); on the development set the full shift cost 4 points of
 macro-F1 on the rare categories, and none at all leaves a city with its rare categories
 collecting doubtful cases."""
+HISTORY_PSEUDO_TICKETS = 100
+"""When the city has imported its own tickets, its priors are their mix, smoothed towards the
+taxonomy's shares as if those were this many tickets more: with a few dozen tickets the shares
+still count, with thousands the history decides, and a category the history never has keeps a
+small prior (reachable by a text that names it clearly, not where doubt goes)."""
+HISTORY_PRIOR_WEIGHT = 0.5
+"""How far the probabilities move towards the history's priors (as ``PRIOR_WEIGHT``)."""
 HOLD_OUT_FROM = 3000
 """From this many examples on, the sigmoids are fitted on one held-out third rather than on
 out-of-fold scores of every example."""
@@ -482,6 +490,8 @@ class LocalModel:
     talk: Head | None
     subcategories: dict[str, Head] = field(default_factory=dict)
     training_examples: int = 0
+    history: dict[str, int] = field(default_factory=dict)
+    """Per category, how many of the city's own tickets (``Example.ticket``) it trained on."""
 
 
 COMPLAINT, NOT_COMPLAINT = "complaint", "not_complaint"
@@ -546,7 +556,26 @@ def train_model(examples: Sequence[Example]) -> LocalModel:
         talk=talk_head,
         subcategories=subcategories,
         training_examples=len(examples),
+        history=dict(Counter(e.intent for e in complaints if e.ticket)),
     )
+
+
+def history_priors(
+    history: Mapping[str, int], shares: Mapping[str, float], categories: Sequence[str]
+) -> dict[str, float]:
+    """Each category's prior from the city's tickets (``history``: counts per category),
+    smoothed towards ``shares`` (the taxonomy's; an even share for a category it gives none)
+    by ``HISTORY_PSEUDO_TICKETS``: summing to 1, none of them zero."""
+    given = {code: shares.get(code, 0.0) for code in categories}
+    even = 1 / len(categories)
+    spread = {code: share if share > 0 else even for code, share in given.items()}
+    total_spread = sum(spread.values())
+    tickets = sum(history.get(code, 0) for code in categories)
+    weight = HISTORY_PSEUDO_TICKETS / total_spread
+    return {
+        code: (history.get(code, 0) + weight * spread[code]) / (tickets + HISTORY_PSEUDO_TICKETS)
+        for code in categories
+    }
 
 
 def _gate_threshold(gate: Head, held: Held | None, texts: Sequence[str] = ()) -> float:
@@ -571,20 +600,35 @@ def _keeping(scores: Array, miss: float) -> float:
     return float(ordered[math.floor(miss * len(ordered))])
 
 
-def model_file_name(*training_data: bytes) -> str:
-    """The cache file for these training files' contents, in this order.
+def cache_path(
+    paths: Sequence[Path],
+    cache_dir: Path,
+    tickets: Collection[Path] = (),
+    contents: Sequence[bytes] | None = None,
+) -> Path:
+    """Where the model trained on ``paths`` (``tickets`` among them) is cached."""
+    contents = contents if contents is not None else [path.read_bytes() for path in paths]
+    own = [i for i, path in enumerate(paths) if path in tickets]
+    return cache_dir / model_file_name(*contents, tickets=own)
+
+
+def model_file_name(*training_data: bytes, tickets: Sequence[int] = ()) -> str:
+    """The cache file for these training files' contents, in this order; ``tickets``: which of
+    them (by position) are the city's own (their mix sets the priors).
 
     One file is named by the hash of its bytes; several by the hash of their hashes, so that no
     split of the same bytes into other files shares a name.
     """
     if not training_data:
         raise ValueError("no training data")
-    if len(training_data) == 1:
+    if len(training_data) == 1 and not tickets:
         digest = hashlib.sha256(training_data[0]).hexdigest()
     else:
         combined = hashlib.sha256(b"civicline-nlu-files\0")
         for content in training_data:
             combined.update(hashlib.sha256(content).digest())
+        if tickets:
+            combined.update(b"tickets:" + ",".join(map(str, tickets)).encode())
         digest = combined.hexdigest()
     return f"local-{digest}-sklearn{sklearn.__version__}-r{MODEL_REVISION}.joblib"
 
@@ -596,7 +640,11 @@ class LocalClassifier:
         self.model = model
         self._categories = model.categories.classes
         self._talk = model.talk.classes if model.talk is not None else ()
-        self._prior_shift = self._shift(priors or {})
+        if model.history:
+            city = history_priors(model.history, priors or {}, self._categories)
+            self._prior_shift = self._shift(city, HISTORY_PRIOR_WEIGHT)
+        else:
+            self._prior_shift = self._shift(priors or {}, PRIOR_WEIGHT)
         # The three heads side by side: one gather and one product per text.
         heads = [model.gate, model.categories, *([model.talk] if model.talk else [])]
         coefs = [head.coef for head in heads]
@@ -610,15 +658,15 @@ class LocalClassifier:
         self._complaint_column = model.gate.classes.index(COMPLAINT)
         self._batcher: Batcher[str, Classification] = Batcher(self._classify_batch, max_size=64)
 
-    def _shift(self, priors: Mapping[str, float]) -> Array:
+    def _shift(self, priors: Mapping[str, float], weight: float) -> Array:
         """Per category, share in the city over share in the training data (1 where unknown),
-        to the power ``PRIOR_WEIGHT``."""
+        to the power ``weight``."""
         ratios = []
         for code in self._categories:
             trained = self.model.category_frequency.get(code, 0.0)
             wanted = priors.get(code)
             ratio = wanted / trained if wanted is not None and trained > 0 else 1.0
-            ratios.append(ratio**PRIOR_WEIGHT)
+            ratios.append(ratio**weight)
         return np.asarray(ratios)
 
     def with_priors(self, priors: Mapping[str, float]) -> LocalClassifier:
@@ -699,21 +747,24 @@ class LocalClassifier:
         cache_dir: Path,
         *,
         priors: Mapping[str, float] | None = None,
+        tickets: Collection[Path] = (),
     ) -> LocalClassifier:
         """The cached model for this exact training data and sklearn version, trained if missing.
 
         Several data files (the shipped data, then imported tickets) train one model; the cache
-        key covers all their contents in order. ``priors`` apply at classification time.
+        key covers all their contents in order. ``priors`` apply at classification time; with
+        ``tickets`` (some of the paths: the city's imported tickets and corrections) the model
+        takes them from the city's own mix (``history_priors``).
         """
         paths = [data_paths] if isinstance(data_paths, Path) else list(data_paths)
         contents = [path.read_bytes() for path in paths]
-        model_path = cache_dir / model_file_name(*contents)
+        model_path = cache_path(paths, cache_dir, tickets, contents)
         if model_path.exists():
             try:
                 return cls.load(model_path, priors=priors)
             except Exception:
                 log.warning("cached NLU model %s is unreadable; retraining", model_path.name)
-        classifier = cls.train(load_data(paths), priors=priors)
+        classifier = cls.train(load_data(paths, tickets=tickets), priors=priors)
         classifier.save(model_path)
         log.info("trained local NLU model %s", model_path.name)
         return classifier

@@ -70,8 +70,13 @@ class Data:
     def installed(self) -> LocalClassifier:
         """The installed local model (trained on the shipped + imported data if not cached)."""
         return LocalClassifier.load_or_train(
-            self.paths, self.model_dir, priors=self.taxonomy.shares()
+            self.paths, self.model_dir, priors=self.taxonomy.shares(), tickets=self.tickets
         )
+
+    @property
+    def tickets(self) -> list[Path]:
+        """The city's own data among the paths (imported tickets, corrections)."""
+        return [path for path in self.paths if path not in self.shipped_paths]
 
     def train(self, examples: Sequence[Example]) -> LocalClassifier:
         """A fresh local model, with the city's priors (a fold's, a split's)."""
@@ -268,7 +273,7 @@ async def _cross_validate(
             rows, taxonomy=data.taxonomy, shipped=shipped, mask=importer.default_mask()
         )
         examples = [
-            Example(example.text, example.intent, matters.get(line))
+            Example(example.text, example.intent, matters.get(line), ticket=True)
             for example, line in zip(prepared.accepted, prepared.lines, strict=True)
         ]
         if not examples:

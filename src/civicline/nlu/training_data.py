@@ -16,8 +16,8 @@ holds what is not a complaint (the gate's negatives), read as ``out_of_scope``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,9 @@ class Example:
     text: str
     intent: str
     subcategory: str | None = None
+    ticket: bool = False
+    """One of the city's own tickets (imported, or a staff correction), not shipped data: the
+    local model takes its category priors from their mix."""
 
 
 def default_data_path() -> Path:
@@ -58,8 +61,14 @@ def shipped_paths(nlu_data: Path, training_dir: Path) -> list[Path]:
     return [nlu_data, *training_files(training_dir)]
 
 
-def load_data(paths: Sequence[Path]) -> list[Example]:
-    return [example for path in paths for example in parse_data(path.read_bytes(), source=path)]
+def load_data(paths: Sequence[Path], *, tickets: Collection[Path] = ()) -> list[Example]:
+    """The examples of ``paths`` in order; those of ``tickets`` (some of the paths: the city's
+    imported tickets and corrections) marked as its own."""
+    return [
+        replace(example, ticket=True) if path in tickets else example
+        for path in paths
+        for example in parse_data(path.read_bytes(), source=path)
+    ]
 
 
 def parse_data(content: bytes | str, *, source: Path | str) -> list[Example]:

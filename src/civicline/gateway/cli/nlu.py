@@ -44,7 +44,7 @@ from civicline.gateway.settings import Settings
 from civicline.nlu import importer, rasa_export
 from civicline.nlu.base import Classifier
 from civicline.nlu.files import atomic_writer
-from civicline.nlu.local import LocalClassifier, model_file_name
+from civicline.nlu.local import LocalClassifier, cache_path
 from civicline.nlu.measurement import Data, Engines, RasaOpener, measure
 from civicline.nlu.rasa import RasaClassifier
 from civicline.nlu.rasa_folds import NOT_INSTALLED, PYTHON_VARIABLE, installed_python, rasa_python
@@ -249,6 +249,7 @@ def import_command(
     if summary.imported + summary.duplicates == 0:
         fail(f"{file}: no valid rows; nothing imported")
     paths = importer.training_data_paths(context.shipped_paths, context.imported_path)
+    own = paths[len(context.shipped_paths) :]
     if context.imported_path.exists():
         typer.echo(
             f"training data: {context.imported_path} ({summary.total} imported examples, Rasa "
@@ -259,10 +260,12 @@ def import_command(
         return
     with progress_bar() as progress, _step(progress, "training the local model"):
         try:
-            LocalClassifier.load_or_train(paths, context.model_dir)
+            LocalClassifier.load_or_train(
+                paths, context.model_dir, priors=context.taxonomy.shares(), tickets=own
+            )
         except (ValueError, OSError) as exc:
             fail(f"training the local model failed: {exc}")
-    model = context.model_dir / model_file_name(*(path.read_bytes() for path in paths))
+    model = cache_path(paths, context.model_dir, own)
     typer.echo(f"local model: {model} (restart the gateway and workers to use it)")
 
 
@@ -371,7 +374,7 @@ def eval_command(
     context = _context()
     engines = _choose_engines(engine, cv, rasa_epochs, context.settings)
     try:
-        training = load_data(context.paths)
+        training = load_data(context.paths, tickets=context.data().tickets)
         extra = read_negatives(negatives) if negatives is not None else []
         with progress_bar(enabled=not as_json) as progress:
             outcome = asyncio.run(
