@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import pytest
@@ -117,11 +118,12 @@ async def test_one_unstorable_message_never_fails_29_concurrent_posts(gateway: G
     flush = batcher._flush
     slow = asyncio.Event()
 
-    async def held(messages: Sequence[InboundMessage]) -> Sequence[object]:
-        flushes.append([m.provider_message_id for m in messages])
-        if any(m.provider_message_id.startswith("hold") for m in messages):
+    async def held(pending: Sequence[Any]) -> Sequence[object]:
+        ids = [p.message.provider_message_id for p in pending]
+        flushes.append(ids)
+        if any(i.startswith("hold") for i in ids):
             await slow.wait()  # a slow flush: everything else queues up behind it
-        return await flush(messages)
+        return await flush(pending)
 
     batcher._flush = held  # type: ignore[assignment]
     clients = [gateway.citizen() for _ in range(29)]

@@ -88,10 +88,11 @@ class Services:
     addressees: dict[str, Addressee] = field(default_factory=dict)  # the mailbox's boxes
     venues: dict[str, Venue] = field(default_factory=dict)  # reception venues (rota.yml)
     clock: Callable[[], datetime] = field(default=utcnow, repr=False)
+    intake_engine: AsyncEngine | None = None  # the inbox writer's (database.create_intake_engine)
 
     def __post_init__(self) -> None:
         self._sessions = database.session_factory(self.engine)
-        self.inbox = SqlInboxWriter(self.engine)
+        self.inbox = SqlInboxWriter(self.intake_engine or self.engine)
         self.open311 = SqlOpen311Store(self._sessions)  # what Open311 clients may read
         self.files = LocalFiles(self.settings.var_dir / "files")  # letters' scans and photos
 
@@ -305,6 +306,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         embedded = EmbeddedRedis(settings.var_dir / "redis")
         redis_url = await asyncio.to_thread(embedded.start)
     engine = database.create_engine(settings.db_url, pool_size=settings.db_pool_size)
+    intake_engine = database.create_intake_engine(settings.db_url)
     redis = None
     senders: dict[Channel, Sender] = {
         Channel.WEBCHAT: WebchatSender(),
@@ -350,6 +352,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
             telegram=telegram,
             addressees=addressees,
             venues=venues,
+            intake_engine=intake_engine,
         )
         mail_sender = email_sender(settings, services.uow)
         if mail_sender is not None:
@@ -368,6 +371,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+        if intake_engine is not None:
+            await intake_engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from civicline.domain.messages import InboundMessage
-from civicline.storage.base import InboxWriter, JobQueue
+from civicline.storage.base import HitCounter, InboxWriter, JobQueue, LimitedInboxWriter
 from civicline.storage.queue import queue_inbound
 
 
@@ -39,5 +39,24 @@ async def accept(
     stored, created = await inbox.add(message)
     accepted = Accepted(stored, created)
     if created and queue is not None:
+        await queue_inbound(queue, accepted.id)
+    return accepted
+
+
+async def accept_within(
+    message: InboundMessage,
+    limit: HitCounter,
+    key: str,
+    *,
+    inbox: LimitedInboxWriter,
+    queue: JobQueue,
+) -> Accepted | None:
+    """``accept`` for a rate-limited sender: the hit on ``key`` is counted with the store
+    (one Redis call per stored batch); None when over the limit, and nothing is stored."""
+    added = await inbox.add_within(message, limit, key)
+    if added is None:
+        return None
+    accepted = Accepted(*added)
+    if accepted.created:
         await queue_inbound(queue, accepted.id)
     return accepted

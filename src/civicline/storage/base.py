@@ -82,11 +82,28 @@ class HistoryStore(Protocol):
         ...
 
 
+class HitCounter(Protocol):
+    """A rate limit: counts one hit per key given; True for each key still within its limit."""
+
+    async def count(self, keys: Sequence[str]) -> list[bool]: ...
+
+
 class InboxWriter(Protocol):
     """Where webhooks store what arrives; committed when ``add`` returns."""
 
     async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
         """Store once per (channel, provider message id); returns the row and whether it is new."""
+        ...
+
+
+class LimitedInboxWriter(InboxWriter, Protocol):
+    """An inbox writer that also counts rate-limit hits with its stores (the web chat's)."""
+
+    async def add_within(
+        self, message: InboundMessage, limit: HitCounter, key: str
+    ) -> tuple[InboundMessage, bool] | None:
+        """Count a hit on ``key`` in ``limit``, then ``add`` the message; None (nothing
+        stored) when the hit is over the limit."""
         ...
 
 

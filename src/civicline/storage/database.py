@@ -30,10 +30,11 @@ class UnstorableText(ValueError):
     text: the driver's own error (asyncpg's) would quote it."""
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, **options: Any) -> AsyncEngine:
     """An engine whose errors never carry bound values (complaint text, phone numbers): its
     messages leave them out (``hide_parameters``), and strings no database can store are
-    refused before a driver quotes them in its error. SQLite refuses them like PostgreSQL."""
+    refused before a driver quotes them in its error. SQLite refuses them like PostgreSQL.
+    ``options`` go to PostgreSQL's engine (``create_intake_engine``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -45,13 +46,22 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             hide_parameters=True,
+            **({"pool_pre_ping": True} | options),
         )
         event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable)
     event.listen(engine.sync_engine, "handle_error", _without_row_values)
     return engine
+
+
+def create_intake_engine(url: str) -> AsyncEngine | None:
+    """PostgreSQL: the inbox writer's own engine (``storage/intake.py``), in autocommit mode
+    and without a pre-ping; its flushes run one at a time, so two connections are plenty.
+    None for SQLite, where the writer shares the one engine."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return None
+    return create_engine(url, pool_size=2, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
 
 
 def _without_row_values(context: ExceptionContext) -> None:

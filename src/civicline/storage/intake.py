@@ -5,43 +5,101 @@ a round trip and a commit per request; here every message waiting to be stored g
 multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike), and
 each caller still hears back only once its row is committed. A message the database refuses
 fails alone: the batcher stores the others without it.
+
+A rate-limited message (the web chat's) has its hit counted in the same flush, before the
+insert: one Redis call per stored batch, and a message over its limit is not inserted. When
+Redis is away the hits go uncounted and the messages are stored, as the limit always did.
+
+The gateway gives the writer an engine of its own in autocommit mode without a pre-ping
+(``database.create_intake_engine``): the insert is one statement, so it commits by itself, and
+a flush is one round trip instead of four (ping, BEGIN, INSERT, COMMIT). A pooled connection
+the server ended is found by the statement itself; when asyncpg refuses that statement before
+sending it (the connection already reads as closed or broken), the flush runs once more on a
+new connection, which is what the pre-ping did. A connection lost while the statement was out
+stays an error (503): whether it committed is unknown, as with a lost COMMIT before.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import asyncpg
+from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from civicline.domain.batching import Batcher
 from civicline.domain.messages import InboundMessage
+from civicline.storage.base import HitCounter
 from civicline.storage.database import unreachable
 from civicline.storage.inbox import inbound_from_row, inbound_values
 from civicline.storage.tables import InboundMessageRow
 from civicline.storage.upsert import insert_for
 
+log = logging.getLogger(__name__)
+
 Key = tuple[str, str]
+Added = tuple[InboundMessage, bool]
 
 
 def _key(message: InboundMessage) -> Key:
     return (str(message.channel), message.provider_message_id)
 
 
+@dataclass(slots=True)
+class _Pending:
+    message: InboundMessage
+    limit: HitCounter | None = None
+    key: str = ""
+    within: bool | None = None  # counted: kept when a failed batch is flushed again in halves
+
+
+def _never_sent(exc: DBAPIError) -> bool:
+    """asyncpg refused the statement on a connection it already knew to be closed or broken
+    (the server's FATAL read, the socket's end not yet): nothing reached the server."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return exc.connection_invalidated and isinstance(
+        cause, (asyncpg.InterfaceError, asyncpg.InternalClientError)
+    )
+
+
 class SqlInboxWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._batcher: Batcher[InboundMessage, tuple[InboundMessage, bool]] = Batcher(
-            self.add_many, shared=unreachable
-        )
+        self._batcher: Batcher[_Pending, Added | None] = Batcher(self._flush, shared=unreachable)
 
-    async def add(self, message: InboundMessage) -> tuple[InboundMessage, bool]:
+    async def add(self, message: InboundMessage) -> Added:
         """Store ``message`` unless its provider id was seen; returns it and whether it is new."""
-        return await self._batcher.submit(message)
+        added = await self._batcher.submit(_Pending(message))
+        assert added is not None  # only a rate limit refuses
+        return added
 
-    async def add_many(
-        self, messages: Sequence[InboundMessage]
-    ) -> list[tuple[InboundMessage, bool]]:
+    async def add_within(
+        self, message: InboundMessage, limit: HitCounter, key: str
+    ) -> Added | None:
+        """Count a hit on ``key``, then store the message; None (not stored) when over."""
+        return await self._batcher.submit(_Pending(message, limit, key))
+
+    async def _flush(self, pending: Sequence[_Pending]) -> list[Added | None]:
+        await _count(pending)
+        kept = [p.message for p in pending if p.within is not False]
+        stored = iter(await self._add_again_if_lost(kept))
+        return [next(stored) if p.within is not False else None for p in pending]
+
+    async def _add_again_if_lost(self, messages: Sequence[InboundMessage]) -> list[Added]:
+        try:
+            return await self.add_many(messages)
+        except DBAPIError as exc:
+            if not _never_sent(exc):
+                raise
+        return await self.add_many(messages)  # the pool was invalidated: a new connection
+
+    async def add_many(self, messages: Sequence[InboundMessage]) -> list[Added]:
+        if not messages:
+            return []
         first = {_key(m): m for m in reversed(messages)}  # the first of each key wins
         table = InboundMessageRow.__table__
         async with self.engine.begin() as conn:
@@ -79,3 +137,18 @@ class SqlInboxWriter:
             else:
                 results.append((stored[key], False))
         return results
+
+
+async def _count(pending: Sequence[_Pending]) -> None:
+    """Count the hits not counted yet, one call per limit (usually one)."""
+    uncounted = [p for p in pending if p.limit is not None and p.within is None]
+    for limit in {id(p.limit): p.limit for p in uncounted}.values():
+        assert limit is not None
+        mine = [p for p in uncounted if p.limit is limit]
+        try:
+            within = await limit.count([p.key for p in mine])
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit unavailable", extra={"error": type(exc).__name__})
+            within = [True] * len(mine)
+        for p, ok in zip(mine, within, strict=True):
+            p.within = ok

@@ -2,6 +2,8 @@
 
 Hits are batched: all the keys waiting to be counted go to Redis in one script call (a
 pipeline of SET NX + INCR per key cost twice the packing and parsing for the same work).
+``count`` takes a batch made elsewhere: the web chat's hits are counted in the inbox writer's
+flush (``storage/intake.py``), one call per stored batch.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ class RateLimiter:
         self.window = window_seconds
         self.prefix = prefix
         self._script = redis.register_script(_HIT)
-        self._batcher: Batcher[str, bool] = Batcher(self._hit_many, shared=redis_unreachable)
+        self._batcher: Batcher[str, bool] = Batcher(self.count, shared=redis_unreachable)
 
     async def hit(self, key: str) -> bool:
         """Count one hit; True while the key is within its limit."""
         return await self._batcher.submit(key)
 
-    async def _hit_many(self, keys: Sequence[str]) -> list[bool]:
+    async def count(self, keys: Sequence[str]) -> list[bool]:
+        """Count one hit per key in one call; True for each key within its limit."""
         names = [f"ratelimit:{self.prefix}:{key}" for key in keys]
         counts = await self._script(keys=names, args=[self.window])
         return [int(count) <= self.limit for count in counts]

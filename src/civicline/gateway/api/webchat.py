@@ -8,7 +8,6 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Scope
 
@@ -20,7 +19,7 @@ from civicline.gateway.guard import looks_unstorable
 from civicline.gateway.lanes import FastLane, header
 from civicline.gateway.pages.webchat import conversation_of
 from civicline.handlers.delivery import record_receipt
-from civicline.handlers.intake import Accepted, accept
+from civicline.handlers.intake import Accepted, accept_within
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webchat"])
@@ -56,14 +55,11 @@ async def take(
     services: Services, conversation: str, payload: webchat.ChatMessageIn
 ) -> Accepted | None:
     """Count the hit, store and queue the message; None when the conversation is over its
-    rate limit (nothing stored)."""
-    try:
-        if not await services.webchat_limiter.hit(conversation):
-            return None
-    except (RedisError, OSError) as exc:
-        log.warning("rate limit unavailable", extra={"error": type(exc).__name__})
-    return await accept(
+    rate limit (nothing stored). When Redis is away the hit goes uncounted."""
+    return await accept_within(
         webchat.to_inbound(conversation, payload, now=services.now()),
+        services.webchat_limiter,
+        conversation,
         inbox=services.inbox,
         queue=services.queue,
     )
