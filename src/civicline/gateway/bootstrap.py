@@ -48,9 +48,10 @@ from civicline.nlu.local import LocalClassifier
 from civicline.nlu.rasa import RasaClassifier
 from civicline.nlu.training_data import shipped_paths
 from civicline.storage import database
-from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
+from civicline.storage.base import BatchUnitOfWork, UnitOfWork, UnitOfWorkFactory
 from civicline.storage.calendar_file import load_calendar
 from civicline.storage.files import LocalFiles
+from civicline.storage.filing import SqlBatchUnitOfWork
 from civicline.storage.intake import SqlInboxWriter
 from civicline.storage.mailboxes_file import load_mailboxes
 from civicline.storage.open311 import SqlOpen311Store
@@ -98,6 +99,9 @@ class Services:
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self._sessions)
+
+    def batch_uow(self) -> BatchUnitOfWork:
+        return SqlBatchUnitOfWork(self._sessions)
 
     def now(self) -> datetime:
         return self.clock()

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     sweep_grace_seconds: int = 30
     delivery_max_attempts: int = 5
     worker_concurrency: int = 32  # jobs at once; their classifications share one pass
+    # Plain complaints on web chat and SMS opened many at once (``bots.batched``); the worker
+    # then runs at least two batches' worth of jobs at once.
+    worker_batch: bool = False
+    worker_batch_size: int = Field(default=64, ge=1, le=512)
     # A job running longer is cancelled (its work stays unfinished for the sweeper). arq marks a
     # running job for this plus 10 s, so a job in flight when its worker dies runs again on
     # another worker that long after it started.

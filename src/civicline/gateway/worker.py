@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -14,12 +14,15 @@ from arq import Retry
 from arq.cron import cron
 from arq.worker import Worker, func
 
+from civicline.bots.batched import handle_batch
 from civicline.bots.guided import finish_expired
+from civicline.domain.batching import Batcher
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.mail import ReaderTask, imap_account, mailbox_reader
 from civicline.handlers.appointments import remind as remind_booked
 from civicline.handlers.delivery import deliver
 from civicline.handlers.escalation import Schedule, run_schedule
+from civicline.handlers.inbound import Handled
 from civicline.handlers.incidents import index_unsigned
 from civicline.handlers.supervision import remind
 from civicline.handlers.surge import warn_of_surges
@@ -60,9 +63,47 @@ def again_if_the_database_is_lost(job: Job) -> Job:
     return cast(Job, run)
 
 
+InboundBatcher = Batcher[int, Handled | None]
+
+
+def inbound_batcher(services: Services) -> InboundBatcher:
+    """Concurrent ``process_inbound`` jobs hand their message over; plain complaints are
+    opened together (``bots.batched``), one commit and one enqueue of the replies a batch.
+    A batch that fails (not for the database's absence) leaves each of its messages to the
+    per-message path, so one message cannot fail the others."""
+
+    async def flush(ids: Sequence[int]) -> list[Handled | None]:
+        try:
+            results = await handle_batch(
+                ids,
+                services.now(),
+                uow_factory=services.batch_uow,
+                conversation=services.conversation,
+            )
+        except Exception as exc:
+            if unreachable(exc):
+                raise
+            # The error's text may quote the messages: its kind only.
+            log.warning("batch failed; its messages go one by one", extra={"error": type(exc)})
+            return [None] * len(ids)
+        await queue_deliveries(services.queue, [i for h in results if h for i in h.outbound_ids])
+        return results
+
+    return Batcher(flush, max_size=services.settings.worker_batch_size, shared=unreachable)
+
+
 @again_if_the_database_is_lost
 async def process_inbound(ctx: dict[str, Any], message_id: int) -> None:
     services: Services = ctx["services"]
+    batcher: InboundBatcher | None = ctx.get("inbound_batcher")
+    if batcher is not None:
+        batched = await batcher.submit(message_id)
+        if batched is not None:  # committed, its reply queued
+            if batched.case_number:
+                log.info(
+                    "case opened", extra={"case": batched.case_number, "inbound_id": message_id}
+                )
+            return
     handled = await services.inbound.handle(message_id, now=services.now())
     if handled.case_number:
         log.info("case opened", extra={"case": handled.case_number, "inbound_id": message_id})
@@ -214,7 +255,8 @@ async def build_worker(
         ],
         redis_pool=await connect(services.redis_url),
         queue_name=QUEUE_NAME,
-        ctx={"services": services},
+        ctx={"services": services}
+        | ({"inbound_batcher": inbound_batcher(services)} if settings.worker_batch else {}),
         on_startup=_start_mailbox,
         on_shutdown=_stop_mailbox,
         keep_result=0,
@@ -222,7 +264,11 @@ async def build_worker(
         # flight on a worker that died (SIGKILL, OOM) is taken up by another: arq's default
         # of 300 s kept such work waiting five minutes.
         job_timeout=settings.job_timeout_seconds,
-        max_jobs=settings.worker_concurrency,
+        # Batches fill from the jobs in flight: room for two of them.
+        max_jobs=max(
+            settings.worker_concurrency,
+            2 * settings.worker_batch_size if settings.worker_batch else 0,
+        ),
         burst=burst,
         handle_signals=False,
         poll_delay=0.05,

@@ -65,24 +65,8 @@ async def record_consent(
     assert case.id is not None
     entry = await uow.board.get(case.id, lock=True)
     if entry is None:
-        masked = mask_for_board(case.summary)
-        entry = BoardEntry(
-            case_id=case.id,
-            public_id=new_public_id(),
-            state=BoardState.ASKED,
-            consent=None,
-            title=title_of(mask_for_board(title) if title else masked),
-            text=masked,
-            terms=index_text(masked),
-            filed_at=case.created_at,
-        )
-    entry.status = str(case.status)
-    entry.category, entry.department = case.category, case.department
-    entry.district, entry.answered_at = case.district, case.closed_at
-    entry.consent = consent
-    if entry.state != BoardState.WITHHELD:
-        entry.state = state_after_consent(consent, review=review)
-    entry.updated_at = now
+        entry = _first_entry(case, title)
+    _answered(entry, case, consent, now=now, review=review)
     await uow.board.save(entry)
     if consent is not None:
         case.record(
@@ -90,6 +74,42 @@ async def record_consent(
         )
         await uow.cases.save(case)
     return entry
+
+
+def asked_entry(case: Case, *, now: datetime, review: bool) -> BoardEntry:
+    """The entry ``record_consent(case, None, ...)`` stores for a new case that has none: the
+    question asked, no answer yet (for storing many at once)."""
+    assert case.id is not None
+    entry = _first_entry(case, None)
+    _answered(entry, case, None, now=now, review=review)
+    return entry
+
+
+def _first_entry(case: Case, title: str | None) -> BoardEntry:
+    assert case.id is not None
+    masked = mask_for_board(case.summary)
+    return BoardEntry(
+        case_id=case.id,
+        public_id=new_public_id(),
+        state=BoardState.ASKED,
+        consent=None,
+        title=title_of(mask_for_board(title) if title else masked),
+        text=masked,
+        terms=index_text(masked),
+        filed_at=case.created_at,
+    )
+
+
+def _answered(
+    entry: BoardEntry, case: Case, consent: bool | None, *, now: datetime, review: bool
+) -> None:
+    entry.status = str(case.status)
+    entry.category, entry.department = case.category, case.department
+    entry.district, entry.answered_at = case.district, case.closed_at
+    entry.consent = consent
+    if entry.state != BoardState.WITHHELD:
+        entry.state = state_after_consent(consent, review=review)
+    entry.updated_at = now
 
 
 async def answer_consent(

@@ -558,6 +558,46 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
+class FilingRepository(Protocol):
+    """Many cases opened in one transaction with set-based statements (``storage.filing``)."""
+
+    async def received(self, ids: Iterable[int], *, lock: bool) -> list[InboundMessage]:
+        """The messages of ``ids`` still ``received``, by id (``lock``: for update)."""
+        ...
+
+    async def citizens(
+        self, handles: Sequence[tuple[ContactHandle, Language]], *, at: datetime
+    ) -> dict[ContactHandle, int]:
+        """Each handle's citizen, created where there is none."""
+        ...
+
+    async def waiting(self, citizen_ids: Iterable[int]) -> set[int]:
+        """Those of the citizens who have an open case paused for their answer."""
+        ...
+
+    async def numbers(self, day: date, count: int) -> list[str]: ...
+    async def add_cases(self, cases: Sequence[Case]) -> None:
+        """Insert numbered new cases with their pending events (sets their ids)."""
+        ...
+
+    async def ask_board(self, entries: Sequence[BoardEntry]) -> None: ...
+    async def add_replies(self, messages: Sequence[OutboundMessage]) -> None:
+        """Insert outbox rows (sets their ids)."""
+        ...
+
+    async def processed(self, messages: Sequence[InboundMessage], *, at: datetime) -> None:
+        """Write back the messages' citizen, case, language and status."""
+        ...
+
+    async def flush(self) -> None:
+        """Write the other repositories' changes before the next statement."""
+        ...
+
+
+class BatchUnitOfWork(UnitOfWork, Protocol):
+    filing: FilingRepository
+
+
 class JobQueue(Protocol):
     """The fast path to the workers. Enqueueing the same job twice while it waits is a no-op."""
 

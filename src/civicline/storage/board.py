@@ -126,6 +126,27 @@ def _contains_terms(
     return and_(*(padded.contains(f" {term} ", autoescape=True) for term in terms))
 
 
+def entry_values(entry: BoardEntry) -> dict[str, Any]:
+    """A board entry's columns but its case id."""
+    return {
+        "public_id": entry.public_id,
+        "state": str(entry.state),
+        "consent": entry.consent,
+        "title": entry.title,
+        "text": entry.text,
+        "terms": entry.terms,
+        "filed_at": entry.filed_at,
+        "status": entry.status,
+        "category": entry.category,
+        "department": entry.department,
+        "district": entry.district,
+        "answered_at": entry.answered_at,
+        "reason": entry.reason,
+        "decided_by": entry.decided_by,
+        "updated_at": entry.updated_at,
+    }
+
+
 class SqlBoard:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -138,23 +159,7 @@ class SqlBoard:
 
     async def save(self, entry: BoardEntry) -> None:
         row = await self.session.get(BoardEntryRow, entry.case_id)
-        values = {
-            "public_id": entry.public_id,
-            "state": str(entry.state),
-            "consent": entry.consent,
-            "title": entry.title,
-            "text": entry.text,
-            "terms": entry.terms,
-            "filed_at": entry.filed_at,
-            "status": entry.status,
-            "category": entry.category,
-            "department": entry.department,
-            "district": entry.district,
-            "answered_at": entry.answered_at,
-            "reason": entry.reason,
-            "decided_by": entry.decided_by,
-            "updated_at": entry.updated_at,
-        }
+        values = entry_values(entry)
         if row is None:
             self.session.add(BoardEntryRow(case_id=entry.case_id, **values))
         else:

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicline.domain.cases import Case
+from civicline.domain.citizens import ContactHandle
 from civicline.domain.messages import Channel, InboundMessage, InboundStatus, Language
 from civicline.storage.case_numbers import next_numbers
 from civicline.storage.cases import CASE_FIELDS
@@ -286,3 +287,69 @@ async def _record(session: AsyncSession, source: str, rows_done: int | None, now
             index_elements=["source"], set_={"rows_done": rows_done, "updated_at": now}
         )
     )
+
+
+# --- shared with the worker's batches (``storage.filing``) ----------------------------------
+
+
+async def insert_cases(session: AsyncSession, cases: Sequence[Case]) -> None:
+    """Store new, numbered cases and their first history with one INSERT each; sets their
+    ids and clears their pending events."""
+    if not cases:
+        return
+    case_ids = await _insert_returning_ids(session, CaseRow, [_case_values(c) for c in cases])
+    events: list[dict[str, Any]] = []
+    for case, case_id in zip(cases, case_ids, strict=True):
+        case.id = case_id
+        events += [
+            {"case_id": case_id, **columns_of(e, CaseEventRow.__table__, skip=("id",))}
+            for e in case.pending_events
+        ]
+        case.pending_events.clear()
+    if events:
+        await session.execute(insert(session, CaseEventRow.__table__), events)
+
+
+async def citizens_of(
+    session: AsyncSession, handles: Sequence[tuple[ContactHandle, Language]], *, at: datetime
+) -> dict[ContactHandle, int]:
+    """The citizen of each handle, created (with the language given with its first
+    appearance) where there is none, with two statements for the batch and two more when some
+    are new. A handle another writer took meanwhile is its citizen's (the row made for it
+    here goes again), as in ``CitizenRepository.get_or_create``."""
+    languages: dict[ContactHandle, Language] = {}
+    for handle, language in handles:
+        languages.setdefault(handle, language)
+    table = ContactHandleRow.__table__
+    found = await session.execute(
+        select(table.c.channel, table.c.address, table.c.citizen_id).where(
+            tuple_(table.c.channel, table.c.address).in_(
+                [(h.channel, h.address) for h in languages]
+            )
+        )
+    )
+    citizens = {ContactHandle(Channel(c), a): int(i) for c, a, i in found}
+    new = [h for h in languages if h not in citizens]
+    if not new:
+        return citizens
+    ids = await _insert_returning_ids(
+        session, CitizenRow, [{"language": languages[h], "created_at": at} for h in new]
+    )
+    rows = [
+        {"citizen_id": i, "channel": h.channel, "address": h.address}
+        for h, i in zip(new, ids, strict=True)
+    ]
+    stored = await session.execute(
+        insert(session, table)
+        .on_conflict_do_nothing(index_elements=["channel", "address"])
+        .returning(table.c.citizen_id),
+        rows,
+    )
+    kept = {int(i) for i in stored.scalars()}
+    lost = [h for h, i in zip(new, ids, strict=True) if i not in kept]
+    citizens.update((h, i) for h, i in zip(new, ids, strict=True) if i in kept)
+    if lost:
+        unused = [i for i in ids if i not in kept]
+        await session.execute(delete(CitizenRow).where(CitizenRow.id.in_(unused)))
+        citizens.update(await citizens_of(session, [(h, languages[h]) for h in lost], at=at))
+    return citizens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,16 +27,21 @@ def outbound_from_row(row: OutboundMessageRow) -> OutboundMessage:
 _SET_ON_ADD = ("id", "provider_message_id", "last_error", "choices", "updated_at")
 
 
+def outbound_values(message: OutboundMessage) -> dict[str, Any]:
+    """The outbox row's columns for a new message."""
+    return {
+        **columns_of(message, OutboundMessageRow.__table__, skip=_SET_ON_ADD),
+        "choices": [[c.label, c.data] for c in message.choices],
+        "updated_at": message.updated_at or message.created_at,
+    }
+
+
 class SqlOutbox:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def add(self, message: OutboundMessage) -> OutboundMessage:
-        row = OutboundMessageRow(
-            **columns_of(message, OutboundMessageRow.__table__, skip=_SET_ON_ADD),
-            choices=[[c.label, c.data] for c in message.choices],
-            updated_at=message.updated_at or message.created_at,
-        )
+        row = OutboundMessageRow(**outbound_values(message))
         self.session.add(row)
         await self.session.flush()
         message.id = row.id
