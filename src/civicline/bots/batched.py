@@ -40,7 +40,7 @@ from civicline.domain.messages import (
 from civicline.handlers.board import asked_entry
 from civicline.handlers.cases import Reading, new_case, read_complaint, reply_to_message
 from civicline.handlers.inbound import Handled
-from civicline.handlers.incidents import join_incident, sign
+from civicline.handlers.incidents import group_batch, sign
 from civicline.nlu.base import opens_case
 from civicline.storage.base import BatchUnitOfWork
 
@@ -133,25 +133,22 @@ async def _open(
             for m, number in zip(messages, numbers, strict=True)
         ]
         reports = [
-            None
-            if routing.incidents is None
-            else sign(
+            sign(
                 case, taxonomy=taxonomy, policy=routing.incidents, entities=readings[m.id].entities
             )
             for m, case in zip(messages, cases, strict=True)
+            if routing.incidents is not None
         ]
         await uow.filing.add_cases(cases)
-        for message, case, report in zip(messages, cases, reports, strict=True):
+        for message, case in zip(messages, cases, strict=True):
             if case.urgent or case.collective:
                 reasons = ",".join(readings[message.id].flags.reasons)
                 log.warning(
                     "alert: urgent or collective case",
                     extra={"case": case.number, "reasons": reasons},
                 )
-            if report is not None and routing.incidents is not None:
-                lead = await join_incident(case, report, uow=uow, policy=routing.incidents, now=now)
-                if lead is not None:  # the next reports' look-ups read the merge
-                    await uow.filing.flush()
+        if routing.incidents is not None:
+            await group_batch(cases, reports, uow=uow, policy=routing.incidents, now=now)
         entries: list[BoardEntry] = []
         replies: list[OutboundMessage] = []
         for message, case in zip(messages, cases, strict=True):

@@ -13,8 +13,8 @@ also be undone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
@@ -106,21 +106,108 @@ async def join_incident(
         limit=policy.candidates,
         serialise=exclusive(found),
     )
-    choices = await choose(report, candidates, policy=policy, lookup=uow.incidents.report)
+    lead, suggested = await _decide(
+        case, report, candidates, uow=uow, policy=policy, now=now, lookup=uow.incidents.report
+    )
+    await uow.incidents.suggest(suggested, at=now)
+    return lead
+
+
+async def _decide(
+    case: Case,
+    report: Report,
+    candidates: list[Candidate],
+    *,
+    uow: UnitOfWork,
+    policy: IncidentPolicy,
+    now: datetime,
+    lookup: Lookup,
+) -> tuple[Case | None, list[tuple[int, int, float, str]]]:
+    """Merge ``case`` into the incident it surely reports (the lead, saved), or the
+    suggestions to record for the incidents it may report."""
+    assert case.id is not None
+    choices = await choose(report, candidates, policy=policy, lookup=lookup)
     if choices and choices[0].verdict.match == Match.MERGE:
         lead = await uow.cases.by_number(choices[0].lead.report.number, lock=True)
         join(case, lead, actor=ACTOR, at=now, reason=choices[0].verdict.reason)
         await uow.cases.save(case)
         await uow.cases.save(lead)
         log.info("report joined an incident", extra={"case": case.number, "lead": lead.number})
-        return lead
+        return lead, []
     # An outage elsewhere in the district is suggested only when nothing closer is, once.
     near = [c for c in choices if not c.verdict.elsewhere][: policy.suggestions]
     picked = near or [c for c in choices if c.verdict.elsewhere][:1]
-    await uow.incidents.suggest(
-        [(case.id, c.lead.case_id, c.verdict.score, c.verdict.reason) for c in picked], at=now
+    return None, [(case.id, c.lead.case_id, c.verdict.score, c.verdict.reason) for c in picked]
+
+
+async def group_batch(
+    cases: Sequence[Case],
+    reports: Sequence[Report],
+    *,
+    uow: UnitOfWork,
+    policy: IncidentPolicy,
+    now: datetime,
+) -> None:
+    """``join_incident`` for each of the stored ``cases`` (``reports``: from ``sign``) in
+    order, with the index read once for all: each is compared with the open reports of its
+    window and with the batch's earlier ones, as if they had been grouped one after another."""
+    found = [keys(c.summary, c.district, r.signature) for c, r in zip(cases, reports, strict=True)]
+    await uow.incidents.serialise(sorted({k for f in found for k in exclusive(f)}))
+    since = min(c.created_at for c in cases) - policy.window
+    until = max(c.created_at for c in cases) + policy.window
+    stored = await uow.incidents.neighbours(
+        sorted({k for f in found for k, _ in f}), since=since, until=until
     )
-    return None
+    # Which reports have each key: a report's score is the weight of the keys it shares.
+    postings: dict[str, list[tuple[int, int]]] = {}
+    for position, (_, weights) in enumerate(stored):
+        for key, weight in weights.items():
+            postings.setdefault(key, []).append((position, weight))
+    pool: list[Candidate] = [candidate for candidate, _ in stored]
+    earlier: dict[int, tuple[Case, Report]] = {}  # the batch's reports, by position in pool
+    batch: dict[str, int] = {}
+
+    async def lookup(number: str) -> Candidate | None:
+        if number in batch:
+            return _in_batch(*earlier[batch[number]], shared=0)
+        return await uow.incidents.report(number)
+
+    suggested: list[tuple[int, int, float, str]] = []
+    for case, report, given in zip(cases, reports, found, strict=True):
+        shared: dict[int, int] = {}
+        for key, _ in given:
+            for position, weight in postings.get(key, ()):
+                shared[position] = shared.get(position, 0) + weight
+        ranked = sorted(
+            (
+                (score, pool[p].report.created_at, pool[p].case_id, p)
+                for p, score in shared.items()
+                if abs(pool[p].report.created_at - case.created_at) <= policy.window
+            ),
+            reverse=True,
+        )[: policy.candidates]
+        candidates = [
+            _in_batch(*earlier[p], shared=score) if p in earlier else replace(pool[p], shared=score)
+            for score, _, _, p in ranked
+        ]
+        _, picked = await _decide(
+            case, report, candidates, uow=uow, policy=policy, now=now, lookup=lookup
+        )
+        suggested += picked
+        position = len(pool)
+        pool.append(_in_batch(case, report, shared=0))
+        earlier[position], batch[case.number] = (case, report), position
+        for key, weight in given:
+            postings.setdefault(key, []).append((position, weight))
+    await uow.incidents.suggest(suggested, at=now)
+    await uow.incidents.index_many(
+        [(c.id, c.created_at, f) for c, f in zip(cases, found, strict=True) if c.id is not None]
+    )
+
+
+def _in_batch(case: Case, report: Report, *, shared: int) -> Candidate:
+    assert case.id is not None
+    return Candidate(case.id, report, str(case.status), case.merged_into, case.department, shared)
 
 
 Lookup = Callable[[str], Awaitable[Candidate | None]]

@@ -192,6 +192,19 @@ class IncidentRepository(Protocol):
         the most shared weight first, then the newest."""
         ...
 
+    async def serialise(self, keys: Sequence[str]) -> None:
+        """Hold the locks ``index_and_find``'s ``serialise`` takes, until commit."""
+        ...
+
+    async def neighbours(
+        self, keys: Sequence[str], *, since: datetime, until: datetime
+    ) -> list[tuple[Candidate, dict[str, int]]]:
+        """Open reports of the span indexed by any of ``keys``, with the weights of those."""
+        ...
+
+    async def index_many(
+        self, reports: Sequence[tuple[int, datetime, Sequence[tuple[str, int]]]]
+    ) -> None: ...
     async def report(self, number: str) -> Candidate | None: ...
     async def unsigned(self, *, since: datetime, until: datetime, limit: int) -> list[int]: ...
     async def prune(self, *, before: datetime) -> int: ...
@@ -587,10 +600,6 @@ class FilingRepository(Protocol):
 
     async def processed(self, messages: Sequence[InboundMessage], *, at: datetime) -> None:
         """Write back the messages' citizen, case, language and status."""
-        ...
-
-    async def flush(self) -> None:
-        """Write the other repositories' changes before the next statement."""
         ...
 
 

@@ -131,10 +131,6 @@ class SqlFiling:
             connection = await self.session.connection()
             await connection.execute(_PROCESSED, rows)
 
-    async def flush(self) -> None:
-        """Write what the repositories changed, for the Core statements that follow."""
-        await self.session.flush()
-
 
 class SqlBatchUnitOfWork(SqlUnitOfWork):
     """The unit of work with the batch's statements on its session."""

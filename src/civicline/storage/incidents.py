@@ -112,6 +112,22 @@ _PG_LOCK = text(
 ).bindparams(bindparam("keys", type_=postgresql.ARRAY(Text())))
 
 
+# Every key row of the open reports of a span that shares a key with a batch (``neighbours``).
+_NEIGHBOURS = (
+    select(*_COLUMNS, _KEYS.c.key, _KEYS.c.weight)
+    .select_from(_KEYS.join(CaseRow.__table__, _CASES.id == _KEYS.c.case_id))
+    .where(
+        _KEYS.c.created_at >= bindparam("since", type_=_KEYS.c.created_at.type),
+        _KEYS.c.created_at <= bindparam("until", type_=_KEYS.c.created_at.type),
+        _CASES.status.in_(_FINDABLE),
+    )
+)
+_PG_NEIGHBOURS = _NEIGHBOURS.where(
+    _KEYS.c.key == any_(bindparam("keys", type_=postgresql.ARRAY(String(96))))
+)
+_SQL_NEIGHBOURS = _NEIGHBOURS.where(_KEYS.c.key.in_(bindparam("keys", expanding=True)))
+
+
 def _candidate(row: Any) -> Candidate:
     case_id, number, citizen_id, summary, created_at, district, signature, status, lead = row[:9]
     return Candidate(
@@ -188,6 +204,44 @@ class SqlIncidents:
             await self._run(_PG_LOCK, {"keys": sorted(set(serialise))})
         rows = await self._run(_PG_INDEX_AND_FIND, parameters)
         return [_candidate(row) for row in rows]
+
+    async def serialise(self, keys: Sequence[str]) -> None:
+        """Wait for (and hold until commit) the locks of ``keys`` that ``index_and_find``
+        takes with ``serialise`` (PostgreSQL; SQLite has one writer at a time)."""
+        if keys and self.session.get_bind().dialect.name == "postgresql":
+            await self._run(_PG_LOCK, {"keys": sorted(set(keys))})
+
+    async def neighbours(
+        self, keys: Sequence[str], *, since: datetime, until: datetime
+    ) -> list[tuple[Candidate, dict[str, int]]]:
+        """The open reports of the span indexed by any of ``keys``, each with the weights of
+        those of ``keys`` it has: one query for a batch of new reports."""
+        if not keys:
+            return []
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        rows = await self._run(
+            _PG_NEIGHBOURS if postgres else _SQL_NEIGHBOURS,
+            {"keys": list(keys), "since": since, "until": until},
+        )
+        found: dict[int, tuple[Candidate, dict[str, int]]] = {}
+        for row in rows:
+            entry = found.get(row[0])
+            if entry is None:
+                entry = found[row[0]] = (_candidate(row[:10]), {})
+            entry[1][row[10]] = int(row[11])
+        return list(found.values())
+
+    async def index_many(
+        self, reports: Sequence[tuple[int, datetime, Sequence[tuple[str, int]]]]
+    ) -> None:
+        """``index`` for many reports with one statement."""
+        rows = [
+            {"case_id": case_id, "key": key, "weight": weight, "created_at": created_at}
+            for case_id, created_at, keys in reports
+            for key, weight in keys
+        ]
+        if rows:
+            await self._run(self._insert(_KEYS).on_conflict_do_nothing(), rows)
 
     async def candidates(
         self,
