@@ -248,10 +248,11 @@ def main() -> None:
     if not args.reuse:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)'))
         asyncio.run(_admin(f'CREATE DATABASE "{NAME}"'))
-        database.upgrade(URL)
+        database.upgrade(URL, rates.BEFORE_SUMMARY)
         rates.URL = URL
         asyncio.run(_departments())
         seconds = asyncio.run(rates._fill(args.cases))
+        database.upgrade(URL)
         print(f"filled {args.cases:,} cases in {seconds:.0f} s")
         asyncio.run(_publish(args.published))
     try:

@@ -114,6 +114,18 @@ async def test_a_supervisor_reads_every_department(http: httpx.AsyncClient) -> N
     assert _counts(total) == BY_DEPARTMENT[TRANSPORT]
 
 
+async def test_exact_counts_every_case_directly_with_the_same_answer(
+    http: httpx.AsyncClient,
+) -> None:
+    boss = await _sign_in(http, "boss")
+    summed = await http.get(f"/api/v1/stats/rates?{NOVEMBER}&period=day", headers=boss)
+    exact = await http.get(f"/api/v1/stats/rates?{NOVEMBER}&period=day&exact=1", headers=boss)
+    assert exact.status_code == 200, exact.text
+    assert exact.json() == summed.json()
+    total = [r for r in exact.json()["rows"] if r["group"] == "total"]
+    assert tuple(sum(c) for c in zip(*map(_counts, total), strict=True)) == TOTAL
+
+
 async def test_staff_read_their_own_department_only(http: httpx.AsyncClient) -> None:
     li = await _sign_in(http, "li")
     mine = await http.get(f"/api/v1/stats/rates?{NOVEMBER}&group=department", headers=li)

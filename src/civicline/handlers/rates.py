@@ -123,10 +123,12 @@ async def rates_report(
     department: str | None = None,
     unit: str | None = None,
     units: Units | None = None,
+    exact: bool = False,
 ) -> RatesReport:
     """The rates of the cases filed from ``since`` to ``until`` (city dates, both included;
     default: this month so far). With ``unit`` (or the group ``unit``): those of the unit's
     subtree, and a line for the unit's own departments and for each child (handlers.unit_rates).
+    ``exact`` counts every case directly instead of from the daily summary (the reference).
     """
     scope = scope_for(user, department)
     chosen = tuple(g for g in (*REPORT_GROUPS, "unit") if g in groups)
@@ -153,6 +155,7 @@ async def rates_report(
             now=now,
             department=scope,
             departments=None if by_unit is None else by_unit.departments,
+            exact=exact,
         )
     if by_unit is not None:
         kept = [r for r in rows if r.group in chosen]

@@ -403,8 +403,10 @@ class StatsRepository(Protocol):
         department: str | None = None,
         departments: Collection[str] | None = None,
         repeat_days: int = ...,
+        exact: bool = False,
     ) -> list[ReportRow]:
-        """The rates' counts per group and period (see storage.stats, handlers.rates)."""
+        """The rates' counts per group and period (see storage.stats, handlers.rates);
+        ``exact``: every case counted directly, not from the summary."""
         ...
 
     async def closed(self, *, since: datetime, until: datetime) -> dict[str, int]:

@@ -95,6 +95,9 @@ async def rates(
         Query(max_length=32, description="a unit's subtree (341881), and a row per child"),
     ] = None,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    exact: Annotated[
+        bool, Query(description="count every case directly, not from the daily summary")
+    ] = False,
 ) -> Response:
     """Timely acceptance, on-time completion, reply, return-visit, satisfaction and repeat
     rates of the cases filed from ``since`` to ``until`` (city dates), per group and period."""
@@ -112,6 +115,7 @@ async def rates(
         department=department,
         unit=unit,
         units=units_of(services.taxonomy),
+        exact=exact,
     )
     if output == "json":
         return Response(RatesOut.of(report).model_dump_json(), media_type="application/json")
