@@ -288,7 +288,8 @@ def cross_validated(
         show_outcomes(name, o)
         print(
             f"{'':<34} best category: accuracy {report.accuracy:.3f}, macro-F1 "
-            f"{report.macro_f1:.3f}  ({seconds[name]:.1f} s for {FOLDS} folds)"
+            f"{report.macro_f1:.3f}"
+            + (f"  ({seconds[name]:.1f} s for {FOLDS} folds)" if name != before else "")
         )
     if rasa_answers:
         order = sorted(rasa_answers)
