@@ -57,6 +57,10 @@ class _Pending:
     within: bool | None = None  # counted: kept when a failed batch is flushed again in halves
 
 
+class _Unsent(Exception):
+    """The insert was refused before it reached the server: safe to send again."""
+
+
 def _never_sent(exc: DBAPIError) -> bool:
     """asyncpg refused the statement on a connection it already knew to be closed or broken
     (the server's FATAL read, the socket's end not yet): nothing reached the server."""
@@ -91,13 +95,16 @@ class SqlInboxWriter:
 
     async def _add_again_if_lost(self, messages: Sequence[InboundMessage]) -> list[Added]:
         try:
-            return await self.add_many(messages)
-        except DBAPIError as exc:
-            if not _never_sent(exc):
-                raise
-        return await self.add_many(messages)  # the pool was invalidated: a new connection
+            return await self._add(messages, resend=True)
+        except _Unsent:
+            return await self.add_many(messages)  # the pool was invalidated: a new connection
 
     async def add_many(self, messages: Sequence[InboundMessage]) -> list[Added]:
+        return await self._add(messages, resend=False)
+
+    async def _add(self, messages: Sequence[InboundMessage], *, resend: bool) -> list[Added]:
+        """``resend``: raise ``_Unsent`` when the insert never reached the server (only then:
+        after it, in autocommit, its rows may be committed)."""
         if not messages:
             return []
         first = {_key(m): m for m in reversed(messages)}  # the first of each key wins
@@ -105,12 +112,17 @@ class SqlInboxWriter:
         async with self.engine.begin() as conn:
             # One cached statement, many parameter sets: SQLAlchemy sends them as multi-row
             # VALUES batches ("insertmanyvalues") without compiling SQL per batch size.
-            inserted = await conn.execute(
-                insert_for(conn.dialect.name, table)
-                .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-                .returning(table.c.id, table.c.channel, table.c.provider_message_id),
-                [inbound_values(m) for m in first.values()],
-            )
+            try:
+                inserted = await conn.execute(
+                    insert_for(conn.dialect.name, table)
+                    .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+                    .returning(table.c.id, table.c.channel, table.c.provider_message_id),
+                    [inbound_values(m) for m in first.values()],
+                )
+            except DBAPIError as exc:
+                if resend and _never_sent(exc):
+                    raise _Unsent from exc
+                raise
             new_ids = {(row.channel, row.provider_message_id): row.id for row in inserted}
             seen = [key for key in first if key not in new_ids]
             stored: dict[Key, InboundMessage] = {}
