@@ -178,6 +178,8 @@ async def fleet(
     await truncate_database(postgres_database)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICLINE_")}
+    # The run may choose the workers' path (CIVICLINE_WORKER_BATCH=1: the batched one).
+    env |= {k: v for k, v in os.environ.items() if k == "CIVICLINE_WORKER_BATCH"}
     env |= {
         "PYTHONIOENCODING": "utf-8",
         "CIVICLINE_DATABASE_URL": postgres_database,
