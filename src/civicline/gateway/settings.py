@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = 32  # jobs at once; their classifications share one pass
     # Plain complaints on web chat and SMS opened many at once (``bots.batched``); the worker
     # then runs at least two batches' worth of jobs at once.
-    worker_batch: bool = False
+    worker_batch: bool = True
     worker_batch_size: int = Field(default=64, ge=1, le=512)
     # A job running longer is cancelled (its work stays unfinished for the sweeper). arq marks a
     # running job for this plus 10 s, so a job in flight when its worker dies runs again on

@@ -84,7 +84,9 @@ def inbound_batcher(services: Services) -> InboundBatcher:
             if unreachable(exc):
                 raise
             # The error's text may quote the messages: its kind only.
-            log.warning("batch failed; its messages go one by one", extra={"error": type(exc)})
+            log.warning(
+                "batch failed; its messages go one by one", extra={"error": type(exc).__name__}
+            )
             return [None] * len(ids)
         await queue_deliveries(services.queue, [i for h in results if h for i in h.outbound_ids])
         return results
