@@ -251,7 +251,7 @@ async def test_phone_numbers_and_texts_stay_out_of_the_logs(
 
 async def test_a_long_answer_goes_in_parts_with_one_callback(sms: Sms) -> None:
     who = "+8613912345555"
-    await sms.text("和平路菜市场周边占道经营严重，垃圾遍地", sender=who)
+    await sms.text("和平路菜市场周边摊贩占道经营严重，人行道都被摊子占满了", sender=who)
     [ack] = await sms.sent_to(who, 1)
     number = ack.body.split("案件编号 ")[1][:12]
     long_answer = "经现场核查，已责令摊贩退回市场内经营，城管将每日巡查。" * 80  # 2,160 chars
