@@ -13,7 +13,7 @@ from tests.support.places import Places
 
 
 async def test_closed_services_are_released(places: Places) -> None:
-    async with places.services() as services:
+    async with places.services(gc_freeze=True) as services:
         assert gc.get_freeze_count() > 0
         classifier = weakref.ref(services.classifier)
         del services

@@ -33,6 +33,8 @@ def make_settings(tmp_path: Path, model_dir: Path, **overrides: object) -> Setti
         "model_dir": model_dir,
         "secret_key": "test-secret-key",
         "sweep_grace_seconds": 0,
+        # A full collection per start-up over the whole suite's heap: half the e2e tests' CPU.
+        "gc_freeze": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

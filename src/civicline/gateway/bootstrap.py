@@ -362,7 +362,8 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         if mail_sender is not None:
             senders[Channel.EMAIL] = mail_sender
         await sync_departments(services.uow(), taxonomy)
-        freeze_startup_objects()
+        if settings.gc_freeze:
+            freeze_startup_objects()
         yield services
     finally:
         gc.unfreeze()

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="the training files (one per category, with sub-categories, their "
         "departments and examples); their sub-categories join the taxonomy's",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="after start-up, move what it built out of the garbage collector's sight "
+        "(bootstrap.freeze_startup_objects); the test suite turns it off: it opens services "
+        "hundreds of times in one process, and each freeze's full collection walks its heap",
+    )
     model_dir: Path | None = Field(
         default=None, description="where trained NLU models are cached; default: var_dir/models"
     )
