@@ -62,7 +62,7 @@ bench: install wrk
 
 # CI's short version: fails when CPU per request or per case grows > 30 % over bench/baseline.json.
 bench-guard: install wrk
-	$(BIN)/python bench/guard.py
+	$(BIN)/python bench/guard.py $(GUARD_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

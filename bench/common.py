@@ -123,6 +123,14 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_usage(pid: int) -> tuple[float, int]:
+    """Process ``pid``'s system CPU seconds and page faults (minor + major) so far: a process
+    that keeps getting fresh pages from the kernel pays for them in system time, and on a
+    virtual machine whose host is busy that can double a memory-hungry server's CPU."""
+    fields = _stat(Path(f"/proc/{pid}/stat"))[1]
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK"), int(fields[7]) + int(fields[9])
+
+
 def postgres_cpu() -> float:
     """CPU seconds of all PostgreSQL processes, with the backends that already exited."""
     stats = {}
@@ -205,10 +213,14 @@ def metered(server: int, label: str, run: Callable[[], dict[str, Any]]) -> dict[
     machine hardly changes), PostgreSQL's and Redis's, and how busy the whole machine was."""
     meters = {"server": lambda: process_cpu(server), "postgres": postgres_cpu, "redis": redis_cpu}
     before, machine0 = {k: f() for k, f in meters.items()}, machine_cpu()
+    usage0 = process_usage(server)
     result = run()
     used, machine1 = {k: f() - before[k] for k, f in meters.items()}, machine_cpu()
+    usage1 = process_usage(server)
     for name, seconds_used in used.items():
         result[f"{name}_cpu_ms_per_req"] = seconds_used * 1e3 / max(1, result["requests"])
+    result["server_system_share"] = (usage1[0] - usage0[0]) / max(used["server"], 1e-9)
+    result["server_faults_per_req"] = (usage1[1] - usage0[1]) / max(1, result["requests"])
     result["server_core_use"] = used["server"] / (result["duration_us"] / 1e6)
     result["machine_busy"] = busy_between(machine0, machine1)
     print(
@@ -216,6 +228,8 @@ def metered(server: int, label: str, run: Callable[[], dict[str, Any]]) -> dict[
         f"  socket errors {result['errors']}  server CPU"
         f" {result['server_cpu_ms_per_req']:.3f} ms/req ({result['server_core_use']:.0%} of a core)"
         f"  machine {result['machine_busy']:.0%} busy"
+        f"  (system {result['server_system_share']:.0%},"
+        f" {result['server_faults_per_req']:.2f} page faults/req)"
     )
     return result
 
