@@ -205,7 +205,7 @@ def test_classifying_logs_no_text(
 
 
 def test_save_load_roundtrip(classifier: LocalClassifier, tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "model.joblib"
+    path = tmp_path / "nested" / "model.pickle"
     classifier.save(path)
 
     loaded = LocalClassifier.load(path, priors=load_taxonomy().shares())
@@ -218,7 +218,7 @@ def test_save_load_roundtrip(classifier: LocalClassifier, tmp_path: Path) -> Non
         classifier.classify_sync("谢谢"),
     ]
     assert loaded.classify_many([]) == []
-    assert [p.name for p in path.parent.iterdir()] == ["model.joblib"]
+    assert [p.name for p in path.parent.iterdir()] == ["model.pickle"]
 
 
 def test_load_or_train_reuses_the_cache_and_retrains_on_new_data(
