@@ -31,6 +31,7 @@ owns.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -637,6 +638,18 @@ def model_file_name(*training_data: bytes, tickets: Sequence[int] = ()) -> str:
     return f"local-{digest}-sklearn{sklearn.__version__}-r{MODEL_REVISION}.pickle"
 
 
+@functools.lru_cache(maxsize=2)
+def _read_model(path: str, mtime_ns: int, size: int) -> LocalModel:
+    """The model cached at ``path``, read once per process for this version of the file: a
+    loaded model is never changed (a classifier keeps its own priors), so the services a
+    process starts again (tests start hundreds) share it instead of reading 130 MB each time."""
+    with open(path, "rb") as file:
+        model = pickle.load(file)  # noqa: S301 (our own cache directory; see above)
+    if not isinstance(model, LocalModel):
+        raise ValueError(f"{path}: not a trained local classifier")
+    return model
+
+
 class LocalClassifier:
     engine: str = "local"
 
@@ -738,10 +751,8 @@ class LocalClassifier:
 
     @classmethod
     def load(cls, path: Path, *, priors: Mapping[str, float] | None = None) -> LocalClassifier:
-        with path.open("rb") as file:
-            model = pickle.load(file)  # noqa: S301 (our own cache directory; see above)
-        if not isinstance(model, LocalModel):
-            raise ValueError(f"{path}: not a trained local classifier")
+        status = path.stat()
+        model = _read_model(str(path.resolve()), status.st_mtime_ns, status.st_size)
         rjieba.cut("")  # its dictionary loads on the first cut
         return cls(model, priors=priors)
 
