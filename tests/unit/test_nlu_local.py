@@ -195,6 +195,23 @@ async def test_texts_classified_at_once_share_one_pass(
     assert await classifier.classify(texts[0]) == together[0] and passes[-1] == 1
 
 
+def test_classify_many_answers_exactly_as_one_text_at_a_time(
+    classifier: LocalClassifier, shipped: list[Example]
+) -> None:
+    """The batch's arithmetic (the heads over all rows at once) gives the very same floats,
+    whatever the batch's size and mix of complaints and conversation."""
+    texts = [e.text for e in shipped[::13]] + ["", "你好", "谢谢", "hello", "？？？", "路" * 5000]
+    one = [classifier.classify_sync(text) for text in texts]
+    assert {answer.intent in CONVERSATION_INTENTS for answer in one} == {True, False}
+    for size in (1, 3, 64, len(texts)):
+        many = [
+            answer
+            for start in range(0, len(texts), size)
+            for answer in classifier.classify_many(texts[start : start + size])
+        ]
+        assert many == one
+
+
 def test_classifying_logs_no_text(
     classifier: LocalClassifier, caplog: pytest.LogCaptureFixture
 ) -> None:

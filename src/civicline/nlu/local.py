@@ -720,8 +720,37 @@ class LocalClassifier:
         return _answer(ranking, self.engine, complaint=complaint, subcategory=subcategory)
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
-        """Many texts (evaluation, bulk import): the same answers as one at a time."""
-        return [self.classify_sync(text) for text in texts]
+        """Many texts (evaluation, bulk import): the same answers as one at a time, with the
+        heads' arithmetic after the products done once for all of them (row by row it is the
+        same sums; one text at a time, numpy's per-call overhead was half of a text's time)."""
+        if not texts:
+            return []
+        model = self.model
+        vectors = [model.features.vector(bounded(text)) for text in texts]
+        scores = np.vstack([weights @ self._coef[columns] for columns, weights in vectors])
+        scores += self._intercept
+        bounds = self._bounds
+        parts = [scores[:, bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+        complaint = model.gate.proba_of(parts[0])[:, self._complaint_column]
+        talk = np.zeros(len(texts), dtype=bool)
+        if model.talk is not None:
+            talk = complaint < model.gate_threshold
+            talk_proba = iter(model.talk.proba_of(parts[2][talk]))
+        decision = parts[1] if model.categories.nb is None else mixed(parts[1], parts[-1])
+        proba = model.categories.proba_of(decision[~talk]) * self._prior_shift
+        category_proba = iter(proba / proba.sum(axis=1, keepdims=True))
+        answers = []
+        for (columns, weights), is_talk, gate in zip(vectors, talk, complaint, strict=True):
+            if is_talk:
+                ranking = _ranking(self._talk, next(talk_proba))
+                answers.append(_answer(ranking, self.engine, complaint=float(gate)))
+                continue
+            ranking = _ranking(self._categories, next(category_proba))
+            subcategory = self._subcategory(columns, weights, ranking[0][0])
+            answers.append(
+                _answer(ranking, self.engine, complaint=float(gate), subcategory=subcategory)
+            )
+        return answers
 
     def _subcategory(self, columns: Array, weights: Array, category: str) -> str | None:
         head = self.model.subcategories.get(category)
