@@ -317,7 +317,7 @@ def use_units(path: Path) -> None:
     if path.resolve() == (_UNITS.get("path") or default_units_path()).resolve():
         return
     _UNITS["path"] = path
-    for cached in (default_gazetteer, _default_index, _districts):
+    for cached in (default_gazetteer, _default_index, _districts, _entities_of):
         cached.cache_clear()
 
 
@@ -732,6 +732,13 @@ def _times(text: str, folded: str) -> Iterable[_Candidate]:
 
 def extract_entities(text: str) -> tuple[Entity, ...]:
     """Case numbers, phones, places and times in ``text``, sorted by start."""
+    return _entities_of(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _entities_of(text: str) -> tuple[Entity, ...]:
+    """Kept for the last texts: a complaint is read for its entities and then for its unit
+    (``places_in``), usually the same words, one after the other."""
     folded = fold(text)
     identifiers = [
         _entity("case_number", value, start, end)
