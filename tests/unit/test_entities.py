@@ -10,8 +10,10 @@ import pytest
 
 from civicline.nlu.base import Entity
 from civicline.nlu.entities import (
+    _districts,
     default_gazetteer,
     default_gazetteer_path,
+    district_of,
     extract_entities,
     load_gazetteer,
 )
@@ -334,3 +336,22 @@ def test_identifiers_win_over_times_and_places_inside_them() -> None:
 def test_nothing_in_nothing() -> None:
     assert extract_entities("") == ()
     assert extract_entities("谢谢！") == ()
+
+
+def test_district_of_is_the_first_name_in_longest_first_order_the_text_holds() -> None:
+    """The one-pass search gives what checking every name in turn gives."""
+    names = [name for name, _ in _districts()]
+
+    def in_turn(text: str) -> str | None:
+        folded = text.casefold()
+        return next((district for name, district in _districts() if name in folded), None)
+
+    texts = [
+        "",
+        "路灯坏了",
+        *names[::7],
+        *(a + "旁边的" + b for a, b in zip(names[::5], names[3::11])),
+    ]
+    texts += ["".join(names[i : i + 3]).upper() for i in range(0, len(names), 17)]
+    assert any(in_turn(t) for t in texts) and any(in_turn(t) is None for t in texts)
+    assert [district_of(t) for t in texts] == [in_turn(t) for t in texts]

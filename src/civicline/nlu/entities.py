@@ -302,11 +302,41 @@ def _districts() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
 
 
+@functools.cache
+def _district_names() -> tuple[re.Pattern[str], dict[str, int]]:
+    """A regex finding, at each position, the longest of ``_districts``'s names that starts
+    there (a trie in a look-ahead), and each name's first place in ``_districts``."""
+    first: dict[str, int] = {}
+    for order, (name, _) in enumerate(_districts()):
+        first.setdefault(name, order)
+    trie: dict[str, Any] = {}
+    for name in first:
+        node = trie
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in node.items() if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    if not first:
+        return re.compile("(?!)"), first
+    # The first characters as one class ahead: the alternation is tried only where one is.
+    starts = "".join(re.escape(char) for char in trie)
+    return re.compile(f"(?=[{starts}])(?=({emit(trie)}))"), first
+
+
 def district_of(text: str) -> str | None:
     """The district a text's place lies in (a district named outright, else the district of a
-    road, compound or landmark it names), or None."""
-    folded = text.casefold()
-    return next((district for name, district in _districts() if name in folded), None)
+    road, compound or landmark it names), or None: of the names the text holds, the first in
+    ``_districts``'s order (longest first), found in one pass."""
+    pattern, first = _district_names()
+    found = [first[match.group(1)] for match in pattern.finditer(text.casefold())]
+    return _districts()[min(found)][1] if found else None
 
 
 _UNITS: dict[str, Path] = {}  # the units file the default gazetteer reads, when not the shipped
@@ -317,7 +347,7 @@ def use_units(path: Path) -> None:
     if path.resolve() == (_UNITS.get("path") or default_units_path()).resolve():
         return
     _UNITS["path"] = path
-    for cached in (default_gazetteer, _default_index, _districts, _entities_of):
+    for cached in (default_gazetteer, _default_index, _districts, _district_names, _entities_of):
         cached.cache_clear()
 
 
