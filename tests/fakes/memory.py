@@ -233,6 +233,9 @@ class MemoryCitizens:
     async def is_opted_out(self, handle: ContactHandle) -> bool:
         return bool(self.tx.get("opted_out", _key(handle)))
 
+    async def opted_out(self, handles: Iterable[ContactHandle]) -> set[ContactHandle]:
+        return {h for h in handles if await self.is_opted_out(h)}
+
 
 def _key(handle: ContactHandle) -> tuple[str, str]:
     return (str(handle.channel), handle.address)
@@ -390,6 +393,13 @@ class MemoryOutbox:
         stored.last_error = message.last_error
         stored.updated_at = message.updated_at or stored.updated_at
         self.tx.put("outbox", stored.id, stored)
+
+    async def get_many(self, ids: Iterable[int], *, lock: bool = False) -> list[OutboundMessage]:
+        return [await self.get(i, lock=lock) for i in sorted(set(ids))]
+
+    async def save_many(self, messages: Sequence[OutboundMessage]) -> None:
+        for message in messages:
+            await self.save(message)
 
     async def for_case(self, case_id: int) -> list[OutboundMessage]:
         return [m for m in self.tx.rows("outbox") if m.case_id == case_id]

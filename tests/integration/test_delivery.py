@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from civicline.domain.citizens import ContactHandle
+from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, DeliveryStatus, Language, OutboundMessage
-from civicline.handlers.delivery import RetryPolicy, deliver, record_receipt
+from civicline.handlers.delivery import RetryPolicy, deliver, deliver_many, record_receipt
 from civicline.handlers.ports import SendError, SendResult
 from tests.support.factories import T0, outbound
 from tests.support.places import SqlUnitOfWorkFactory
@@ -155,3 +156,89 @@ async def test_nothing_goes_to_a_citizen_who_sent_stop(uow_factory: SqlUnitOfWor
     outcome = await _run(uow_factory, sender, message_id)
     assert outcome.status == DeliveryStatus.FAILED and sender.sent == []
     assert "opted out" in ((await _stored(uow_factory, message_id)).last_error or "")
+
+
+@dataclass
+class ByAddress:
+    """Answers by recipient: a SendResult, or a SendError to raise."""
+
+    answers: dict[str, SendResult | SendError]
+    channel: Channel = Channel.WEBCHAT
+    sent: list[int] = field(default_factory=list)
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self.sent.append(message.id or 0)
+        answer = self.answers[message.recipient_address.split("/")[0]]
+        if isinstance(answer, SendError):
+            raise answer
+        return answer
+
+
+async def test_many_at_once_end_as_each_alone(uow_factory: SqlUnitOfWorkFactory) -> None:
+    """``deliver_many`` (the worker's batches) leaves each message, and answers for it, what
+    ``deliver`` one by one does: sent, retried, failed for good, opted out, already sent."""
+    answers: dict[str, SendResult | SendError] = {
+        "ok": SendResult(DeliveryStatus.SENT, "p-1"),
+        "shown": SendResult(DeliveryStatus.DELIVERED),
+        "busy": SendError("429", permanent=False, retry_after=4.5),
+        "gone": SendError("user blocked the bot", permanent=True),
+        "stop": SendResult(DeliveryStatus.SENT),
+        "twice": SendResult(DeliveryStatus.SENT, "p-2"),
+    }
+    async with uow_factory() as uow:
+        for run in ("alone", "many"):
+            handle = ContactHandle(Channel.WEBCHAT, f"stop/{run}")
+            await uow.citizens.get_or_create(handle, at=T0, language=Language.ZH)
+            await uow.citizens.set_opt_out(handle, True)
+        await uow.commit()
+    ids = {
+        run: [await _queued_to(uow_factory, f"{name}/{run}") for name in answers for _ in (1, 2)]
+        for run in ("alone", "many")
+    }
+    senders = {run: ByAddress(answers) for run in ids}
+    for run in ids:  # the last one ("twice") was sent before: nothing to do
+        await deliver(
+            ids[run][-1],
+            uow_factory=uow_factory,
+            senders={Channel.WEBCHAT: senders[run]},
+            policy=POLICY,
+            now=T0,
+        )
+    alone = [
+        await deliver(
+            i,
+            uow_factory=uow_factory,
+            senders={Channel.WEBCHAT: senders["alone"]},
+            policy=POLICY,
+            now=T0,
+        )
+        for i in ids["alone"]
+    ]
+    many = await deliver_many(
+        ids["many"],
+        uow_factory=uow_factory,
+        senders={Channel.WEBCHAT: senders["many"]},
+        policy=POLICY,
+        now=T0,
+    )
+    assert many == alone
+    assert {o.status for o in many} == {None, "sent", "delivered", "queued", "failed"}
+
+    def kept(m: OutboundMessage) -> tuple[object, ...]:
+        return (m.status, m.attempts, m.provider_message_id, m.last_error, m.updated_at)
+
+    stored = {run: [kept(await _stored(uow_factory, i)) for i in ids[run]] for run in ids}
+    assert stored["many"] == stored["alone"]
+    assert len(senders["many"].sent) == len(senders["alone"].sent)
+    with pytest.raises(NotFound):
+        await deliver_many(
+            [ids["many"][0], 999_999], uow_factory=uow_factory, senders={}, policy=POLICY, now=T0
+        )
+
+
+async def _queued_to(uow_factory: SqlUnitOfWorkFactory, address: str) -> int:
+    async with uow_factory() as uow:
+        message = await uow.outbox.add(outbound(address=address))
+        await uow.commit()
+    assert message.id is not None
+    return message.id

@@ -327,6 +327,34 @@ async def test_outbox_tracks_delivery(store: Store) -> None:
         assert await u.outbox.conversation(Channel.WEBCHAT, "conv-2", limit=5) == []
 
 
+async def test_outbox_reads_and_writes_many_at_once(store: Store) -> None:
+    async with store.uow() as u:
+        added = [await u.outbox.add(outbound(address=f"conv-{i}")) for i in range(3)]
+        await u.commit()
+    ids = [m.id or 0 for m in added]
+    async with store.uow() as u:
+        found = await u.outbox.get_many([ids[2], ids[0], ids[2]], lock=True)
+        assert [m.id for m in found] == [ids[0], ids[2]]
+        assert found[1] == await u.outbox.get(ids[2])
+        for m in found:
+            m.status, m.attempts, m.last_error = DeliveryStatus.SENT, 1, None
+            m.provider_message_id, m.updated_at = f"p-{m.id}", T0 + timedelta(minutes=1)
+        await u.outbox.save_many(found)
+        await u.outbox.save_many([])
+        await u.commit()
+    async with store.uow() as u:
+        again = await u.outbox.get_many(ids)
+        assert [(m.status, m.attempts, m.provider_message_id) for m in again] == [
+            (DeliveryStatus.SENT, 1, f"p-{ids[0]}"),
+            (DeliveryStatus.QUEUED, 0, None),
+            (DeliveryStatus.SENT, 1, f"p-{ids[2]}"),
+        ]
+        assert again[0].updated_at == T0 + timedelta(minutes=1)
+        assert await u.outbox.get_many([]) == []
+        with pytest.raises(NotFound):
+            await u.outbox.get_many([ids[0], 999_999])
+
+
 async def test_staff_accounts(store: Store) -> None:
     async with store.uow() as u:
         assert await u.staff.count() == 0
@@ -360,6 +388,9 @@ async def test_citizens_link_handles_language_and_opt_out(store: Store) -> None:
         assert citizen.handle_on(Channel.SMS) == sms
         assert await u.citizens.is_opted_out(sms)
         assert not await u.citizens.is_opted_out(ContactHandle(Channel.WEBCHAT, "conv-1"))
+        handles = [sms, ContactHandle(Channel.WEBCHAT, "conv-1"), ContactHandle(Channel.SMS, "+1")]
+        assert await u.citizens.opted_out(handles) == {sms}
+        assert await u.citizens.opted_out([]) == set()
         await u.citizens.set_opt_out(sms, False)
         await u.commit()
     async with store.uow() as u:

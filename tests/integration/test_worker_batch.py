@@ -38,6 +38,7 @@ from civicline.gateway import worker
 from civicline.gateway.bootstrap import inbound_router
 from civicline.gateway.worker import build_worker
 from civicline.handlers.cases import Routing
+from civicline.handlers.delivery import deliver_many
 from civicline.handlers.inbound import Handled
 from civicline.nlu.base import Classification
 from civicline.storage import database
@@ -308,3 +309,48 @@ async def test_a_worker_opens_batches_and_a_failed_batch_goes_one_by_one(
         assert all(m.status == InboundStatus.PROCESSED and m.case_id for m in rows)
         assert len({m.case_id for m in rows}) == len(ids)
         assert all(len(r) == 1 and r[0].status == DeliveryStatus.SENT for r in replies)
+
+
+async def test_a_batch_delivers_its_replies_and_jobs_take_over_when_that_fails(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's replies are delivered by the batch itself (no job each); when that fails,
+    each reply is queued as a ``deliver_outbound`` job, and those jobs deliver it."""
+    async with places.services(worker_batch=True, worker_batch_size=8) as services:
+        ids = []
+        for i in range(12):
+            _, address, text = MESSAGES[[0, 2, 5, 6][i % 4]]
+            stored, _ = await services.inbox.add(
+                InboundMessage(WEB, f"d{i}", f"{address}-{i}", text, services.now())
+            )
+            assert stored.id is not None
+            ids.append(stored.id)
+            await services.queue.enqueue(PROCESS_INBOUND, stored.id)
+        calls: list[list[int]] = []
+        jobs: list[int] = []
+
+        async def flaky(outbound_ids: list[int], **kwargs: Any) -> Any:
+            calls.append(list(outbound_ids))
+            if len(calls) == 1:
+                raise RuntimeError("the first batch's delivery fails")
+            return await deliver_many(outbound_ids, **kwargs)
+
+        async def counted(ctx: dict[str, Any], outbound_id: int) -> None:
+            jobs.append(outbound_id)
+            await delivering(ctx, outbound_id)
+
+        delivering = worker.deliver_outbound
+        monkeypatch.setattr(worker, "deliver_many", flaky)
+        monkeypatch.setattr(worker, "deliver_outbound", counted)
+        running = await build_worker(services, burst=True, sweep_at_start=False)
+        await asyncio.wait_for(running.async_run(), 120)
+        await running.close()
+
+        async with services.uow() as u:
+            rows = [await u.inbox.get(i) for i in ids]
+            replies = [r for m in rows for r in await u.outbox.for_case(m.case_id or 0)]
+        assert len(replies) == len(ids)
+        assert all(r.status == DeliveryStatus.SENT for r in replies)
+        # Jobs for the replies of the batch whose delivery failed (the tests' sweeper, with
+        # no grace, may queue others it finds still queued).
+        assert set(calls[0]) <= set(jobs)

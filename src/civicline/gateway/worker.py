@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 from arq import Retry
 from arq.cron import cron
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from civicline.bots.batched import handle_batch
 from civicline.bots.guided import finish_expired
@@ -20,7 +21,7 @@ from civicline.domain.batching import Batcher
 from civicline.gateway.bootstrap import Services
 from civicline.gateway.mail import ReaderTask, imap_account, mailbox_reader
 from civicline.handlers.appointments import remind as remind_booked
-from civicline.handlers.delivery import deliver
+from civicline.handlers.delivery import DeliveryOutcome, deliver, deliver_many
 from civicline.handlers.escalation import Schedule, run_schedule
 from civicline.handlers.inbound import Handled
 from civicline.handlers.incidents import index_unsigned
@@ -64,13 +65,15 @@ def again_if_the_database_is_lost(job: Job) -> Job:
 
 
 InboundBatcher = Batcher[int, Handled | None]
+DeliveryBatcher = Batcher[int, DeliveryOutcome]
 
 
 def inbound_batcher(services: Services) -> InboundBatcher:
     """Concurrent ``process_inbound`` jobs hand their message over; plain complaints are
-    opened together (``bots.batched``), one commit and one enqueue of the replies a batch.
-    A batch that fails (not for the database's absence) leaves each of its messages to the
-    per-message path, so one message cannot fail the others."""
+    opened together (``bots.batched``), one commit a batch, and their replies delivered
+    together at once (``deliver_now``). A batch that fails (not for the database's absence)
+    leaves each of its messages to the per-message path, so one message cannot fail the
+    others."""
 
     async def flush(ids: Sequence[int]) -> list[Handled | None]:
         try:
@@ -88,8 +91,56 @@ def inbound_batcher(services: Services) -> InboundBatcher:
                 "batch failed; its messages go one by one", extra={"error": type(exc).__name__}
             )
             return [None] * len(ids)
-        await queue_deliveries(services.queue, [i for h in results if h for i in h.outbound_ids])
+        await deliver_now(services, [i for h in results if h for i in h.outbound_ids])
         return results
+
+    return Batcher(flush, max_size=services.settings.worker_batch_size, shared=unreachable)
+
+
+async def deliver_now(services: Services, outbound_ids: Sequence[int]) -> None:
+    """Deliver a batch's replies in this worker, two transactions for all of them, instead of
+    a ``deliver_outbound`` job each. Those to try again later are queued with their delay;
+    if delivering fails, every one of them is queued as a job (and were Redis away too, the
+    sweeper finds them unfinished in the outbox)."""
+    if not outbound_ids:
+        return
+    try:
+        outcomes = await deliver_many(
+            outbound_ids,
+            uow_factory=services.uow,
+            senders=services.senders,
+            policy=services.retry_policy,
+            now=services.now(),
+        )
+    except Exception as exc:
+        log.warning("delivery failed; the replies go as jobs", extra={"error": type(exc).__name__})
+        await queue_deliveries(services.queue, outbound_ids)
+        return
+    for outbound_id, outcome in zip(outbound_ids, outcomes, strict=True):
+        if outcome.retry_in is not None:
+            await retry_delivery(services, outbound_id, outcome.retry_in)
+
+
+async def retry_delivery(services: Services, outbound_id: int, delay: float) -> None:
+    try:
+        await services.queue.enqueue(DELIVER_OUTBOUND, outbound_id, defer_seconds=delay)
+    except (RedisError, OSError):
+        log.warning("queue unavailable; left for the sweeper", extra={"outbound_id": outbound_id})
+
+
+def delivery_batcher(services: Services) -> DeliveryBatcher:
+    """Concurrent ``deliver_outbound`` jobs hand their message over and are delivered
+    together (``handlers.delivery.deliver_many``): two transactions a batch, not two a
+    message. A batch that fails is split down to the message that fails (``Batcher``)."""
+
+    async def flush(ids: Sequence[int]) -> list[DeliveryOutcome]:
+        return await deliver_many(
+            ids,
+            uow_factory=services.uow,
+            senders=services.senders,
+            policy=services.retry_policy,
+            now=services.now(),
+        )
 
     return Batcher(flush, max_size=services.settings.worker_batch_size, shared=unreachable)
 
@@ -115,13 +166,17 @@ async def process_inbound(ctx: dict[str, Any], message_id: int) -> None:
 @again_if_the_database_is_lost
 async def deliver_outbound(ctx: dict[str, Any], outbound_id: int) -> None:
     services: Services = ctx["services"]
-    outcome = await deliver(
-        outbound_id,
-        uow_factory=services.uow,
-        senders=services.senders,
-        policy=services.retry_policy,
-        now=services.now(),
-    )
+    batcher: DeliveryBatcher | None = ctx.get("delivery_batcher")
+    if batcher is not None:
+        outcome = await batcher.submit(outbound_id)
+    else:
+        outcome = await deliver(
+            outbound_id,
+            uow_factory=services.uow,
+            senders=services.senders,
+            policy=services.retry_policy,
+            now=services.now(),
+        )
     if outcome.retry_in is not None:
         raise Retry(defer=outcome.retry_in)
 
@@ -258,7 +313,14 @@ async def build_worker(
         redis_pool=await connect(services.redis_url),
         queue_name=QUEUE_NAME,
         ctx={"services": services}
-        | ({"inbound_batcher": inbound_batcher(services)} if settings.worker_batch else {}),
+        | (
+            {
+                "inbound_batcher": inbound_batcher(services),
+                "delivery_batcher": delivery_batcher(services),
+            }
+            if settings.worker_batch
+            else {}
+        ),
         on_startup=_start_mailbox,
         on_shutdown=_stop_mailbox,
         keep_result=0,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from civicline.domain.citizens import ContactHandle
 from civicline.domain.errors import NotFound
-from civicline.domain.messages import Channel, DeliveryStatus
-from civicline.handlers.ports import Sender, SendError
+from civicline.domain.messages import Channel, DeliveryStatus, OutboundMessage
+from civicline.handlers.ports import Sender, SendError, SendResult
 from civicline.storage.base import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -52,65 +53,111 @@ async def deliver(
     A message found in ``sending`` was being sent when a worker died; it is sent again
     (at least once), and channels that can pass the outbox id to the provider do so.
     """
-    async with uow_factory() as uow:
-        message = await uow.outbox.get(outbound_id, lock=True)
-        if message.status not in PENDING or message.channel in PEOPLE_DELIVER:
-            return DeliveryOutcome(None)
-        handle = ContactHandle(message.channel, message.recipient_address)
-        if await uow.citizens.is_opted_out(handle):
-            message.status = DeliveryStatus.FAILED
-            message.last_error = "not sent: the citizen opted out (STOP)"
-            message.updated_at = now
-            await uow.outbox.save(message)
-            await uow.commit()
-            return DeliveryOutcome(DeliveryStatus.FAILED)
-        message.status = DeliveryStatus.SENDING
-        message.attempts += 1
-        message.updated_at = now
-        await uow.outbox.save(message)
-        await uow.commit()
+    [outcome] = await deliver_many(
+        [outbound_id], uow_factory=uow_factory, senders=senders, policy=policy, now=now
+    )
+    return outcome
 
+
+async def deliver_many(
+    outbound_ids: Sequence[int],
+    *,
+    uow_factory: UnitOfWorkFactory,
+    senders: Mapping[Channel, Sender],
+    policy: RetryPolicy,
+    now: datetime,
+) -> list[DeliveryOutcome]:
+    """``deliver`` for many outbox messages (an outcome each, in order): the rows read and
+    marked ``sending`` in one transaction (a statement each), the messages sent concurrently,
+    what came of them written back in a second. ``NotFound`` (before anything is done) when
+    an id has no message."""
+    outcomes: dict[int, DeliveryOutcome] = {i: DeliveryOutcome(None) for i in outbound_ids}
+    async with uow_factory() as uow:
+        found = await uow.outbox.get_many(outbound_ids, lock=True)
+        pending = [m for m in found if m.status in PENDING and m.channel not in PEOPLE_DELIVER]
+        if not pending:
+            return [outcomes[i] for i in outbound_ids]
+        stopped = await uow.citizens.opted_out(
+            ContactHandle(m.channel, m.recipient_address) for m in pending
+        )
+        sending: list[OutboundMessage] = []
+        for message in pending:
+            message.updated_at = now
+            if ContactHandle(message.channel, message.recipient_address) in stopped:
+                message.status = DeliveryStatus.FAILED
+                message.last_error = "not sent: the citizen opted out (STOP)"
+                outcomes[_id(message)] = DeliveryOutcome(DeliveryStatus.FAILED)
+            else:
+                message.status = DeliveryStatus.SENDING
+                message.attempts += 1
+                sending.append(message)
+        await uow.outbox.save_many(pending)
+        await uow.commit()
+    if not sending:
+        return [outcomes[i] for i in outbound_ids]
+
+    results = await asyncio.gather(*(_send(m, senders) for m in sending))
+    done = dict(zip((_id(m) for m in sending), results, strict=True))
+    unexpected: list[Exception] = []
+    async with uow_factory() as uow:
+        changed: list[OutboundMessage] = []
+        for message in await uow.outbox.get_many(done, lock=True):
+            result = done[_id(message)]
+            if isinstance(result, Exception) and not isinstance(result, SendError):
+                unexpected.append(result)  # left in ``sending``: the sweeper sends it again
+                continue
+            if isinstance(result, SendError):
+                message.last_error = result.reason[:500]
+                message.updated_at = now
+                retry = not result.permanent and message.attempts < policy.max_attempts
+                message.status = DeliveryStatus.QUEUED if retry else DeliveryStatus.FAILED
+                changed.append(message)
+                log.warning(
+                    "outbound send failed",
+                    extra={
+                        "outbound_id": message.id,
+                        "permanent": not retry,
+                        "attempt": message.attempts,
+                    },
+                )
+                outcomes[_id(message)] = (
+                    DeliveryOutcome(
+                        DeliveryStatus.QUEUED, policy.delay(message.attempts, result.retry_after)
+                    )
+                    if retry
+                    else DeliveryOutcome(DeliveryStatus.FAILED)
+                )
+                continue
+            if message.status == DeliveryStatus.SENDING:
+                message.status = result.status
+                message.provider_message_id = result.provider_message_id
+                message.last_error = None
+                message.updated_at = now
+                changed.append(message)
+            log.info("outbound sent", extra={"outbound_id": message.id, "channel": message.channel})
+            outcomes[_id(message)] = DeliveryOutcome(message.status)
+        await uow.outbox.save_many(changed)
+        await uow.commit()
+    if unexpected:
+        raise unexpected[0]
+    return [outcomes[i] for i in outbound_ids]
+
+
+async def _send(
+    message: OutboundMessage, senders: Mapping[Channel, Sender]
+) -> SendResult | Exception:
     sender = senders.get(message.channel)
     try:
         if sender is None:
             raise SendError(f"channel {message.channel} is not enabled", permanent=True)
-        result = await sender.send(message)
-    except SendError as exc:
-        return await _record_failure(outbound_id, exc, uow_factory(), policy, now)
-
-    async with uow_factory() as uow:
-        message = await uow.outbox.get(outbound_id, lock=True)
-        if message.status == DeliveryStatus.SENDING:
-            message.status = result.status
-            message.provider_message_id = result.provider_message_id
-            message.last_error = None
-            message.updated_at = now
-            await uow.outbox.save(message)
-            await uow.commit()
-        log.info("outbound sent", extra={"outbound_id": outbound_id, "channel": message.channel})
-        return DeliveryOutcome(message.status)
+        return await sender.send(message)
+    except Exception as exc:  # one message's failure is not the others'
+        return exc
 
 
-async def _record_failure(
-    outbound_id: int, error: SendError, uow: UnitOfWork, policy: RetryPolicy, now: datetime
-) -> DeliveryOutcome:
-    async with uow:
-        message = await uow.outbox.get(outbound_id, lock=True)
-        message.last_error = error.reason[:500]
-        message.updated_at = now
-        retry = not error.permanent and message.attempts < policy.max_attempts
-        message.status = DeliveryStatus.QUEUED if retry else DeliveryStatus.FAILED
-        await uow.outbox.save(message)
-        await uow.commit()
-    log.warning(
-        "outbound send failed",
-        extra={"outbound_id": outbound_id, "permanent": not retry, "attempt": message.attempts},
-    )
-    if retry:
-        return DeliveryOutcome(
-            DeliveryStatus.QUEUED, policy.delay(message.attempts, error.retry_after)
-        )
-    return DeliveryOutcome(DeliveryStatus.FAILED)
+def _id(message: OutboundMessage) -> int:
+    assert message.id is not None
+    return message.id
 
 
 async def record_receipt(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicline.domain.citizens import Citizen, ContactHandle
@@ -99,6 +100,22 @@ class SqlCitizens:
             )
         )
 
+    async def opted_out(self, handles: Iterable[ContactHandle]) -> set[ContactHandle]:
+        """Those of ``handles`` that sent STOP (until START), in one statement."""
+        wanted = set(handles)
+        if not wanted:
+            return set()
+        table = ContactHandleRow
+        rows = await self.session.execute(
+            select(table.channel, table.address).where(
+                tuple_(table.channel, table.address).in_(
+                    [(str(h.channel), h.address) for h in sorted(wanted, key=_order)]
+                ),
+                table.opted_out.is_(True),
+            )
+        )
+        return {ContactHandle(Channel(channel), address) for channel, address in rows}
+
     async def _load(self, row: CitizenRow) -> Citizen:
         handles = await self.session.scalars(
             select(ContactHandleRow).where(ContactHandleRow.citizen_id == row.id)
@@ -110,3 +127,7 @@ class SqlCitizens:
             display_name=row.display_name,
             handles=[ContactHandle(Channel(h.channel), h.address) for h in handles],
         )
+
+
+def _order(handle: ContactHandle) -> tuple[str, str]:
+    return (str(handle.channel), handle.address)

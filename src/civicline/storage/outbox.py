@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicline.domain.errors import NotFound
 from civicline.domain.messages import Channel, Choice, DeliveryStatus, OutboundMessage
 from civicline.storage.rows import columns_of, conversation, from_row, row_of
 from civicline.storage.tables import OutboundMessageRow
 
+_TABLE = cast(Table, OutboundMessageRow.__table__)
+# Delivery's write-back, many rows in one statement.
+_SAVE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("row_status"),
+        attempts=bindparam("row_attempts"),
+        provider_message_id=bindparam("row_provider_id"),
+        last_error=bindparam("row_error"),
+        updated_at=func.coalesce(bindparam("row_at"), _TABLE.c.updated_at),
+    )
+)
 
-def outbound_from_row(row: OutboundMessageRow) -> OutboundMessage:
+
+def outbound_from_row(row: Any) -> OutboundMessage:
     return from_row(
         OutboundMessage,
         row,
+        _TABLE,
         channel=Channel(row.channel),
         status=DeliveryStatus(row.status),
         choices=[Choice(label, data) for label, data in row.choices or []],
@@ -52,6 +69,38 @@ class SqlOutbox:
             self.session, OutboundMessageRow, message_id, "outbound message", lock=lock
         )
         return outbound_from_row(row)
+
+    async def get_many(self, ids: Iterable[int], *, lock: bool = False) -> list[OutboundMessage]:
+        """The messages of ``ids``, by id, in one statement (``lock``: for update), or
+        ``NotFound`` for the first id that has none."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        stmt = select(_TABLE).where(_TABLE.c.id.in_(wanted)).order_by(_TABLE.c.id)
+        if lock:
+            stmt = stmt.with_for_update()
+        found = [outbound_from_row(row) for row in await self.session.execute(stmt)]
+        if len(found) < len(wanted):
+            missing = sorted(set(wanted) - {m.id for m in found})
+            raise NotFound("outbound message", missing[0])
+        return found
+
+    async def save_many(self, messages: Sequence[OutboundMessage]) -> None:
+        """``save`` for many messages, in one statement."""
+        rows: list[dict[str, Any]] = [
+            {
+                "row_id": m.id,
+                "row_status": m.status,
+                "row_attempts": m.attempts,
+                "row_provider_id": m.provider_message_id,
+                "row_error": m.last_error,
+                "row_at": m.updated_at,
+            }
+            for m in messages
+        ]
+        if rows:
+            connection = await self.session.connection()
+            await connection.execute(_SAVE, rows)
 
     async def save(self, message: OutboundMessage) -> None:
         row = await row_of(self.session, OutboundMessageRow, message.id, "outbound message")
