@@ -1,7 +1,7 @@
 """The local classifier: a gate, then the category and its sub-category, on shared TF-IDF features.
 
-Three decisions, each a linear model on one set of features (character 1-4-grams and jieba
-words, sublinear TF-IDF, of the first ``base.MAX_CHARS`` characters):
+Three decisions, each a linear model on one set of features (character 1-3-grams, and jieba
+words and word pairs, sublinear TF-IDF, of the first ``base.MAX_CHARS`` characters):
 
 1. **The gate**: is this a complaint or request to the government at all? Trained on every
    complaint against every example that is not one (greetings, thanks, questions about the
@@ -61,7 +61,7 @@ from civicline.nlu.training_data import Example, load_data
 
 log = logging.getLogger(__name__)
 
-MODEL_REVISION = 6
+MODEL_REVISION = 7
 """Part of the cache file name: bump it when training changes so cached models retrain."""
 
 GATE_MISS = 0.005
@@ -115,11 +115,12 @@ def jieba_words(text: str) -> list[str]:
 
 def _vectorizers(min_df: int) -> list[TfidfVectorizer]:
     return [
-        TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True, min_df=min_df),
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=min_df),
         TfidfVectorizer(
             tokenizer=jieba_words,
             token_pattern=None,
             lowercase=False,
+            ngram_range=(1, 2),
             sublinear_tf=True,
             min_df=min_df,
         ),
