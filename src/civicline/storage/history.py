@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -65,9 +65,15 @@ class FiledBatch:
     outbound_ids: list[int] = field(default_factory=list)
 
 
+ANALYZE_FROM = 1_000
+"""Calls filed before the first ``ANALYZE`` (PostgreSQL); again each time the count doubles."""
+
+
 class SqlHistory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        self.filed = 0
+        self._analyzed_at = 0
 
     async def checkpoint(self, source: str) -> int:
         """How many records of ``source`` are done (0 for a new one)."""
@@ -95,6 +101,9 @@ class SqlHistory:
                     await _record(session, source, rows_done, now)
                 for call in batch.filed:
                     call.case.pending_events.clear()  # stored
+                self.filed += len(batch.filed)
+                if self.filed >= max(ANALYZE_FROM, 2 * self._analyzed_at):
+                    await self._analyze()
                 return batch
             except IntegrityError:
                 # Another writer filed one of these calls, or a first message from one of
@@ -104,6 +113,16 @@ class SqlHistory:
                 for call in calls:
                     call.case.id = call.message.id = call.message.case_id = None
         raise AssertionError("unreachable")
+
+    async def _analyze(self) -> None:
+        """Fresh statistics for the tables each batch looks calls and callers up in: without
+        them (autovacuum off, or behind a bulk import) PostgreSQL took the id look-up for a
+        scan of every hotline message, each batch slower than the last (68 ms a batch of 500
+        at 71,000 calls, measured)."""
+        self._analyzed_at = self.filed
+        async with self.sessions() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                await session.execute(text("ANALYZE inbound_messages, contact_handles"))
 
 
 async def _file(
