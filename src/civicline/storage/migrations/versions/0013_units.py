@@ -31,7 +31,8 @@ SHIPPED = Path(__file__).resolve().parents[3] / "units.yml"
 def _city() -> dict[str, str]:
     """The city entry of the units file in use (code and names)."""
     path = Path(os.environ.get("CIVICLINE_UNITS_PATH") or SHIPPED)
-    city = yaml.safe_load(path.read_text(encoding="utf-8"))["city"]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    city = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)["city"]  # noqa: S506
     code = str(city["code"]).strip()
     return {
         "code": code,
