@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from civicline.gateway import auth
 from civicline.gateway.bootstrap import Services
 from civicline.storage import database
 from civicline.storage.redis_server import EmbeddedRedis
@@ -21,6 +23,16 @@ from tests.support.services import (
     fresh_postgres,
     migrated_database,
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """Staff passwords hashed at argon2's lowest cost in this process: the defaults (64 MiB,
+    three passes) take tens of milliseconds a hash, and the suite creates thousands of accounts.
+    A hash carries its own cost, so verifying works as in production."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield
 
 
 @pytest.fixture(scope="session")
