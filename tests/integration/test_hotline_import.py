@@ -19,7 +19,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from civicline.domain.messages import InboundStatus
+from civicline.gateway.bootstrap import _classifier as gateway_classifier
 from civicline.gateway.cli import app
+from civicline.gateway.cli.hotline import _LoadedOnUse
+from civicline.gateway.settings import Settings
 from civicline.handlers.cases import Routing
 from civicline.handlers.hotline import Hotline, Transcript, Turn
 from civicline.handlers.hotline_import import file_calls
@@ -268,3 +271,20 @@ def test_an_unreadable_file_exits_2(run: Run, tmp_path: Path) -> None:
     (tmp_path / "calls.txt").write_text("{}", encoding="utf-8")
     code, output = run(str(tmp_path / "calls.txt"))
     assert code == 2 and "--format" in output
+
+
+async def test_the_commands_own_classifier_loads_only_when_a_call_is_read_there(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        var_dir=tmp_path / "var",
+        model_dir=model_dir,
+    )
+    lazy = _LoadedOnUse(settings, None)
+    assert lazy._loaded is None and lazy.engine == "local"
+    text = "幸福路18号小区门口的路灯坏了一个星期了"
+    answer = await lazy.classify(text)
+    assert answer == await (await gateway_classifier(settings, None)).classify(text)
+    assert lazy._loaded is not None and lazy.engine == answer.engine == "local"

@@ -67,6 +67,7 @@ from civicline.handlers.hotline_import import (
     prepare,
 )
 from civicline.nlu import masking
+from civicline.nlu.base import Classification, Classifier
 from civicline.nlu.corrections import HEADER, Corrections, CorrectionsFile, corrections_path
 from civicline.nlu.files import atomic_writer, file_identity
 from civicline.nlu.importer import MAX_TEXT_LENGTH, dump_examples, training_text
@@ -278,9 +279,12 @@ async def import_file(
         workers = 0
     started = time.perf_counter()
     async with (
-        _hotline(settings, group_incidents=False) as (hotline, inbox),
-        _preparing(settings, hotline, workers) as prepare_batch,
+        # The workers first: each spends seconds importing and loading the model, meanwhile
+        # this process gets ready (and loads the model only if a call needs it here).
+        _workers(settings, workers) as pool,
+        _hotline(settings, group_incidents=False, nlu_on_use=pool is not None) as (hotline, inbox),
     ):
+        prepare_batch = None if pool is None else _prepare_in(pool, hotline)
         history = SqlHistory(database.session_factory(inbox.engine))
         done = 0 if restart else await history.checkpoint(source)
         with (
@@ -313,30 +317,34 @@ async def import_file(
 
 
 @asynccontextmanager
-async def _preparing(
-    settings: Settings, hotline: Hotline, workers: int
-) -> AsyncIterator[Prepare | None]:
-    """Batches prepared by ``workers`` processes of their own (each loads the local model
-    once), or None: here."""
+async def _workers(settings: Settings, workers: int) -> AsyncIterator[ProcessPoolExecutor | None]:
+    """``workers`` processes of their own that prepare the batches (each loads the local model
+    once), started now; None for none: batches are prepared here."""
     if workers < 1:
         yield None
         return
-    rules = CaseRules(hotline.taxonomy, hotline.routing)
     pool = ProcessPoolExecutor(
         workers,
         mp_context=get_context("spawn"),
         initializer=_start_worker,
         initargs=(settings, os.getpid()),
     )
+    try:
+        for _ in range(workers):  # a process is spawned for each task no idle one takes
+            pool.submit(int)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _prepare_in(pool: ProcessPoolExecutor, hotline: Hotline) -> Prepare:
+    rules = CaseRules(hotline.taxonomy, hotline.routing)
     loop = asyncio.get_running_loop()
 
     async def run(calls: Sequence[tuple[int, Transcript]]) -> Prepared:
         return await loop.run_in_executor(pool, _prepare_in_worker, list(calls), rules)
 
-    try:
-        yield run
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    return run
 
 
 _worker_nlu: list[LocalClassifier] = []
@@ -380,19 +388,22 @@ async def _finish(settings: Settings, summary: Summary) -> None:
 
 @asynccontextmanager
 async def _hotline(
-    settings: Settings, *, group_incidents: bool
+    settings: Settings, *, group_incidents: bool, nlu_on_use: bool = False
 ) -> AsyncIterator[tuple[Hotline, SqlInboxWriter]]:
     """What filing needs, on the configured database: the gateway's NLU engine, working
     calendar and incident grouping. Grouping only for cases opened now: it looks for open cases
     from the window before ``now`` on, so a call opened at its own past time would be compared
-    with every case filed after it."""
+    with every case filed after it. ``nlu_on_use``: the engine is loaded when a call is first
+    read here (with workers reading the calls, only one with a publication answer is)."""
     engine = database.create_engine(settings.db_url, pool_size=settings.db_pool_size)
     sessions = database.session_factory(engine)
     taxonomy = load_taxonomy(settings.taxonomy_path, settings.nlu_training_dir, settings.units_path)
     http = httpx.AsyncClient() if settings.rasa_url else None
     try:
         await sync_departments(SqlUnitOfWork(sessions), taxonomy)
-        nlu = await gateway_classifier(settings, http)
+        nlu: Classifier = (
+            _LoadedOnUse(settings, http) if nlu_on_use else await gateway_classifier(settings, http)
+        )
         hotline = Hotline(
             lambda: SqlUnitOfWork(sessions),
             taxonomy,
@@ -411,6 +422,24 @@ async def _hotline(
         if http is not None:
             await http.aclose()
         await engine.dispose()
+
+
+class _LoadedOnUse:
+    """The gateway's classifier, loaded at its first use (seconds of CPU to load a model)."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None) -> None:
+        self.settings, self.http = settings, http
+        self.engine = "local"  # (with Rasa the calls are read here, and it is loaded at once)
+        self._loaded: Classifier | None = None
+        self._lock = asyncio.Lock()
+
+    async def classify(self, text: str) -> Classification:
+        if self._loaded is None:
+            async with self._lock:
+                if self._loaded is None:
+                    self._loaded = await gateway_classifier(self.settings, self.http)
+                    self.engine = self._loaded.engine
+        return await self._loaded.classify(text)
 
 
 async def queue_receipts(settings: Settings, outbound_ids: Sequence[int]) -> int | None:
