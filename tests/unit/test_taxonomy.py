@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from civicline.domain.errors import InvalidInput, NotFound
-from civicline.domain.taxonomy import Taxonomy
+from civicline.domain.taxonomy import KeywordIndex, Subcategory, Taxonomy
 from civicline.storage.taxonomy_file import load_taxonomy
 
 NATIONAL_CATEGORIES = {
@@ -238,3 +238,24 @@ def test_shipped_outside_units_and_shares(shipped: Taxonomy) -> None:
     assert shipped.department_for("urban_rural_construction", "street_vending") == (
         "city_management"
     )
+
+
+def test_the_keyword_index_counts_what_each_sub_category_counts(shipped: Taxonomy) -> None:
+    subs = [sub for listed in shipped.subcategories.values() for sub in listed]
+    words = [word for sub in subs for word in sub.keywords]
+    texts = ["", "a", "水", "小区的电梯又坏了，物业不管", "the streetlight is out, no water"]
+    texts += words  # each keyword alone, its first two characters, and keywords side by side
+    texts += [word[:2] for word in words]
+    texts += ["，".join(words[i : i + 7]) for i in range(0, len(words), 5)]
+    for text in texts:
+        folded = text.casefold()
+        expected = [(sub, sub.hits(folded)) for sub in subs if sub.hits(folded)]
+        assert shipped.keywords.hits(folded) == expected, text
+    index = KeywordIndex.of(
+        [
+            Subcategory("one", "c", "一", "one", ("x", "", "xy")),
+            Subcategory("two", "c", "二", "two", ("yz",)),
+        ]
+    )
+    assert [(s.code, n) for s, n in index.hits("xyz")] == [("one", 3), ("two", 1)]
+    assert [(s.code, n) for s, n in index.hits("")] == [("one", 1)]

@@ -59,6 +59,39 @@ class Subcategory:
 
 
 @dataclass(frozen=True, slots=True)
+class KeywordIndex:
+    """Which sub-categories' keywords a text names, without looking for every keyword in it:
+    a keyword is looked for only when the text holds its first two characters (its one, for a
+    one-character keyword). The counts are ``Subcategory.hits``'s."""
+
+    subs: tuple[Subcategory, ...]
+    leads: dict[str, tuple[tuple[int, str], ...]]
+    lead_set: frozenset[str] = frozenset()
+
+    @staticmethod
+    def of(subs: Sequence[Subcategory]) -> KeywordIndex:
+        leads: dict[str, list[tuple[int, str]]] = {}
+        for position, sub in enumerate(subs):
+            for word in sub.keywords:
+                leads.setdefault(word[:2], []).append((position, word))
+        found = {lead: tuple(words) for lead, words in leads.items()}
+        return KeywordIndex(tuple(subs), found, frozenset(found))
+
+    def hits(self, folded_text: str) -> list[tuple[Subcategory, int]]:
+        """Each sub-category the text names a keyword of, with how many, in listing order."""
+        text = folded_text
+        present = {text[i : i + 2] for i in range(len(text) - 1)}
+        present.update(text)
+        present.add("")  # an empty keyword is in every text
+        counts: dict[int, int] = {}
+        for lead in present & self.lead_set:
+            for position, word in self.leads[lead]:
+                if word in text:
+                    counts[position] = counts.get(position, 0) + 1
+        return [(self.subs[position], counts[position]) for position in sorted(counts)]
+
+
+@dataclass(frozen=True, slots=True)
 class UrgentDeadlines:
     """The shortest deadlines, for danger to life or property, whatever the category."""
 
@@ -85,6 +118,12 @@ class Taxonomy:
     subcategories: dict[str, tuple[Subcategory, ...]] = field(default_factory=dict)
     county_departments: tuple[CountyDepartment, ...] = ()
     units: UnitTree | None = None  # the city's units; their departments are in ``departments``
+    # Every sub-category's keywords, for finding those a text names (``subcategory_anywhere``).
+    keywords: KeywordIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        subs = [sub for listed in self.subcategories.values() for sub in listed]
+        object.__setattr__(self, "keywords", KeywordIndex.of(subs))
 
     def is_city_level(self, category: str, subcategory: str | None = None) -> bool:
         """True when this matter always goes to the city's department (the taxonomy marks the
@@ -137,13 +176,10 @@ class Taxonomy:
 
     def subcategory_anywhere(self, text: str) -> Subcategory | None:
         """The sub-category of any category whose keywords ``text`` names most."""
-        folded = text.casefold()
         best, best_hits = None, 0
-        for subs in self.subcategories.values():
-            for sub in subs:
-                hits = sub.hits(folded)
-                if hits > best_hits:
-                    best, best_hits = sub, hits
+        for sub, hits in self.keywords.hits(text.casefold()):
+            if hits > best_hits:
+                best, best_hits = sub, hits
         return best
 
     def subcategory(self, category: str, code: str | None) -> Subcategory | None:

@@ -246,12 +246,11 @@ def signature(
     _routes(folded, found)
     _dates(folded, found)
     _hours(folded, found)
-    hits: list[tuple[int, str]] = []
-    for subs in taxonomy.subcategories.values():
-        for sub in subs:
-            count = sub.hits(folded) if sub.code not in policy.generic_topics else 0
-            if count:
-                hits.append((count, sub.code))
+    hits = [
+        (count, sub.code)
+        for sub, count in taxonomy.keywords.hits(folded)
+        if sub.code not in policy.generic_topics
+    ]
     topic = max(hits, key=lambda hit: hit[0])[1] if hits else None
     return Signature(
         **{name: frozenset(values) for name, values in found.items()},
