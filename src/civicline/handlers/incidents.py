@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
@@ -187,7 +187,7 @@ async def group_batch(
             reverse=True,
         )[: policy.candidates]
         candidates = [
-            _in_batch(*earlier[p], shared=score) if p in earlier else replace(pool[p], shared=score)
+            _in_batch(*earlier[p], shared=score) if p in earlier else pool[p]
             for score, _, _, p in ranked
         ]
         _, picked = await _decide(
