@@ -149,7 +149,9 @@ async def test_jobs_outlive_killed_database_connections(
     """Every database session ended while a worker is busy: the jobs hit run again a second
     later on new connections; none waits for the sweeper (whose grace here is ten minutes)."""
     async with places.services(sweep_grace_seconds=600, worker_concurrency=8) as services:
-        texts = [f"{COMPLAINTS[i % len(COMPLAINTS)]}（第{i}次反映）" for i in range(60)]
+        # Enough work that the kills land while batches are in flight (the batched worker
+        # opened 60 of them before the first kill).
+        texts = [f"{COMPLAINTS[i % len(COMPLAINTS)]}（第{i}次反映）" for i in range(400)]
         for i, text in enumerate(texts):
             message = inbound(f"k{i}", address=f"conv-{i}", text=text)
             message.received_at = services.now()
@@ -159,9 +161,12 @@ async def test_jobs_outlive_killed_database_connections(
         working = asyncio.create_task(worker.async_run())
         try:
             ended = 0
-            for _ in range(12):  # about four seconds of killing
-                await asyncio.sleep(0.3)
+            for _ in range(40):  # up to four seconds of killing, while messages wait
+                await asyncio.sleep(0.1)
                 ended += await terminate_backends(services.settings.db_url)
+                pending, _ = await _ids(services)
+                if not pending:
+                    break
             assert ended > 0
             for _ in range(300):
                 pending, _ = await _ids(services)

@@ -33,6 +33,7 @@ from civicline.storage.queue import (
     DELIVER_OUTBOUND,
     PROCESS_INBOUND,
     QUEUE_NAME,
+    Claims,
     connect,
     queue_deliveries,
 )
@@ -143,6 +144,93 @@ def delivery_batcher(services: Services) -> DeliveryBatcher:
         )
 
     return Batcher(flush, max_size=services.settings.worker_batch_size, shared=unreachable)
+
+
+class BatchingWorker(Worker):
+    """arq's worker, except that the ``process_inbound`` jobs it reads from the queue are
+    claimed by the batch (``storage.queue.Claims``: one Redis round trip for all of them, and
+    one to finish them, where arq's worker makes about seven a job) and handed to the inbound
+    batcher together. A job the batch does not finish (a message for the per-message path, a
+    database away, a worker stopping) is given back to arq's queue, where arq's worker runs it
+    as ``process_inbound``, counting its tries; a job tried before is left to arq from the
+    start. If the worker dies, the claimed jobs' in-progress marks expire as arq's do and any
+    worker runs them again: the inbox rows say what is already done."""
+
+    def __init__(self, *args: Any, batcher: InboundBatcher, batch_size: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._batcher = batcher
+        self._room = 2 * batch_size  # claimed and not finished: the batch in flight, the next
+        self._claims = Claims(self.pool, PROCESS_INBOUND)
+        self._claimed: set[str] = set()
+        self._batches = 0
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        prefix = self._claims.prefix.encode()
+        others = [j for j in job_ids if not j.startswith(prefix)]
+        inbound = [
+            j.decode() for j in job_ids if j.startswith(prefix) and j.decode() not in self._claimed
+        ][: max(0, self._room - len(self._claimed))]
+        claimed, left = await self._claims.claim(inbound, hold_ms=self._hold_ms())
+        if claimed:
+            self._claimed.update(claimed)
+            self._batches += 1
+            self.tasks[f"batch:{self._batches}"] = self.loop.create_task(self._run(claimed))
+        await super().start_jobs([j.encode() for j in left] + others)
+
+    def _hold_ms(self) -> int:
+        return int(self.in_progress_timeout_s * 1000)
+
+    async def _run(self, job_ids: list[str]) -> None:
+        """Never raises (arq's poll would): what is not done goes back to the queue."""
+        pending = {
+            job: asyncio.ensure_future(self._batcher.submit(self._claims.key_of(job)))
+            for job in job_ids
+        }
+        done: list[str] = []
+        back: list[str] = []
+        defer = 0.0
+        try:
+            finished, _ = await asyncio.wait(pending.values(), timeout=self.job_timeout_s)
+            for job, future in pending.items():
+                if future not in finished:
+                    back.append(job)
+                    continue
+                error = future.exception()
+                handled = None if error is not None else future.result()
+                if handled is None:
+                    back.append(job)
+                    if error is not None and unreachable(error):
+                        defer = LOST_CONNECTION_RETRY_SECONDS
+                    elif error is not None:
+                        log.warning(
+                            "batch job failed; it runs again",
+                            extra={"job": job, "error": type(error).__name__},
+                        )
+                    continue
+                done.append(job)
+                if handled.case_number:
+                    log.info(
+                        "case opened",
+                        extra={"case": handled.case_number, "inbound_id": self._claims.key_of(job)},
+                    )
+        except asyncio.CancelledError:  # the worker stops: all of it goes back
+            done, back = [], list(job_ids)
+        finally:
+            for future in pending.values():
+                if not future.done():
+                    future.cancel()
+            if defer:
+                log.warning("database unreachable; each job runs again", extra={"jobs": len(back)})
+            await asyncio.shield(self._settle(done, back, defer))
+            self._claimed.difference_update(job_ids)
+
+    async def _settle(self, done: list[str], back: list[str], defer: float) -> None:
+        try:
+            await self._claims.finish(done)
+            await self._claims.release(back, defer_seconds=defer)
+        except (RedisError, OSError):
+            # The in-progress marks expire: the jobs run again, and find what is done.
+            log.warning("queue unavailable; claimed jobs left to expire", extra={"jobs": len(back)})
 
 
 @again_if_the_database_is_lost
@@ -274,7 +362,8 @@ async def build_worker(
     """A worker on its own Redis connection (arq closes it with the worker)."""
     settings = services.settings
     every = max(1, min(59, settings.sweep_interval_seconds))
-    return Worker(
+    batcher = inbound_batcher(services) if settings.worker_batch else None
+    options: dict[str, Any] = dict(
         functions=[
             func(process_inbound, name=PROCESS_INBOUND, max_tries=5),
             func(
@@ -314,11 +403,8 @@ async def build_worker(
         queue_name=QUEUE_NAME,
         ctx={"services": services}
         | (
-            {
-                "inbound_batcher": inbound_batcher(services),
-                "delivery_batcher": delivery_batcher(services),
-            }
-            if settings.worker_batch
+            {"inbound_batcher": batcher, "delivery_batcher": delivery_batcher(services)}
+            if batcher is not None
             else {}
         ),
         on_startup=_start_mailbox,
@@ -337,6 +423,9 @@ async def build_worker(
         handle_signals=False,
         poll_delay=0.05,
     )
+    if batcher is None:
+        return Worker(**options)
+    return BatchingWorker(**options, batcher=batcher, batch_size=settings.worker_batch_size)
 
 
 async def stop_worker(worker: Worker, running: asyncio.Task[None], grace: float = 10.0) -> None:

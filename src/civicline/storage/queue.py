@@ -18,7 +18,12 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import job_key_prefix, result_key_prefix
+from arq.constants import (
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.exceptions import ConnectionError as RedisDown
@@ -55,6 +60,54 @@ for i = 2, #ARGV, 4 do
 end
 return queued
 """
+
+
+# KEYS: arq's in-progress, job and retry key prefixes. ARGV: queue name, now (ms), in-progress
+# mark's life (ms), then job ids. Per id: 1 claimed (due, queued, not in progress, never tried:
+# marked in progress as arq's worker marks a job it starts, its first try counted), 0 not to
+# run now (in progress elsewhere, not due, no longer queued), -1 left to arq (tried before, or
+# its job expired: arq counts its tries and fails it as it does any job).
+_CLAIM = """
+local claimed = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local score = redis.call('ZSCORE', ARGV[1], id)
+  if not score or tonumber(score) > tonumber(ARGV[2])
+      or redis.call('EXISTS', KEYS[1] .. id) == 1 then
+    claimed[#claimed + 1] = 0
+  elseif redis.call('EXISTS', KEYS[3] .. id) == 1 or redis.call('EXISTS', KEYS[2] .. id) == 0 then
+    claimed[#claimed + 1] = -1
+  else
+    redis.call('SET', KEYS[1] .. id, '1', 'PX', ARGV[3])
+    redis.call('SET', KEYS[3] .. id, '1', 'EX', 88400)
+    claimed[#claimed + 1] = 1
+  end
+end
+return claimed
+"""
+# KEYS: as above. ARGV: queue name, then job ids: done, as arq's worker ends a job that kept
+# no result.
+_FINISH = """
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  redis.call('DEL', KEYS[1] .. id, KEYS[2] .. id, KEYS[3] .. id)
+  redis.call('ZREM', ARGV[1], id)
+end
+return #ARGV - 1
+"""
+# KEYS: as above. ARGV: queue name, the score to run again at (ms, 0: as queued), then job ids:
+# given back, as arq's worker gives back a job cancelled or to retry (its try stays counted).
+_RELEASE = """
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  redis.call('DEL', KEYS[1] .. id)
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('ZADD', ARGV[1], 'XX', ARGV[2], id)
+  end
+end
+return #ARGV - 2
+"""
+_JOB_KEYS = [in_progress_key_prefix, job_key_prefix, retry_key_prefix]
 
 
 def redis_unreachable(exc: BaseException) -> bool:
@@ -102,6 +155,42 @@ class ArqQueue:
         return [bool(flag) for flag in queued]
 
 
+class Claims:
+    """Jobs of one kind taken from arq's queue by the batch, one round trip to claim a batch
+    and one to finish it, instead of arq's seven or so a job. A claimed job is marked in
+    progress exactly as arq's worker marks a job it runs: if the worker dies, the mark
+    expires and any worker runs the job again (arq's way, which counts its tries)."""
+
+    def __init__(self, redis: ArqRedis, job: str) -> None:
+        self.prefix = f"{job}:"
+        self._claim = redis.register_script(_CLAIM)
+        self._finish = redis.register_script(_FINISH)
+        self._release = redis.register_script(_RELEASE)
+
+    def key_of(self, job_id: str) -> int:
+        return int(job_id.removeprefix(self.prefix))
+
+    async def claim(self, job_ids: Sequence[str], *, hold_ms: int) -> tuple[list[str], list[str]]:
+        """Those of ``job_ids`` claimed, and those left to arq's worker (tried before)."""
+        if not job_ids:
+            return [], []
+        verdicts = await self._claim(
+            keys=_JOB_KEYS, args=[QUEUE_NAME, timestamp_ms(), hold_ms, *job_ids]
+        )
+        claimed = [j for j, v in zip(job_ids, verdicts, strict=True) if int(v) == 1]
+        left = [j for j, v in zip(job_ids, verdicts, strict=True) if int(v) == -1]
+        return claimed, left
+
+    async def finish(self, job_ids: Sequence[str]) -> None:
+        if job_ids:
+            await self._finish(keys=_JOB_KEYS, args=[QUEUE_NAME, *job_ids])
+
+    async def release(self, job_ids: Sequence[str], *, defer_seconds: float = 0) -> None:
+        if job_ids:
+            at = timestamp_ms() + int(defer_seconds * 1000) if defer_seconds else 0
+            await self._release(keys=_JOB_KEYS, args=[QUEUE_NAME, at, *job_ids])
+
+
 async def queue_inbound(queue: JobQueue, inbound_id: int) -> bool:
     """Queue a stored message's processing. False when Redis is away: stored is enough, the
     sweeper queues it once Redis is back."""
@@ -130,6 +219,7 @@ __all__ = [
     "PROCESS_INBOUND",
     "QUEUE_NAME",
     "ArqQueue",
+    "Claims",
     "connect",
     "job_id",
     "queue_deliveries",
