@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from arq import Retry
 from arq.worker import Worker, func
 
-from civicline.storage.queue import QUEUE_NAME, ArqQueue, connect, job_id
+from civicline.storage.queue import QUEUE_NAME, ArqQueue, Claims, connect, job_id
 from civicline.storage.rate_limit import RateLimiter
 
 
@@ -128,5 +128,48 @@ async def test_a_job_queued_ahead_runs_before_the_backlog(redis_url: str) -> Non
         await asyncio.wait_for(worker.async_run(), 20)
         await worker.close()
         assert order[0] == "reply:99" and sorted(order[1:]) == [f"inbound:{k}" for k in range(5)]
+    finally:
+        await redis.aclose()
+
+
+async def test_claimed_jobs_are_held_like_running_ones_and_go_back_to_arq(redis_url: str) -> None:
+    """A batch's claim marks jobs in progress as arq's worker marks the job it runs: no one
+    else claims or runs them; finished, they are gone; given back (or left by a worker that
+    died, whose marks expire), arq's worker runs them, counting the claim as a try."""
+    redis = await connect(redis_url)
+    queue = ArqQueue(redis)
+    claims = Claims(redis, "work")
+    ran: dict[int, int] = {}
+
+    async def work(ctx: dict[str, Any], key: int) -> None:
+        ran[key] = ctx["job_try"]
+
+    try:
+        for key in (1, 2, 3, 4):
+            await queue.enqueue("work", key)
+        await queue.enqueue("work", 5, defer_seconds=60)
+        ids = [job_id("work", k) for k in (1, 2, 3, 4, 5)]
+        claimed, left = await claims.claim(ids, hold_ms=200)
+        assert (claimed, left) == (ids[:4], [])  # the deferred one is not due
+        assert await claims.claim(ids, hold_ms=200) == ([], [])  # held
+        assert claims.key_of(claimed[2]) == 3
+        await claims.finish(claimed[:2])
+        await claims.release(claimed[2:3])
+        await asyncio.sleep(0.3)  # the fourth's mark expires, as a dead worker's would
+        assert await claims.claim(ids, hold_ms=200) == ([], ids[2:4])  # tried: arq's
+        assert await queue.enqueue("work", 1) is True  # finished: may be queued again
+        worker = Worker(
+            functions=[func(work, name="work")],
+            redis_pool=redis,
+            queue_name=QUEUE_NAME,
+            keep_result=0,
+            burst=True,
+            max_burst_jobs=3,
+            handle_signals=False,
+            poll_delay=0.01,
+        )
+        await asyncio.wait_for(worker.async_run(), 20)
+        await worker.close()
+        assert ran == {1: 1, 3: 2, 4: 2}
     finally:
         await redis.aclose()
