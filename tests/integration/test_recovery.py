@@ -150,8 +150,8 @@ async def test_jobs_outlive_killed_database_connections(
     later on new connections; none waits for the sweeper (whose grace here is ten minutes)."""
     async with places.services(sweep_grace_seconds=600, worker_concurrency=8) as services:
         # Enough work that the kills land while batches are in flight (the batched worker
-        # opened 60 of them before the first kill).
-        texts = [f"{COMPLAINTS[i % len(COMPLAINTS)]}（第{i}次反映）" for i in range(400)]
+        # opened 60 of them before the first kill at 0.3 s).
+        texts = [f"{COMPLAINTS[i % len(COMPLAINTS)]}（第{i}次反映）" for i in range(240)]
         for i, text in enumerate(texts):
             message = inbound(f"k{i}", address=f"conv-{i}", text=text)
             message.received_at = services.now()
@@ -161,8 +161,10 @@ async def test_jobs_outlive_killed_database_connections(
         working = asyncio.create_task(worker.async_run())
         try:
             ended = 0
-            for _ in range(40):  # up to four seconds of killing, while messages wait
-                await asyncio.sleep(0.1)
+            # Four rounds at most, while messages wait: each fails the work in flight once,
+            # and a job has five tries.
+            for _ in range(4):
+                await asyncio.sleep(0.1 if ended == 0 else 0.3)
                 ended += await terminate_backends(services.settings.db_url)
                 pending, _ = await _ids(services)
                 if not pending:
