@@ -39,6 +39,9 @@ from civicline.storage.queue import (
 )
 
 log = logging.getLogger(__name__)
+# Claimed jobs are logged as arq's worker logs the jobs it runs (the same arrows, job ids and
+# logger), so that what a worker holds reads the same in its log either way.
+jobs_log = logging.getLogger("arq.worker")
 
 LOST_CONNECTION_RETRY_SECONDS = 1.0
 REMIND_FROM_HOUR = 9  # no reminder by SMS in the night
@@ -172,6 +175,8 @@ class BatchingWorker(Worker):
         ][: max(0, self._room - len(self._claimed))]
         claimed, left = await self._claims.claim(inbound, hold_ms=self._hold_ms())
         if claimed:
+            for job in claimed:
+                jobs_log.info("→ %s:%s(%s) in a batch", job, PROCESS_INBOUND, job)
             self._claimed.update(claimed)
             self._batches += 1
             self.tasks[f"batch:{self._batches}"] = self.loop.create_task(self._run(claimed))
@@ -227,7 +232,11 @@ class BatchingWorker(Worker):
     async def _settle(self, done: list[str], back: list[str], defer: float) -> None:
         try:
             await self._claims.finish(done)
+            for job in done:
+                jobs_log.info("← %s:%s in a batch", job, PROCESS_INBOUND)
             await self._claims.release(back, defer_seconds=defer)
+            for job in back:
+                jobs_log.info("↻ %s:%s given back by the batch", job, PROCESS_INBOUND)
         except (RedisError, OSError):
             # The in-progress marks expire: the jobs run again, and find what is done.
             log.warning("queue unavailable; claimed jobs left to expire", extra={"jobs": len(back)})
