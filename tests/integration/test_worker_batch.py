@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from arq.worker import Worker
 from sqlalchemy import func, select
 
 from civicline.bots.answers import Conversation
@@ -330,6 +331,29 @@ async def test_a_worker_opens_batches_and_a_failed_batch_goes_one_by_one(
         assert all(m.status == InboundStatus.PROCESSED and m.case_id for m in rows)
         assert len({m.case_id for m in rows}) == len(ids)
         assert all(len(r) == 1 and r[0].status == DeliveryStatus.SENT for r in replies)
+
+
+async def test_without_batches_the_worker_is_arqs_own_one_job_a_message(places: Places) -> None:
+    """``CIVICLINE_WORKER_BATCH=false``: arq's worker runs each ``process_inbound`` job."""
+    async with places.services(worker_batch=False) as services:
+        ids = []
+        for i in range(6):
+            _, address, text = MESSAGES[[0, 2, 5, 6, 7, 12][i]]
+            stored, _ = await services.inbox.add(
+                InboundMessage(WEB, f"p{i}", f"{address}-{i}", text, services.now())
+            )
+            assert stored.id is not None
+            ids.append(stored.id)
+            await services.queue.enqueue(PROCESS_INBOUND, stored.id)
+        running = await build_worker(services, burst=True, sweep_at_start=False)
+        assert type(running) is Worker
+        await asyncio.wait_for(running.async_run(), 120)
+        await running.close()
+        assert running.jobs_complete >= len(ids)
+        async with services.uow() as u:
+            rows = [await u.inbox.get(i) for i in ids]
+        assert all(m.status == InboundStatus.PROCESSED and m.case_id for m in rows)
+        assert len({m.case_id for m in rows}) == len(ids)
 
 
 async def test_a_batch_delivers_its_replies_and_jobs_take_over_when_that_fails(
