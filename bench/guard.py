@@ -258,7 +258,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help="write this run as the baseline")
     parser.add_argument("--seconds", type=float, default=4, help="each wrk measurement")
-    parser.add_argument("--count", type=int, default=150, help="complaints the worker opens")
+    parser.add_argument("--count", type=int, default=500, help="complaints the worker opens")
     parser.add_argument("--timeout", type=float, default=60, help="for the worker, at most")
     parser.add_argument(
         "--settle", action="store_true", help="drop the page cache first (root; CI does)"
