@@ -369,6 +369,41 @@ def test_the_gate_threshold_keeps_all_but_half_a_percent_of_the_complaints() -> 
     assert local._gate_threshold(gate, held, texts) == pytest.approx(chance[1])
 
 
+def test_the_gate_counts_held_out_non_complaints_let_through() -> None:
+    labels = np.array([COMPLAINT] * 4 + [NOT_COMPLAINT] * 5)
+    chance = np.array([0.9, 0.8, 0.7, 0.6, 0.65, 0.3, 0.2, 0.1, 0.05])
+    gate = local.Head((COMPLAINT, NOT_COMPLAINT), np.zeros((1, 2)), np.zeros(2))
+    held = Held(labels, np.stack([chance, 1 - chance], axis=1), np.arange(9))
+    assert local._negatives_opened(gate, held, 0.6) == pytest.approx(1 / 5)
+    assert local._negatives_opened(gate, held, 0.25) == pytest.approx(2 / 5)
+    assert local._negatives_opened(gate, held, 0.95) == 0.0
+    assert local._negatives_opened(gate, None, 0.5) == 0.0
+
+
+def test_the_gate_keeps_the_c_that_lets_the_fewest_non_complaints_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(0)
+    x = sparse.csr_matrix(rng.random((60, 4)))
+    labels = [COMPLAINT] * 40 + [NOT_COMPLAINT] * 20
+    texts = ["一条投诉"] * 60
+    opened = {0.5: 0.3, 1.0: 0.1, 2.0: 0.2}
+    seen: list[float] = []
+
+    def fit_head(*args: object, c: float, **kwargs: object) -> tuple[local.Head, Held]:
+        seen.append(c)
+        head = local.Head((COMPLAINT, NOT_COMPLAINT), np.full((4, 2), c), np.zeros(2))
+        return head, Held(np.array(labels), np.zeros((60, 2)), np.arange(60))
+
+    monkeypatch.setattr(local, "GATE_C", tuple(opened))
+    monkeypatch.setattr(local, "fit_head", fit_head)
+    monkeypatch.setattr(local, "_gate_threshold", lambda gate, held, texts: 0.2)
+    monkeypatch.setattr(local, "_negatives_opened", lambda gate, held, t: opened[gate.coef[0, 0]])
+    gate, threshold = local._fit_gate(x, labels, texts)
+    assert seen == [0.5, 1.0, 2.0]
+    assert gate.coef[0, 0] == 1.0 and threshold == 0.2
+
+
 def test_the_temperature_is_the_one_the_scores_were_drawn_with() -> None:
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(4000, 5)) * 3
