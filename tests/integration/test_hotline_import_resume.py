@@ -52,6 +52,7 @@ def test_an_import_killed_mid_file_resumes_and_files_every_call_once(
 ) -> None:
     url = env["CIVICLINE_DATABASE_URL"]
     rows = calls(CALLS, consent_every=10_000)
+    rows[1]["caller"] = "12345"  # refused, before the kill: counted by the first run only
     path = write_csv(tmp_path / "calls.csv", rows)
     command = [str(Path(sys.executable).parent / "civicline"), "hotline", "import", str(path)]
     process = subprocess.Popen(
@@ -74,23 +75,26 @@ def test_an_import_killed_mid_file_resumes_and_files_every_call_once(
     filed_before = query(url, select(func.count()).select_from(CaseRow))[0][0]
     assert 0 < done < CALLS and filed_before < CALLS
     # What the checkpoint says is committed is exactly what was filed (no half batch).
-    assert filed_before == done
+    assert filed_before == done - 1
 
     result = CliRunner().invoke(app, ["hotline", "import", str(path), "--batch", "300"], env=env)
     assert result.exit_code == 0, result.output
     assert f"resumed after {done} rows an earlier run committed" in result.output
-    assert f"read {CALLS - done} rows: {CALLS - done} imported, 0 duplicates" in result.output
+    assert f"read {CALLS - done} rows: {CALLS - done} imported, 0 duplicates, 0 rejected" in (
+        result.output
+    )
 
+    filed = rows[:1] + rows[2:]
     call_ids = [row[0] for row in query(url, select(InboundMessageRow.provider_message_id))]
-    assert sorted(call_ids) == sorted(row["call_id"] for row in rows)  # each call once
+    assert sorted(call_ids) == sorted(row["call_id"] for row in filed)  # each call once
     case_links = query(url, select(InboundMessageRow.case_id))
-    assert len({row[0] for row in case_links}) == CALLS
+    assert len({row[0] for row in case_links}) == CALLS - 1
     numbers = [row[0] for row in query(url, select(CaseRow.number))]
-    assert len(numbers) == len(set(numbers)) == CALLS
+    assert len(numbers) == len(set(numbers)) == CALLS - 1
     assert checkpoint(url) == 0  # a finished file leaves no checkpoint
-    phones = {row["caller"][-8:] for row in rows}
+    phones = {row["caller"][-8:] for row in filed}
     handles = query(url, select(ContactHandleRow.address).where(ContactHandleRow.channel == "sms"))
     assert len(handles) == len(phones)  # one citizen a caller, across the two runs
 
     again = CliRunner().invoke(app, ["hotline", "import", str(path)], env=env)
-    assert f"read {CALLS} rows: 0 imported, {CALLS} duplicates" in again.output
+    assert f"read {CALLS} rows: 0 imported, {CALLS - 1} duplicates, 1 rejected" in again.output

@@ -259,18 +259,19 @@ async def import_file(
     total = count_records(path, fmt)
     source = f"hotline:{file_identity(path)}"
     rejected: list[tuple[int, str]] = []
-    in_file = 0
+    in_file = done = 0
 
     def records() -> Iterator[Record]:
         nonlocal in_file
-        for record in read_export(path, fmt, reading):
+        for position, record in enumerate(read_export(path, fmt, reading), start=1):
             if isinstance(record, Call):
                 yield record.line, record.transcript
                 continue
-            if isinstance(record, Rejection):
-                rejected.append((record.line, record.reason))
-            else:
-                in_file += 1
+            if position > done:  # a resumed run counts the rows it reads, not those skipped
+                if isinstance(record, Rejection):
+                    rejected.append((record.line, record.reason))
+                else:
+                    in_file += 1
             yield record.line, None
 
     if workers is None:
