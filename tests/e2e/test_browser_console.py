@@ -60,11 +60,13 @@ async def _citizen_page(browser: Browser, gateway: Gateway) -> Page:
 
 
 async def _say(page: Page, text: str) -> str:
-    """Send a complaint from the citizen's page; the case number the bot answers with."""
-    before = await page.get_by_test_id("case-number").count()
+    """Send a complaint from the citizen's page; the case number its message is filed under
+    (the badge on the citizen's own message: other messages, such as a closed case's return
+    visit, may arrive meanwhile with badges of their own)."""
     await page.get_by_test_id("message-input").fill(text)
     await page.get_by_test_id("send-button").click()
-    badge = page.get_by_test_id("case-number").nth(before)
+    sent = page.locator('[data-direction="inbound"]', has_text=text).last
+    badge = sent.get_by_test_id("case-number")
     await expect(badge).to_be_visible(timeout=TIMEOUT)
     return (await badge.inner_text()).split()[-1]
 
