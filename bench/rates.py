@@ -209,6 +209,18 @@ def _case(
     )  # fmt: skip
 
 
+EVENT_COLUMNS = ["case_id", "kind", "at", "actor", "from_status", "to_status", "data"]
+
+
+def decline_event(row: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The history's one event of a case declined at once (no acceptance time on the case):
+    the rates read when it was declined from it."""
+    if row[9] != "rejected" or row[17] is not None:
+        return None
+    at = row[12] + timedelta(hours=random.expovariate(1 / 6))
+    return (row[0], "transition", at, "staff:bench", "received", "rejected", "{}")
+
+
 def _before_now(moment: datetime) -> datetime | None:
     return moment if moment < NOW else None
 
@@ -225,21 +237,15 @@ async def _fill(total: int) -> float:
         declined: list[tuple[Any, ...]] = []
         for row in _cases(total):
             batch.append(row)
-            if row[9] == "rejected" and row[17] is None:  # declined at once: one event
-                at = row[12] + timedelta(hours=random.expovariate(1 / 6))
-                declined.append(
-                    (row[0], "transition", at, "staff:bench", "received", "rejected", "{}")
-                )
+            event = decline_event(row)
+            if event is not None:
+                declined.append(event)
             if len(batch) == 50_000:
                 await conn.copy_records_to_table("cases", records=batch, columns=COLUMNS)
                 batch.clear()
         if batch:
             await conn.copy_records_to_table("cases", records=batch, columns=COLUMNS)
-        await conn.copy_records_to_table(
-            "case_events",
-            records=declined,
-            columns=["case_id", "kind", "at", "actor", "from_status", "to_status", "data"],
-        )
+        await conn.copy_records_to_table("case_events", records=declined, columns=EVENT_COLUMNS)
         await conn.execute("SELECT setval('cases_id_seq', (SELECT max(id) FROM cases))")
         await conn.execute("VACUUM ANALYZE")
     finally:

@@ -1,17 +1,20 @@
-"""The rates from PostgreSQL's summary (case_rate_cells, the stored repeat flag: migration 0017)
-equal the direct count of every case, after a seeded, realistic series of case changes: cases
-opened over two months, then accepted, declined, answered, closed, visited, rated, merged,
+"""The rates from PostgreSQL's summary (case_rate_cells, the stored repeat flag: migrations
+0017 and 0018) equal the direct count of every case, after a seeded, realistic series of case
+changes: cases opened over two months, then accepted, declined (with the decision time on the
+case, or only in the history as before 0018), answered, closed, visited, rated, merged,
 forwarded, handed down to another unit's department, reopened and re-categorised, many of them
 after their month. SQLite counts directly (there is no summary to compare), so only
 PostgreSQL runs here."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from civicline.domain.cases import Case, CaseEvent, CaseStatus, EventKind
@@ -20,10 +23,12 @@ from civicline.domain.governance import Outcome, Satisfaction, VisitStatus
 from civicline.domain.messages import Channel, Language
 from civicline.domain.taxonomy import Department
 from civicline.handlers.rates import city_midnight
+from civicline.storage import database
 from civicline.storage.stats import REPORT_GROUPS, ReportRow
 from tests.support.factories import DEPARTMENTS
 from tests.support.places import SqlUnitOfWorkFactory
 from tests.support.rates_cases import CITY
+from tests.support.services import fresh_postgres
 
 S = CaseStatus
 H, D = timedelta(hours=1), timedelta(days=1)
@@ -151,6 +156,9 @@ def _change(case: Case, rng: random.Random, others: list[Case]) -> None:
     elif step == 1:
         case.status = S.REJECTED
         case.record(CaseEvent(EventKind.TRANSITION, later, "staff:li", S.RECEIVED, S.REJECTED))
+        if case.accepted_at is None and rng.random() < 0.7:
+            case.declined_at = case.declined_at or later  # as Case.transition writes it
+        # else declined before migration 0018: only the history says when
     elif step == 2:
         case.status, case.first_reply_at = S.ANSWERED, later
         case.accepted_at = case.accepted_at or case.created_at + 2 * H
@@ -222,7 +230,11 @@ async def test_the_summary_equals_the_direct_count_through_a_series_of_changes(
         settled = await u.session.scalar(
             text("SELECT count(*) FROM cases WHERE status IN ('closed', 'merged')")
         )
+        declines = await u.session.scalar(
+            text("SELECT sum(rejected) FROM case_rate_cells WHERE rejected > 0")
+        )
     assert cells and settled and settled > 40  # the summary is in use, not empty
+    assert declines  # declined cases with their decision time are in it too
     await _repeat_flags_agree(uow_factory)
     for now in (NOW, datetime(2026, 11, 15, 4, 0, tzinfo=UTC)):
         assert await _same_reports(uow_factory, now) > 100
@@ -242,3 +254,102 @@ async def test_a_deleted_case_leaves_the_summary(uow_factory: SqlUnitOfWorkFacto
         await u.commit()
     await _repeat_flags_agree(uow_factory)
     assert await _same_reports(uow_factory, NOW) > 50
+
+
+def _downgrade(url: str, revision: str) -> None:
+    command.downgrade(database.alembic_config(url), revision)
+
+
+@pytest.fixture
+def at_0017() -> Iterator[str]:
+    """A PostgreSQL database of its own at 0017 (the summary before declines joined it)."""
+    with fresh_postgres() as url:
+        database.upgrade(url, "0017")
+        yield url
+
+
+async def test_migration_0018_moves_declines_into_the_cells_and_back(at_0017: str) -> None:
+    """From 0017 with cases in it: the declines' times come from the history, the declined
+    cases join their cells (the report unchanged), and a downgrade takes them out again."""
+    now = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    filed = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    declined_at = filed + 3 * H
+    engine = database.create_engine(at_0017)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO citizens (language, created_at) VALUES ('zh', :at)"),
+            {"at": filed},
+        )
+        for seq, status, accepted, closed in [
+            (1, "rejected", None, None),  # declined at once: the history says when
+            (2, "rejected", filed + H, None),  # accepted, then declined
+            (3, "closed", filed + H, filed + 2 * D),
+            (4, "merged", None, None),
+            (5, "assigned", filed + H, None),
+        ]:
+            await conn.execute(
+                text(
+                    "INSERT INTO cases (number, citizen_id, channel, reply_to, summary,"
+                    " language, category, status, created_at, updated_at, accept_due_at,"
+                    " complete_due_at, accepted_at, closed_at, urgent)"
+                    " VALUES (:n, 1, 'webchat', 'a', 's', 'zh', 'roads', :s, :f, :f,"
+                    " :ad, :cd, :a, :c, false)"
+                ),
+                {"n": f"261103-0000{seq}", "s": status, "f": filed, "ad": filed + D,
+                 "cd": filed + 5 * D, "a": accepted, "c": closed},
+            )  # fmt: skip
+        await conn.execute(
+            text(
+                "INSERT INTO case_events (case_id, kind, at, actor, from_status, to_status,"
+                " data) VALUES (1, 'transition', :at, 'staff:li', 'received', 'rejected',"
+                " '{}')"
+            ),
+            {"at": declined_at},
+        )
+    await engine.dispose()
+    await asyncio.to_thread(database.upgrade, at_0017)
+
+    engine = database.create_engine(at_0017)
+    uow = SqlUnitOfWorkFactory(engine)
+    try:
+        async with uow() as u:
+            assert (await u.cases.by_number("261103-00001")).declined_at == declined_at
+            assert (await u.cases.by_number("261103-00002")).declined_at is None
+            cells = await u.session.scalar(text("SELECT sum(rejected) FROM case_rate_cells"))
+        assert cells == 2
+        month = (datetime(2026, 10, 31, 16, tzinfo=UTC), datetime(2026, 11, 30, 16, tzinfo=UTC))
+        reports = []
+        for exact in (True, False):
+            async with uow() as u:
+                reports.append(
+                    await u.stats.report(
+                        REPORT_GROUPS,
+                        period="month",
+                        since=month[0],
+                        until=month[1],
+                        now=now,
+                        exact=exact,
+                    )
+                )
+        assert reports[0] == reports[1]
+        [total] = [r for r in reports[1] if r.group == "total"]
+        assert (total.cases, total.merged, total.rejected) == (4, 1, 2)
+        assert (total.accept_due, total.accepted_in_time) == (4, 4)
+    finally:
+        await engine.dispose()
+
+    await asyncio.to_thread(_downgrade, at_0017, "0017")
+    engine = database.create_engine(at_0017)
+    try:
+        async with engine.begin() as conn:
+            left = await conn.scalar(text("SELECT sum(rejected) FROM case_rate_cells"))
+            closed = await conn.scalar(text("SELECT sum(closed) FROM case_rate_cells"))
+            # 0017's trigger is back: a case closed now joins its cell as before.
+            await conn.execute(
+                text("UPDATE cases SET status = 'closed', closed_at = :c WHERE id = 5"),
+                {"c": filed + 3 * D},
+            )
+            closed_after = await conn.scalar(text("SELECT sum(closed) FROM case_rate_cells"))
+    finally:
+        await engine.dispose()
+    assert (left, closed, closed_after) == (0, 1, 2)

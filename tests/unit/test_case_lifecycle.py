@@ -335,3 +335,20 @@ def test_every_status_is_reachable_and_every_open_case_can_finish() -> None:
     assert reachable(S.RECEIVED) == set(S)
     for status in OPEN:
         assert reachable(status) & FINISHED, status
+
+
+def test_declining_a_case_never_accepted_stores_when_for_the_rates() -> None:
+    case = make_case()
+    case.reject(actor="staff:li", at=at(5), reason="不属于受理范围")
+    assert case.declined_at == at(5) and case.accepted_at is None
+    case.transition(S.REOPENED, actor="staff:li", at=at(9))
+    case.transition(S.RETURNED, actor="staff:li", at=at(10))
+    case.reject(actor="staff:li", at=at(20), reason="不属于受理范围")
+    assert case.declined_at == at(5)  # the first decision stands, as in the history
+
+
+def test_declining_an_accepted_case_keeps_its_acceptance_as_the_decision() -> None:
+    case = make_case()
+    case.accept(actor="nlu", at=at(1))
+    case.reject(actor="staff:li", at=at(30), reason="不属于受理范围")
+    assert case.accepted_at == at(1) and case.declined_at is None

@@ -107,6 +107,7 @@ class Case:
     reply_channel: Channel | None = None
     reply_due_at: datetime | None = None  # the first answer to the citizen
     accepted_at: datetime | None = None
+    declined_at: datetime | None = None  # first declined (不予受理), when never accepted before
     first_reply_at: datetime | None = None
     closed_at: datetime | None = None
     paused_since: datetime | None = None  # waiting for the citizen: deadlines stand still
@@ -159,6 +160,8 @@ class Case:
         self.updated_at = at
         if target == S.ACCEPTED and self.accepted_at is None:
             self.accepted_at = at
+        if target == S.REJECTED and self.accepted_at is None and self.declined_at is None:
+            self.declined_at = at  # the rates' decision on acceptance, with accepted_at
         if target == S.CLOSED:
             self.closed_at = at
         self.record(event)

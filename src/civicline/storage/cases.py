@@ -60,6 +60,7 @@ CASE_FIELDS = (
     "reply_channel",
     "reply_due_at",
     "accepted_at",
+    "declined_at",
     "first_reply_at",
     "closed_at",
     "paused_since",

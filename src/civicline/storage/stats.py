@@ -11,25 +11,28 @@ themselves: domain.rates).
 * **Due means due by ``now``**: a deadline still ahead neither helps nor hurts a rate.
 * **Merged cases** (duplicates) count only as ``merged``. **Declined cases** (不予受理) count
   for acceptance only.
-* **Columns, not history.** Migration 0007 put the times the rates need on the case
-  (``accepted_at``, ``first_reply_at``, ``closed_at``, the visit's answer). The history is read
-  only where no column says it: the decision on a case declined without being accepted, and
-  the times of cases that reached a decision before 0007 added the columns. Both are a
-  correlated look-up on ``ix_case_events_case`` that runs only for those rows.
+* **Columns, not history.** Migrations 0007 and 0018 put the times the rates need on the case
+  (``accepted_at``, ``declined_at``, ``first_reply_at``, ``closed_at``, the visit's answer).
+  The history is read only where no column says it: the times of cases that reached a
+  decision before the columns were added and were not backfilled. That is a correlated
+  look-up on ``ix_case_events_case`` that runs only for those rows.
 * **Two levels.** One scan of the period's cases (``ix_cases_created_at``) counts per
   smallest group (period x every dimension asked for); each group asked for is then summed
   from those few rows, all in one statement. Repeat complaints look back along
   ``ix_cases_repeat`` (citizen, category, filing time).
-* **The summary (PostgreSQL).** Migration 0017's triggers keep each settled case's counts in
-  ``case_rate_cells`` (filing day x the four dimensions) and the look-back in
-  ``cases.is_repeat``. A report sums the cells of the days wholly inside its range and counts
-  the rest case by case: the unsettled cases (``ix_cases_unsettled``) and the settled cases
-  of the days its ends cut through. ``exact`` (and SQLite, always) counts every case.
+* **The summary (PostgreSQL).** Triggers (migrations 0017, 0018) keep each settled case's
+  counts in ``case_rate_cells`` (filing day x the four dimensions): closed or declined, with
+  every time its counts read stored on it. They keep the look-back in ``cases.is_repeat``. A
+  report sums the cells of the days wholly inside its range and counts the rest: the
+  unsettled cases one by one (``ix_cases_unsettled``), the merged ones from the index that
+  holds what they need (``ix_cases_merged_filed``: a merged case counts only as merged), and
+  the settled cases of the days its ends cut through. ``exact`` (and SQLite, always) counts
+  every case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -59,6 +62,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from civicline.domain.cases import AWAITING_REPLY, AWAITING_TRIAGE, CaseStatus
 from civicline.domain.governance import Satisfaction, VisitStatus
 from civicline.storage.tables import (
+    MERGED,
     RATE_COUNTS,
     UNSETTLED,
     CaseEventRow,
@@ -166,10 +170,12 @@ def _conditions(
     """
     c = CaseRow
     live = c.status != S.MERGED
-    # The decision on acceptance: the column, else (declined, or stored before 0007) the
-    # history. Cases still in triage (received) have none.
+    # The decision on acceptance: the columns (accepted, or declined without being accepted),
+    # else (stored before 0007, or declined before 0018) the history. Cases still in triage
+    # (received) have none.
     decided_at = case(
         (c.accepted_at.is_not(None), c.accepted_at),
+        (c.declined_at.is_not(None), c.declined_at),
         (c.status.not_in([S.RECEIVED, S.MERGED]), _event_time(_DECIDED)),
     )
     closed = c.status == S.CLOSED
@@ -252,11 +258,23 @@ class _Scope:
 
     def counted(self, conditions: dict[str, ColumnElement[bool]], *where: Any) -> Select[Any]:
         """The range's cases counted one by one per smallest group (period x dimensions)."""
+        counts = [func.count().filter(cond).label(name) for name, cond in conditions.items()]
+        return self._grouped(counts, *where)
+
+    def merged(self) -> Select[Any]:
+        """The range's merged cases per smallest group: a merged case counts only as merged,
+        so the index that holds the group's columns answers (``ix_cases_merged_filed``)."""
+        counts = [
+            (func.count() if name == "merged" else literal_column("0")).label(name)
+            for name in COUNTS
+        ]
+        return self._grouped(counts, text(f"({MERGED})"))
+
+    def _grouped(self, counts: Sequence[ColumnElement[Any]], *where: Any) -> Select[Any]:
         c = CaseRow
         keys = [_DIMENSIONS[g].label(g) for g in _DIMENSIONS if g in self.groups]
         period_key = self.period_key
         smallest = [*keys, *([period_key.label("period")] if period_key is not None else [])]
-        counts = (func.count().filter(cond).label(name) for name, cond in conditions.items())
         base = select(*smallest, *counts).where(
             c.created_at >= self.since, c.created_at < self.until, *where
         )
@@ -374,12 +392,13 @@ class SqlStats:
             elif last_at >= scope.since and first_at < scope.until:
                 cut.append(day)
         counted = _conditions(now, REPEAT_WINDOW_DAYS, stored_repeat=True)
-        parts = [scope.counted(counted, text(f"({UNSETTLED})"))]
+        parts = [scope.counted(counted, text(f"({UNSETTLED})")), scope.merged()]
         if inside:
             parts.append(scope.summed(inside))
         if cut:
             cut_days = func.substr(CaseRow.number, 1, 6).in_(sorted(cut))
-            parts.append(scope.counted(counted, text(f"NOT ({UNSETTLED})"), cut_days))
+            settled = text(f"NOT ({MERGED} OR {UNSETTLED})")
+            parts.append(scope.counted(counted, settled, cut_days))
         return parts
 
     async def backlog(

@@ -63,15 +63,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# The cases whose counts case_rate_cells does not hold (all but those closed with their
-# acceptance, close and due reply stored, so that no count of theirs depends on the time of
-# the report or on the history): storage.stats counts them directly. Merged cases are among
-# them, so that opening a case (merged at once by incident grouping) never writes a cell. The
-# same text as migration 0017's, so that PostgreSQL matches the partial index to the query.
+# The cases whose counts case_rate_cells does not hold, so that storage.stats counts them one
+# by one: those whose counts depend on the time of the report or on the history (open cases,
+# cases closed without their times, cases declined without a decision time). The cells hold
+# closed and declined cases with every time stored. Merged cases are in neither (MERGED): a
+# merged case counts only as merged, from ix_cases_merged_filed, so that opening a case (merged
+# at once by incident grouping, in the worker's batches) never writes a cell. The same texts as
+# migration 0018's, so that PostgreSQL matches the partial indexes to the queries.
 UNSETTLED = (
-    "status <> 'closed' OR accepted_at IS NULL OR closed_at IS NULL"
-    " OR (first_reply_at IS NULL AND reply_due_at IS NOT NULL)"
+    "status NOT IN ('closed', 'rejected', 'merged')"
+    " OR (status = 'closed' AND (accepted_at IS NULL OR closed_at IS NULL"
+    " OR (first_reply_at IS NULL AND reply_due_at IS NOT NULL)))"
+    " OR (status = 'rejected' AND accepted_at IS NULL AND declined_at IS NULL)"
 )
+MERGED = "status = 'merged'"
 RATE_COUNTS: tuple[str, ...] = (
     "cases", "merged", "rejected", "accept_due", "accepted_in_time", "complete_due",
     "completed_in_time", "closed", "reply_due", "replied_in_time", "visits", "visits_answered",
@@ -242,6 +247,14 @@ class CaseRow(Base):
             postgresql_where=text(UNSETTLED),
             sqlite_where=text(UNSETTLED),
         ),
+        # The rates: merged cases by filing time, with what their count needs (index-only).
+        Index(
+            "ix_cases_merged_filed",
+            "created_at",
+            postgresql_include=["number", "department", "category", "channel", "outcome"],
+            postgresql_where=text(MERGED),
+            sqlite_where=text(MERGED),
+        ),
         # Return visits still waiting for the citizen's answer.
         Index(
             "ix_cases_visit_asked",
@@ -269,6 +282,7 @@ class CaseRow(Base):
     reply_channel: Mapped[str | None] = mapped_column(String(16))
     reply_due_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
+    declined_at: Mapped[datetime | None]
     first_reply_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     paused_since: Mapped[datetime | None]
