@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from civicline.domain.incidents import (
+    Candidate,
     IncidentPolicy,
     Match,
     Report,
@@ -16,6 +17,7 @@ from civicline.domain.incidents import (
     keys,
     text_bands,
 )
+from civicline.handlers.incidents import choose
 from civicline.nlu.addresses import signature
 from civicline.nlu.entities import district_of
 from civicline.storage.taxonomy_file import load_taxonomy
@@ -163,3 +165,24 @@ def test_text_bands_find_near_repeats() -> None:
     assert text_bands(text) == text_bands(text) and len(text_bands(text)) >= 4
     edited = text.replace("好几天", "三天")
     assert set(text_bands(text)) & set(text_bands(edited))
+
+
+async def test_reports_merged_into_one_incident_look_its_lead_up_once() -> None:
+    """Near-duplicates: the candidates are earlier reports merged into one incident whose
+    own case the index did not return; its lead is read once, not once a candidate."""
+    new_text, old_text = SAME[0]
+    lead = Candidate(99, report(old_text, citizen=99), "assigned", None, "housing")
+    merged = [
+        Candidate(i, report(old_text, citizen=i, minutes=i), "merged", lead.report.number, None)
+        for i in range(3, 9)
+    ]
+    looked_up: list[str] = []
+
+    async def lookup(number: str) -> Candidate | None:
+        looked_up.append(number)
+        return lead if number == lead.report.number else None
+
+    choices = await choose(report(new_text, citizen=2), merged, policy=POLICY, lookup=lookup)
+    assert looked_up == [lead.report.number]
+    assert [c.lead.case_id for c in choices] == [99]
+    assert choices[0].verdict.match == Match.MERGE

@@ -167,10 +167,16 @@ async def group_batch(
     earlier: dict[int, tuple[Case, Report]] = {}  # the batch's reports, by position in pool
     batch: dict[str, int] = {}
 
+    # Stored incidents looked up once a batch: near-duplicates name the same few leads again
+    # and again, and only this batch changes them meanwhile (their reporters, not their status).
+    looked_up: dict[str, Candidate | None] = {}
+
     async def lookup(number: str) -> Candidate | None:
         if number in batch:
             return _in_batch(*earlier[batch[number]], shared=0)
-        return await uow.incidents.report(number)
+        if number not in looked_up:
+            looked_up[number] = await uow.incidents.report(number)
+        return looked_up[number]
 
     suggested: list[tuple[int, int, float, str]] = []
     for case, report, given in zip(cases, reports, found, strict=True):
@@ -236,6 +242,8 @@ async def choose(
             found = by_number.get(candidate.lead)
             if found is None:
                 found = await lookup(candidate.lead)
+                if found is not None:
+                    by_number[candidate.lead] = found  # the next report merged into it
             if found is None or found.status not in _OPEN or found.lead is not None:
                 continue
             lead = found
