@@ -107,7 +107,14 @@ async def join_incident(
         serialise=exclusive(found),
     )
     lead, suggested = await _decide(
-        case, report, candidates, uow=uow, policy=policy, now=now, lookup=uow.incidents.report
+        case,
+        report,
+        candidates,
+        uow=uow,
+        policy=policy,
+        now=now,
+        lookup=uow.incidents.report,
+        lock=lambda number: uow.cases.by_number(number, lock=True),
     )
     await uow.incidents.suggest(suggested, at=now)
     return lead
@@ -122,13 +129,14 @@ async def _decide(
     policy: IncidentPolicy,
     now: datetime,
     lookup: Lookup,
+    lock: Callable[[str], Awaitable[Case]],
 ) -> tuple[Case | None, list[tuple[int, int, float, str]]]:
-    """Merge ``case`` into the incident it surely reports (the lead, saved), or the
-    suggestions to record for the incidents it may report."""
+    """Merge ``case`` into the incident it surely reports (the lead, read with ``lock`` and
+    saved), or the suggestions to record for the incidents it may report."""
     assert case.id is not None
     choices = await choose(report, candidates, policy=policy, lookup=lookup)
     if choices and choices[0].verdict.match == Match.MERGE:
-        lead = await uow.cases.by_number(choices[0].lead.report.number, lock=True)
+        lead = await lock(choices[0].lead.report.number)
         join(case, lead, actor=ACTOR, at=now, reason=choices[0].verdict.reason)
         await uow.cases.save(case)
         await uow.cases.save(lead)
@@ -178,6 +186,15 @@ async def group_batch(
             looked_up[number] = await uow.incidents.report(number)
         return looked_up[number]
 
+    # An incident's case is locked and read once: the lock is held to the batch's commit, so
+    # the case read then is the case joined again (each join adds to its reporters).
+    locked: dict[str, Case] = {}
+
+    async def lock(number: str) -> Case:
+        if number not in locked:
+            locked[number] = await uow.cases.by_number(number, lock=True)
+        return locked[number]
+
     suggested: list[tuple[int, int, float, str]] = []
     for case, report, given in zip(cases, reports, found, strict=True):
         shared: dict[int, int] = {}
@@ -197,7 +214,7 @@ async def group_batch(
             for score, _, _, p in ranked
         ]
         _, picked = await _decide(
-            case, report, candidates, uow=uow, policy=policy, now=now, lookup=lookup
+            case, report, candidates, uow=uow, policy=policy, now=now, lookup=lookup, lock=lock
         )
         suggested += picked
         position = len(pool)
