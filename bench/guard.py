@@ -19,9 +19,10 @@ the gateway's CPU per request and the worker's per case both at about 2.3 times 
 figures in two runs a minute apart, while the bare app and the reference work ran as fast as
 ever, on code that passes here at 1.2-1.6x; the cause is not known. Each line now shows the
 server's share of system time and its page faults per request, to tell more next time.
-``--update`` writes the baseline from this run.
+``--update`` writes the baseline from this run; ``--update case`` (or ``request``) only that
+figure's, keeping the other's and the date it was recorded.
 
-    .venv/bin/python bench/guard.py [--update]
+    .venv/bin/python bench/guard.py [--update [all|request|case]]
 """
 
 from __future__ import annotations
@@ -242,6 +243,31 @@ def over(run: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
     return [key for key, _, _ in GUARDED if run[key] > baseline[key] * TOLERANCE]
 
 
+# What each figure's baseline is made of, beside the figure itself.
+MEASURES = {
+    "request": ("intake_over_bare", "intake_cpu_ms", "bare_post_cpu_ms"),
+    "case": ("case_over_reference", "case_cpu_ms", "reference_cpu_ms", "cases_timed"),
+}
+
+
+def updated(run: dict[str, Any], baseline: dict[str, Any] | None, which: str) -> dict[str, Any]:
+    """The baseline with this run's figures: all of them, or one figure's (the other keeps
+    its own, with the date it was recorded)."""
+    if which == "all" or baseline is None:
+        return run | {f"{per}_date": run["date"] for per in MEASURES}
+    kept = {f"{per}_date": baseline.get(f"{per}_date", baseline.get("date")) for per in MEASURES}
+    return (
+        baseline
+        | kept
+        | {key: run[key] for key in MEASURES[which]}
+        | {
+            f"{which}_date": run["date"],
+            "date": run["date"],
+            "machine_busy": run["machine_busy"],
+        }
+    )
+
+
 def report(run: dict[str, Any], baseline: dict[str, Any] | None) -> None:
     for key, unit, per in GUARDED:
         committed = baseline[key] if baseline else float("nan")
@@ -256,7 +282,13 @@ def report(run: dict[str, Any], baseline: dict[str, Any] | None) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--update", action="store_true", help="write this run as the baseline")
+    parser.add_argument(
+        "--update",
+        nargs="?",
+        const="all",
+        choices=["all", "request", "case"],
+        help="write this run as the baseline (or only its CPU per request, or per case)",
+    )
     parser.add_argument("--seconds", type=float, default=4, help="each wrk measurement")
     parser.add_argument("--count", type=int, default=500, help="complaints the worker opens")
     parser.add_argument("--timeout", type=float, default=60, help="for the worker, at most")
@@ -277,7 +309,7 @@ def main() -> int:
     print(f"performance guard {run['date']} (machine {busy:.0%} busy before)")
     report(run, baseline)
     if args.update:
-        BASELINE.write_text(json.dumps(run, indent=2) + "\n")
+        BASELINE.write_text(json.dumps(updated(run, baseline, args.update), indent=2) + "\n")
         print(f"wrote {BASELINE}")
         return 0
     for attempt in range(2, RUNS + 1):
