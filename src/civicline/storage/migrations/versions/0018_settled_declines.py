@@ -37,18 +37,24 @@ down_revision: str | Sequence[str] | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COUNTS = (
-    "cases", "merged", "rejected", "accept_due", "accepted_in_time", "complete_due",
-    "completed_in_time", "closed", "reply_due", "replied_in_time", "visits", "visits_answered",
-    "visits_unreachable", "satisfied", "basic", "dissatisfied", "unsolved", "repeats",
-    "legal_matters", "rated", "rated_satisfied",
-)  # fmt: skip
-KEYS = ("day", "department", "category", "channel", "outcome")
-# The same texts as UNSETTLED in storage/tables.py (0017's, then this one's).
-UNSETTLED_BEFORE = (
-    "status <> 'closed' OR accepted_at IS NULL OR closed_at IS NULL"
-    " OR (first_reply_at IS NULL AND reply_due_at IS NOT NULL)"
-)
+
+def _load(name: str) -> ModuleType:
+    """An earlier migration's module, for what it fixed (these files are not a package)."""
+    path = Path(__file__).with_name(name)
+    spec = importlib.util.spec_from_file_location(f"civicline_migration_{name[:4]}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BEFORE = _load("0017_rate_cells.py")
+# The cells' counts and keys as 0017 made them (a cell's key: filing day and the dimensions).
+COUNTS: tuple[str, ...] = BEFORE.COUNTS
+KEYS: tuple[str, ...] = BEFORE.KEYS
+_keys = BEFORE._keys
+# UNSETTLED in storage/tables.py, the same text: 0017's, then this migration's.
+UNSETTLED_BEFORE: str = BEFORE.UNSETTLED
 
 
 def _unsettled(c: str = "") -> str:
@@ -100,16 +106,6 @@ def _vector(c: str) -> list[str]:
         f"{closed} AND {c}.legal_matter IS TRUE",
         f"{live} AND {c}.rating IS NOT NULL",
         f"{live} AND {c}.rating >= 4",
-    ]
-
-
-def _keys(c: str) -> list[str]:
-    return [
-        f"substr({c}.number, 1, 6)",
-        f"coalesce({c}.department, '')",
-        f"coalesce({c}.category, '')",
-        f"{c}.channel",
-        f"coalesce({c}.outcome, '')",
     ]
 
 
@@ -218,16 +214,6 @@ def upgrade() -> None:
     op.execute("ANALYZE case_rate_cells")
 
 
-def _before() -> ModuleType:
-    """Migration 0017's module (these files are not a package)."""
-    path = Path(__file__).with_name("0017_rate_cells.py")
-    spec = importlib.util.spec_from_file_location("civicline_migration_0017", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # The declined cases leave their cells; 0017's functions come back.
@@ -240,7 +226,7 @@ def downgrade() -> None:
             f" FROM cases c WHERE c.status = 'rejected' AND ({_settled('c')})"
             f" GROUP BY 1, 2, 3, 4, 5 ON CONFLICT ({keys}) DO UPDATE SET {taken}"
         )
-        for statement in _before()._functions()[:2]:  # the cells' two: add and track
+        for statement in BEFORE._functions()[:2]:  # the cells' two: add and track
             op.execute(statement.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     op.drop_index("ix_cases_merged_filed", table_name="cases")
     op.drop_index("ix_cases_unsettled", table_name="cases")
