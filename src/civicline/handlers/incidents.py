@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from civicline.domain.cases import OPEN, Case, CaseEvent, EventKind
 from civicline.domain.incidents import (
@@ -36,7 +37,7 @@ from civicline.domain.incidents import (
 from civicline.domain.taxonomy import Taxonomy
 from civicline.nlu.addresses import signature
 from civicline.nlu.base import Entity
-from civicline.storage.base import UnitOfWork
+from civicline.storage.base import BatchUnitOfWork, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ async def join_incident(
         now=now,
         lookup=uow.incidents.report,
         lock=lambda number: uow.cases.by_number(number, lock=True),
+        keep=partial(_save, uow),
     )
     await uow.incidents.suggest(suggested, at=now)
     return lead
@@ -130,16 +132,16 @@ async def _decide(
     now: datetime,
     lookup: Lookup,
     lock: Callable[[str], Awaitable[Case]],
+    keep: Callable[[Case, Case], Awaitable[None]],
 ) -> tuple[Case | None, list[tuple[int, int, float, str]]]:
-    """Merge ``case`` into the incident it surely reports (the lead, read with ``lock`` and
-    saved), or the suggestions to record for the incidents it may report."""
+    """Merge ``case`` into the incident it surely reports (the lead, read with ``lock``; both
+    handed to ``keep``), or the suggestions to record for the incidents it may report."""
     assert case.id is not None
     choices = await choose(report, candidates, policy=policy, lookup=lookup)
     if choices and choices[0].verdict.match == Match.MERGE:
         lead = await lock(choices[0].lead.report.number)
         join(case, lead, actor=ACTOR, at=now, reason=choices[0].verdict.reason)
-        await uow.cases.save(case)
-        await uow.cases.save(lead)
+        await keep(case, lead)
         log.info("report joined an incident", extra={"case": case.number, "lead": lead.number})
         return lead, []
     # An outage elsewhere in the district is suggested only when nothing closer is, once.
@@ -148,11 +150,16 @@ async def _decide(
     return None, [(case.id, c.lead.case_id, c.verdict.score, c.verdict.reason) for c in picked]
 
 
+async def _save(uow: UnitOfWork, case: Case, lead: Case) -> None:
+    await uow.cases.save(case)
+    await uow.cases.save(lead)
+
+
 async def group_batch(
     cases: Sequence[Case],
     reports: Sequence[Report],
     *,
-    uow: UnitOfWork,
+    uow: BatchUnitOfWork,
     policy: IncidentPolicy,
     now: datetime,
 ) -> None:
@@ -195,6 +202,13 @@ async def group_batch(
             locked[number] = await uow.cases.by_number(number, lock=True)
         return locked[number]
 
+    # Written once, at the end: the batch's merged cases with one statement (no board entry
+    # to follow yet, as the batch has just added them), and each incident's case once.
+    merged: list[Case] = []
+
+    async def keep(case: Case, lead: Case) -> None:
+        merged.append(case)
+
     suggested: list[tuple[int, int, float, str]] = []
     for case, report, given in zip(cases, reports, found, strict=True):
         shared: dict[int, int] = {}
@@ -214,7 +228,15 @@ async def group_batch(
             for score, _, _, p in ranked
         ]
         _, picked = await _decide(
-            case, report, candidates, uow=uow, policy=policy, now=now, lookup=lookup, lock=lock
+            case,
+            report,
+            candidates,
+            uow=uow,
+            policy=policy,
+            now=now,
+            lookup=lookup,
+            lock=lock,
+            keep=keep,
         )
         suggested += picked
         position = len(pool)
@@ -222,6 +244,9 @@ async def group_batch(
         earlier[position], batch[case.number] = (case, report), position
         for key, weight in given:
             postings.setdefault(key, []).append((position, weight))
+    await uow.filing.merged(merged)
+    for lead in locked.values():
+        await uow.cases.save(lead)
     await uow.incidents.suggest(suggested, at=now)
     await uow.incidents.index_many(
         [(c.id, c.created_at, f) for c, f in zip(cases, found, strict=True) if c.id is not None]

@@ -604,6 +604,11 @@ class FilingRepository(Protocol):
         """Insert numbered new cases with their pending events (sets their ids)."""
         ...
 
+    async def merged(self, cases: Sequence[Case]) -> None:
+        """Write back the status, merge target and time of cases ``add_cases`` stored in this
+        transaction and incident grouping then merged, with their pending events."""
+        ...
+
     async def ask_board(self, entries: Sequence[BoardEntry]) -> None: ...
     async def add_replies(self, messages: Sequence[OutboundMessage]) -> None:
         """Insert outbox rows (sets their ids)."""

@@ -24,7 +24,7 @@ from civicline.domain.messages import InboundMessage, InboundStatus, Language, O
 from civicline.storage.base import FilingRepository
 from civicline.storage.board import entry_values
 from civicline.storage.case_numbers import next_numbers
-from civicline.storage.history import citizens_of, insert_cases
+from civicline.storage.history import citizens_of, insert_cases, insert_events
 from civicline.storage.inbox import inbound_from_row
 from civicline.storage.outbox import outbound_values
 from civicline.storage.tables import (
@@ -48,6 +48,17 @@ _PROCESSED = (
         language=bindparam("row_language"),
         status=bindparam("row_status"),
         processed_at=bindparam("row_at"),
+    )
+)
+
+# The columns incident grouping changes on a case it merges (domain.cases.Case.merge_into).
+_MERGED = (
+    update(_CASES)
+    .where(_CASES.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("row_status"),
+        merged_into=bindparam("row_into"),
+        updated_at=bindparam("row_at"),
     )
 )
 
@@ -94,6 +105,21 @@ class SqlFiling:
 
     async def add_cases(self, cases: Sequence[Case]) -> None:
         await insert_cases(self.session, cases)
+
+    async def merged(self, cases: Sequence[Case]) -> None:
+        """Write back the cases of this batch that incident grouping merged, with one UPDATE
+        and one INSERT of their history: the batch added them a moment ago, so there is no
+        board entry to follow and nothing else of theirs changed."""
+        if not cases:
+            return
+        rows: list[dict[str, Any]] = [
+            {"row_id": c.id, "row_status": c.status, "row_into": c.merged_into,
+             "row_at": c.updated_at}
+            for c in cases
+        ]  # fmt: skip
+        connection = await self.session.connection()
+        await connection.execute(_MERGED, rows)
+        await insert_events(self.session, cases)
 
     async def ask_board(self, entries: Sequence[BoardEntry]) -> None:
         if entries:

@@ -317,11 +317,17 @@ async def insert_cases(session: AsyncSession, cases: Sequence[Case]) -> None:
     if not cases:
         return
     case_ids = await _insert_returning_ids(session, CaseRow, [_case_values(c) for c in cases])
-    events: list[dict[str, Any]] = []
     for case, case_id in zip(cases, case_ids, strict=True):
         case.id = case_id
+    await insert_events(session, cases)
+
+
+async def insert_events(session: AsyncSession, cases: Sequence[Case]) -> None:
+    """Store the stored cases' pending history events with one INSERT; clears them."""
+    events: list[dict[str, Any]] = []
+    for case in cases:
         events += [
-            {"case_id": case_id, **columns_of(e, CaseEventRow.__table__, skip=("id",))}
+            {"case_id": case.id, **columns_of(e, CaseEventRow.__table__, skip=("id",))}
             for e in case.pending_events
         ]
         case.pending_events.clear()
