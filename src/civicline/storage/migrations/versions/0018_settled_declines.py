@@ -15,7 +15,7 @@ cases, and the merged and declined ones, spread over every page of the month.
   the worker's batches, and a cell written there would be a lock shared by every batch of the
   day (two batches taking two cells in opposite orders deadlock). A merged case counts only
   as ``merged``, so ``storage.stats`` counts them from ``ix_cases_merged_filed``, a partial
-  index that holds the few columns it needs (an index-only scan: a merged case never changes).
+  index that holds the few columns it needs (an index-only scan: a merged case seldom changes again).
 * ``ix_cases_unsettled`` is rebuilt for the new, smaller set: open cases, cases closed without
   their times, and declined cases without a decision time.
 
